@@ -1,0 +1,62 @@
+"""The working-day calendar as the activities see it: loaded once, reloaded when it changes.
+
+The hot path (every deadline) never touches the database: it reads the cached calendar. At most
+every ``recheck_seconds`` one cheap query compares the override table's version token and rebuilds
+the calendar only when an administrator changed something.
+"""
+
+from __future__ import annotations
+
+import threading
+import time as clock
+from datetime import time
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from daiban.db import calendar_version
+from daiban.workdays import DayKind, WorkdayCalendar
+from models.db import CalendarOverride, CalendarYear
+
+
+class CalendarSource:
+    def __init__(
+        self,
+        engine: Engine | None,
+        *,
+        tz: str = "Asia/Shanghai",
+        closing: time = time(17, 0),
+        recheck_seconds: float = 30.0,
+    ) -> None:
+        self._engine = engine
+        self._tz, self._closing = tz, closing
+        self._recheck = recheck_seconds
+        self._lock = threading.Lock()
+        self._calendar = WorkdayCalendar(tz=tz, closing=closing)
+        self._version: str | None = None
+        self._checked_at = float("-inf")
+
+    def calendar(self) -> WorkdayCalendar:
+        if self._engine is None or clock.monotonic() - self._checked_at < self._recheck:
+            return self._calendar
+        with self._lock:
+            if clock.monotonic() - self._checked_at >= self._recheck:
+                self.reload()
+        return self._calendar
+
+    def reload(self) -> None:
+        """Read the overrides now (also called by tests and after ``daiban calendar`` edits)."""
+        if self._engine is None:
+            return
+        with Session(self._engine) as session:
+            version = calendar_version(session)
+            if version != self._version:
+                overrides = {
+                    row.day: DayKind(row.kind) for row in session.exec(select(CalendarOverride))
+                }
+                years = [row.year for row in session.exec(select(CalendarYear))]
+                self._calendar = WorkdayCalendar(
+                    tz=self._tz, closing=self._closing, overrides=overrides, covered_years=years
+                )
+                self._version = version
+        self._checked_at = clock.monotonic()

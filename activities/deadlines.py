@@ -1,0 +1,115 @@
+"""``compute_deadlines``: every deadline of DESIGN §2, computed outside workflow code.
+
+The workflow records the result in its history, so a later change of the calendar data never makes
+a running workflow non-deterministic; it only affects clocks started after the change.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from temporalio import activity
+
+from activities.calendar_source import CalendarSource
+from daiban.workdays import Deadline, WorkdayCalendar
+from models.contracts import (
+    ClockQuery,
+    ClockTimes,
+    DeadlineBatch,
+    DeadlineResult,
+    LimitSpec,
+    ShiftQuery,
+)
+
+
+def _chain(cal: WorkdayCalendar, start: datetime, steps: list[LimitSpec]) -> tuple[datetime, bool]:
+    """Each step starts where the previous one ended (e.g. hand-off, then review, then delivery)."""
+    at, provisional = start, False
+    for step in steps:
+        d = cal.deadline(at, step.limit, "natural" if step.unit == "natural" else "working")
+        at, provisional = d.at, provisional or d.provisional
+    return at, provisional
+
+
+def _until(cal: WorkdayCalendar, day: date) -> Deadline:
+    """Closing time of ``day``, rolled forward to a working day (an accept-with-gap due date)."""
+    due, provisional = cal.add_working_days(day, 0)
+    return Deadline(at=datetime.combine(due, cal.closing, tzinfo=cal.tz), provisional=provisional)
+
+
+def clock_times(cal: WorkdayCalendar, batch: DeadlineBatch, query: ClockQuery) -> ClockTimes:
+    if query.until is not None:
+        d = _until(cal, query.until)
+        deadline, provisional = d.at, d.provisional
+    else:
+        deadline, provisional = _chain(cal, query.start, query.steps)
+    statutory = None
+    if query.statutory_steps:
+        statutory, _ = _chain(cal, query.start, query.statutory_steps)
+    return _with_ladder(
+        cal, batch, query.name, query.start, deadline, statutory, provisional, query.ladder
+    )
+
+
+def _with_ladder(
+    cal: WorkdayCalendar,
+    batch: DeadlineBatch,
+    name: str,
+    start: datetime,
+    deadline: datetime,
+    statutory: datetime | None,
+    provisional: bool,
+    ladder: bool,
+) -> ClockTimes:
+    times = ClockTimes(name=name, deadline=deadline, provisional=provisional, statutory=statutory)
+    if ladder:
+        rungs = cal.ladder(
+            start,
+            deadline,
+            statutory,
+            reminder_days=batch.reminder_days,
+            yellow_fraction=batch.yellow_fraction,
+        )
+        times.reminder_at, times.yellow_at = rungs.reminder_at, rungs.yellow_at
+        times.statutory = rungs.statutory_at
+    return times
+
+
+def shifted_times(
+    cal: WorkdayCalendar, batch: DeadlineBatch, query: ShiftQuery, paused_days: int
+) -> ClockTimes:
+    days = paused_days + query.extra_days
+    moved = cal.shift(query.deadline, days)
+    deadline, provisional = moved.at, moved.provisional
+    statutory = query.statutory
+    if statutory is not None and paused_days:
+        # A pause stops every clock, the statutory one included; an extension does not move it.
+        statutory = cal.shift(statutory, paused_days).at
+    if query.cap is not None and deadline > query.cap:
+        deadline = query.cap
+    return _with_ladder(
+        cal, batch, query.name, query.start, deadline, statutory, provisional, query.ladder
+    )
+
+
+def compute(cal: WorkdayCalendar, batch: DeadlineBatch) -> DeadlineResult:
+    """Pure: the whole batch against one calendar snapshot."""
+    paused = 0
+    for query in batch.shifts:
+        if query.since is not None and query.until is not None:
+            paused = cal.working_days_between(query.since, query.until)
+            break
+    return DeadlineResult(
+        clocks=[clock_times(cal, batch, q) for q in batch.clocks],
+        shifts=[shifted_times(cal, batch, q, paused if q.since else 0) for q in batch.shifts],
+        shifted_working_days=paused,
+    )
+
+
+class DeadlineActivities:
+    def __init__(self, source: CalendarSource) -> None:
+        self._source = source
+
+    @activity.defn(name="compute_deadlines")
+    def compute_deadlines(self, batch: DeadlineBatch) -> DeadlineResult:
+        return compute(self._source.calendar(), batch)

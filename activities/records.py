@@ -1,0 +1,126 @@
+"""``record_transition``: one database transaction per workflow transition.
+
+It appends the ledger rows, projects the read-model row, upserts the rating and queues the
+notifications; then it delivers the queued notifications. Every part is idempotent (event keys,
+versioned upsert, unique outbox rows), so Temporal may retry it at will.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from temporalio import activity
+
+from activities.calendar_source import CalendarSource
+from activities.ledger import append_events
+from activities.notify import LogGateway, NotificationGateway, deliver_pending
+from daiban.db import session_scope, upsert_request
+from models.contracts import Level, Notification, RequestState, TransitionRecord
+from models.db import OutboxRow, RatingRow, RequestRow
+from models.documents import to_document
+
+
+def project(state: RequestState, source: CalendarSource) -> RequestRow:
+    """The read-model row of a state (denormalised for lists, queues and statistics)."""
+    levels = [e.level for e in state.escalations]
+    working_days = None
+    if state.decided_at is not None:
+        start = state.accepted_at or state.created_at
+        working_days = source.calendar().working_days_between(start, state.decided_at)
+    rating = state.rating
+    return RequestRow(
+        id=state.id,
+        item=state.item,
+        village=state.village,
+        township=state.township,
+        city=state.city,
+        stage=state.stage,
+        status=state.status,
+        responsible_office=state.responsible_office,
+        overdue=state.overdue,
+        red_flag=state.red_flag,
+        deadline=state.deadline,
+        deadline_provisional=state.deadline_provisional,
+        expected_at=state.expected_at,
+        decision=state.decision,
+        rating_score=rating.score if rating else None,
+        rating_default=rating.is_default if rating else False,
+        rectified=state.rectified,
+        on_time=state.on_time,
+        working_days=working_days,
+        reminder_count=levels.count(Level.REMINDER),
+        yellow_count=levels.count(Level.YELLOW),
+        red_count=levels.count(Level.RED) + levels.count(Level.STATUTORY),
+        agent=state.agent,
+        created_at=state.created_at,
+        updated_at=state.updated_at,
+        closed_at=state.updated_at if state.status == "closed" else None,
+        version=state.version,
+        state=to_document(state),
+    )
+
+
+def _save_rating(session: Session, state: RequestState) -> None:
+    rating = state.rating
+    if rating is None:
+        return
+    row = session.get(RatingRow, state.id) or RatingRow(
+        request_id=state.id,
+        score=rating.score,
+        office=state.handling_office or state.responsible_office,
+        township=state.township,
+    )
+    row.score, row.comment, row.is_default = rating.score, rating.comment, rating.is_default
+    row.rated_at, row.fix_score, row.appeal = rating.at, rating.fix_score, rating.appeal
+    session.add(row)
+
+
+def _queue(session: Session, request_id: str, notifications: list[Notification]) -> None:
+    if not notifications:
+        return
+    keys = [n.key for n in notifications]
+    existing = {
+        (row.event_key, row.recipient_office, row.recipient_role)
+        for row in session.exec(
+            select(OutboxRow).where(
+                OutboxRow.request_id == request_id, col(OutboxRow.event_key).in_(keys)
+            )
+        )
+    }
+    for n in notifications:
+        if (n.key, n.recipient_office, n.recipient_role) in existing:
+            continue
+        session.add(
+            OutboxRow(
+                request_id=request_id,
+                event_key=n.key,
+                recipient_office=n.recipient_office,
+                recipient_role=n.recipient_role,
+                level=n.level,
+                message=n.message,
+            )
+        )
+
+
+class RecordActivities:
+    def __init__(
+        self,
+        engine: Engine,
+        source: CalendarSource,
+        gateway: NotificationGateway | None = None,
+    ) -> None:
+        self._engine = engine
+        self._source = source
+        self._gateway = gateway or LogGateway()
+
+    @activity.defn(name="record_transition")
+    def record_transition(self, record: TransitionRecord) -> None:
+        state = record.state
+        with session_scope(self._engine) as session:
+            append_events(session, state.id, record.events)
+            upsert_request(session, project(state, self._source))
+            _save_rating(session, state)
+            _queue(session, state.id, record.notifications)
+        if record.notifications:
+            with session_scope(self._engine) as session:
+                deliver_pending(session, self._gateway, state.id)

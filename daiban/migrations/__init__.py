@@ -1,0 +1,1 @@
+"""Alembic migrations of the daiban database (run them with ``daiban db upgrade``)."""

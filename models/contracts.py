@@ -1,0 +1,367 @@
+"""Contracts: the stdlib dataclasses that cross the workflow boundary.
+
+Everything the workflow receives, holds, returns or hands to an activity is defined here, so the
+workflow, the activities and the API agree on one shape. Fields are only ever added, with
+defaults, so that running workflows keep decoding their histories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    VILLAGE_INTAKE = "village_intake"
+    TOWNSHIP_REVIEW = "township_review"
+    CITY_REVIEW = "city_review"
+    AWAITING_SUPPLEMENT = "awaiting_supplement"
+    RESULT_DELIVERY = "result_delivery"
+    AWAITING_RATING = "awaiting_rating"
+    RECTIFICATION = "rectification"
+    COMPLETED = "completed"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+    LAPSED = "lapsed"
+
+
+CLOSED_STAGES = frozenset({Stage.COMPLETED, Stage.REFUSED, Stage.WITHDRAWN, Stage.LAPSED})
+REVIEW_STAGES = frozenset({Stage.TOWNSHIP_REVIEW, Stage.CITY_REVIEW})
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    TOWNSHIP_STAFF = "township_staff"
+    CITY_STAFF = "city_staff"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+    SYSTEM = "system"
+
+
+class Level(StrEnum):
+    """The escalation ladder of DESIGN §3, in rising order."""
+
+    NONE = "none"
+    REMINDER = "reminder"
+    YELLOW = "yellow"
+    RED = "red"
+    STATUTORY = "statutory"
+
+
+LEVEL_ORDER = {level: i for i, level in enumerate(Level)}
+
+
+class ClockName(StrEnum):
+    HANDOFF = "handoff"
+    ACCEPTANCE = "acceptance"
+    STEP = "step"
+    OFFICIAL = "official"
+    SUPPLEMENT = "supplement"
+    GAP = "gap"
+    DELIVERY = "delivery"
+    RATING = "rating"
+    RECTIFICATION = "rectification"
+    FIX_RATING = "fix_rating"
+
+
+class Expiry(StrEnum):
+    """What happens when a clock's deadline passes."""
+
+    ESCALATE = "escalate"  # red card (and the ladder before it); the work goes on
+    DEEM_ACCEPTED = "deem_accepted"  # acceptance window: deemed accepted as of arrival
+    LAPSE = "lapse"  # supplement window: the request closes as lapsed
+    DEFAULT_RATING = "default_rating"  # rating window: the configured default applies
+    NOTICE = "notice"  # accept-with-gap due date: notify the handling office
+    CLOSE = "close"  # fix-rating window: nothing more to wait for
+
+
+PAUSE_REASONS = ("hearing", "expert_review", "inspection", "appraisal", "public_notice")
+
+
+@dataclass
+class Actor:
+    sub: str
+    role: str
+    office: str
+
+
+@dataclass
+class Resident:
+    name: str
+    id_number: str
+    phone: str
+
+
+@dataclass
+class LimitSpec:
+    limit: int
+    unit: str = "working"  # "working" | "natural"
+
+
+@dataclass
+class ItemSpec:
+    """A snapshot of the catalog item taken at submission: later catalog edits never reach a
+    running request."""
+
+    code: str
+    name: str
+    deciding_tier: str  # "township" | "city"
+    promised: LimitSpec
+    statutory: LimitSpec | None = None
+    materials: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Policy:
+    """The windows and thresholds of DESIGN §2–§4, snapshotted at submission from the settings."""
+
+    agent_handoff_days: int = 2
+    acceptance_window_days: int = 5
+    township_step_days: int = 5
+    township_step_statutory_days: int = 20
+    delivery_days: int = 2
+    supplement_window_natural_days: int = 30
+    rating_window_natural_days: int = 7
+    rectification_days: int = 5
+    reminder_days: int = 1
+    yellow_fraction: float = 0.9
+    default_rating: int = 3
+
+
+@dataclass
+class RequestInput:
+    request_id: str
+    item: ItemSpec
+    village: str
+    township: str
+    city: str
+    resident: Resident
+    agent: Actor
+    materials: list[str] = field(default_factory=list)
+    note: str | None = None
+    channel: str = "proxy_room"
+    policy: Policy = field(default_factory=Policy)
+
+
+# --- state -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Clock:
+    name: str
+    office: str
+    started_at: datetime
+    deadline: datetime
+    provisional: bool = False
+    statutory: datetime | None = None
+    reminder_at: datetime | None = None
+    yellow_at: datetime | None = None
+    expiry: str = Expiry.ESCALATE
+    fired: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HistoryEntry:
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    from_stage: str | None
+    to_stage: str | None
+    note: str | None = None
+
+
+@dataclass
+class Escalation:
+    at: datetime
+    clock: str
+    level: str
+    deadline: datetime
+    office: str
+
+
+@dataclass
+class PauseInfo:
+    reason: str
+    since: datetime
+    note: str | None = None
+
+
+@dataclass
+class ExtensionInfo:
+    days: int
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    status: str = "pending"  # pending | approved
+    approved_by: str | None = None
+    new_deadline: datetime | None = None
+
+
+@dataclass
+class RatingInfo:
+    score: int
+    at: datetime
+    comment: str | None = None
+    is_default: bool = False
+    fix_score: int | None = None
+    appeal: str = "none"  # none | pending | upheld | rejected
+
+
+@dataclass
+class RequestState:
+    id: str
+    item: str
+    item_name: str
+    deciding_tier: str
+    village: str
+    township: str
+    city: str
+    stage: str
+    status: str
+    responsible_office: str
+    resident: Resident
+    agent: str
+    channel: str
+    created_at: datetime
+    updated_at: datetime
+    materials: list[str] = field(default_factory=list)
+    missing_materials: list[str] = field(default_factory=list)
+    gap_due: date | None = None
+    note: str | None = None
+    deadline: datetime | None = None
+    deadline_provisional: bool = False
+    expected_at: datetime | None = None
+    overdue: str = Level.NONE
+    red_flag: bool = False
+    paused: PauseInfo | None = None
+    decision: str | None = None
+    decided_at: datetime | None = None
+    on_time: bool | None = None
+    arrived_at: datetime | None = None
+    accepted_at: datetime | None = None
+    deemed_accepted: bool = False
+    handling_office: str | None = None
+    supplement_return: str | None = None
+    extension: ExtensionInfo | None = None
+    rating: RatingInfo | None = None
+    rectified: bool | None = None
+    service_notice: str = ""
+    history: list[HistoryEntry] = field(default_factory=list)
+    escalations: list[Escalation] = field(default_factory=list)
+    clocks: list[Clock] = field(default_factory=list)
+    version: int = 0
+
+
+# --- updates -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ActionCommand:
+    """One staff/agent action (the Update argument). Optional fields are required by some actions;
+    the stage/action table in ``workflows.rules`` says which."""
+
+    action: str
+    actor: Actor
+    note: str | None = None
+    missing_materials: list[str] | None = None
+    due: date | None = None
+    reason: str | None = None
+    days: int | None = None
+    upheld: bool | None = None
+    score: int | None = None
+    comment: str | None = None
+
+
+# --- activities --------------------------------------------------------------------------------
+
+
+@dataclass
+class ClockQuery:
+    """Compute one clock: chain the steps from ``start`` (each step starts where the last ended)."""
+
+    name: str
+    start: datetime
+    steps: list[LimitSpec]
+    statutory_steps: list[LimitSpec] | None = None
+    ladder: bool = True
+    # Instead of steps: the closing time of this date (rolled to the next working day).
+    until: date | None = None
+
+
+@dataclass
+class ShiftQuery:
+    """Move a running clock out by the working days between ``since`` and ``until`` (a pause)
+    plus ``extra_days`` (an extension), capped at ``cap`` when given."""
+
+    name: str
+    start: datetime
+    deadline: datetime
+    statutory: datetime | None
+    since: datetime | None = None
+    until: datetime | None = None
+    extra_days: int = 0
+    cap: datetime | None = None
+    ladder: bool = True
+
+
+@dataclass
+class DeadlineBatch:
+    clocks: list[ClockQuery] = field(default_factory=list)
+    shifts: list[ShiftQuery] = field(default_factory=list)
+    reminder_days: int = 1
+    yellow_fraction: float = 0.9
+
+
+@dataclass
+class ClockTimes:
+    name: str
+    deadline: datetime
+    provisional: bool
+    statutory: datetime | None = None
+    reminder_at: datetime | None = None
+    yellow_at: datetime | None = None
+
+
+@dataclass
+class DeadlineResult:
+    clocks: list[ClockTimes]
+    shifts: list[ClockTimes]
+    shifted_working_days: int = 0
+
+
+@dataclass
+class LedgerEvent:
+    key: str
+    at: datetime
+    kind: str  # stage | action | escalation | rating | rectification
+    actor: str
+    role: str
+    office: str
+    action: str | None = None
+    level: str | None = None
+    clock: str | None = None
+    from_stage: str | None = None
+    to_stage: str | None = None
+    deadline: datetime | None = None
+    note: str | None = None
+
+
+@dataclass
+class Notification:
+    key: str
+    recipient_office: str
+    recipient_role: str
+    message: str
+    level: str | None = None
+
+
+@dataclass
+class TransitionRecord:
+    """Everything one transition writes, in one database transaction: ledger rows, the read-model
+    row, the rating and the notification outbox. Idempotent by the event keys."""
+
+    state: RequestState
+    events: list[LedgerEvent] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)

@@ -1,0 +1,300 @@
+"""Database tables (SQLModel ``table=True``): the durable records kept outside Temporal.
+
+No table object ever enters a workflow (STYLE, convention 1); activities translate between these
+rows and the contract dataclasses.
+
+Every timestamp is a timezone-aware ``UTCDateTime`` column: values are stored in UTC and come back
+aware (UTC) on SQLite and PostgreSQL alike, so ordering and comparisons do not depend on the driver.
+A naive datetime is refused at write time instead of being silently mislabelled.
+
+There are deliberately no foreign keys between these tables: activities write them independently,
+in any order and with retries (a ledger row may land before the read-model row, offices may be
+loaded after requests exist), and each table is keyed by the ids the workflow already owns.
+
+The migration ``daiban/migrations/versions`` must match this module exactly; a test compares them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC: the default of every timestamp column."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that always stores UTC and always returns an aware datetime.
+
+    SQLite has no time zone type and drops the offset; normalising to UTC on the way in and
+    re-attaching UTC on the way out gives the same behaviour as PostgreSQL's ``timestamptz``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: give it a time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _timestamp(*, nullable: bool = False, onupdate: bool = False) -> Any:
+    """A timestamp field; ``Column`` objects cannot be shared, so each field gets a fresh one."""
+    column: Column[datetime] = Column(
+        UTCDateTime(),
+        nullable=nullable,
+        onupdate=utc_now if onupdate else None,
+    )
+    if nullable:
+        return Field(default=None, sa_column=column)
+    return Field(default_factory=utc_now, sa_column=column)
+
+
+def _big_id() -> Any:
+    """An autoincrement primary key: BIGINT on PostgreSQL, the rowid alias on SQLite.
+
+    A plain BIGINT primary key is not a rowid alias on SQLite and would not autoincrement.
+    """
+    column_type = BigInteger().with_variant(Integer(), "sqlite")
+    return Field(default=None, sa_column=Column(column_type, primary_key=True, autoincrement=True))
+
+
+# --- reference data ----------------------------------------------------------------------------
+
+
+class Office(SQLModel, table=True):
+    """An office of the three-tier network (village, township, city)."""
+
+    __tablename__ = "offices"
+    __table_args__ = (
+        CheckConstraint("tier IN ('village', 'township', 'city')", name="ck_offices_tier"),
+    )
+
+    code: str = Field(primary_key=True)
+    name: str
+    tier: str
+    parent: str | None = Field(default=None, index=True)
+    urban: bool = False
+
+
+class CalendarOverride(SQLModel, table=True):
+    """One day whose working-day status differs from the packaged calendar data."""
+
+    __tablename__ = "calendar_overrides"
+    __table_args__ = (
+        CheckConstraint("kind IN ('holiday', 'workday')", name="ck_calendar_overrides_kind"),
+    )
+
+    day: date = Field(sa_column=Column(Date(), primary_key=True))
+    kind: str
+    note: str = ""
+    updated_at: datetime = _timestamp(onupdate=True)
+
+
+class CalendarYear(SQLModel, table=True):
+    """A year whose complete schedule an administrator has loaded: its dates are not provisional."""
+
+    __tablename__ = "calendar_years"
+
+    year: int = Field(sa_column=Column(Integer(), primary_key=True, autoincrement=False))
+    note: str = ""
+    loaded_at: datetime = _timestamp(onupdate=True)
+
+
+# --- read model --------------------------------------------------------------------------------
+
+
+class RequestRow(SQLModel, table=True):
+    """The read model of one request, for lists, work queues and statistics.
+
+    ``version`` is the workflow's state version; an upsert never replaces a newer version with an
+    older one (see ``daiban.db.upsert_request``). ``state`` is the full state document.
+    """
+
+    __tablename__ = "requests"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'closed')", name="ck_requests_status"),
+        CheckConstraint(
+            "overdue IN ('none', 'reminder', 'yellow', 'red', 'statutory')",
+            name="ck_requests_overdue",
+        ),
+        # Supervisor lists: newest first, filtered by one column, keyset pages on (created_at, id).
+        Index("ix_requests_created", "created_at", "id"),
+        Index("ix_requests_township_created", "township", "created_at", "id"),
+        Index("ix_requests_village_created", "village", "created_at", "id"),
+        Index("ix_requests_stage_created", "stage", "created_at", "id"),
+        Index("ix_requests_item_created", "item", "created_at", "id"),
+        Index("ix_requests_overdue_created", "overdue", "created_at", "id"),
+        # The office filter of lists and per-office statistics.
+        Index("ix_requests_office_created", "responsible_office", "created_at", "id"),
+        # The work queue: an office's open requests, earliest deadline first.
+        Index("ix_requests_queue", "responsible_office", "status", "deadline", "id"),
+    )
+
+    id: str = Field(primary_key=True)
+    item: str
+    village: str
+    township: str
+    city: str
+    stage: str
+    status: str = "open"
+    responsible_office: str
+    overdue: str = "none"
+    red_flag: bool = False
+    deadline: datetime | None = _timestamp(nullable=True)
+    deadline_provisional: bool = False
+    expected_at: datetime | None = _timestamp(nullable=True)
+    decision: str | None = None
+    rating_score: int | None = None
+    rating_default: bool = False
+    rectified: bool | None = None
+    on_time: bool | None = None
+    working_days: int | None = None
+    reminder_count: int = 0
+    yellow_count: int = 0
+    red_count: int = 0
+    agent: str
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    closed_at: datetime | None = _timestamp(nullable=True)
+    version: int
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON(), nullable=False))
+
+
+# --- supervision -------------------------------------------------------------------------------
+
+
+class LedgerRow(SQLModel, table=True):
+    """One append-only supervision event; the rows of a request form a SHA-256 hash chain.
+
+    ``(request_id, event_key)`` makes a retried write a no-op; ``(request_id, seq)`` keeps the chain
+    linear. The unique index on ``(request_id, seq)`` also serves lookups by request.
+    """
+
+    __tablename__ = "supervision_ledger"
+    __table_args__ = (
+        UniqueConstraint("request_id", "seq", name="uq_supervision_ledger_request_seq"),
+        UniqueConstraint("request_id", "event_key", name="uq_supervision_ledger_request_event"),
+        CheckConstraint(
+            "kind IN ('stage', 'action', 'escalation', 'rating', 'rectification')",
+            name="ck_supervision_ledger_kind",
+        ),
+        Index("ix_supervision_ledger_office_at", "office", "at"),
+        Index("ix_supervision_ledger_level_at", "level", "at"),
+        Index("ix_supervision_ledger_at", "at"),
+    )
+
+    id: int | None = _big_id()
+    request_id: str
+    seq: int
+    event_key: str
+    at: datetime = _timestamp()
+    kind: str
+    action: str | None = None
+    level: str | None = None
+    clock: str | None = None
+    actor: str
+    role: str
+    office: str
+    from_stage: str | None = None
+    to_stage: str | None = None
+    deadline: datetime | None = _timestamp(nullable=True)
+    note: str | None = None
+    prev_hash: str
+    hash: str
+
+
+class RatingRow(SQLModel, table=True):
+    """The resident's rating of one request (one per request), and its rectification outcome."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (
+        CheckConstraint("score BETWEEN 1 AND 5", name="ck_ratings_score"),
+        CheckConstraint(
+            "appeal IN ('none', 'pending', 'upheld', 'rejected')", name="ck_ratings_appeal"
+        ),
+        Index("ix_ratings_office_rated", "office", "rated_at"),
+        Index("ix_ratings_township_rated", "township", "rated_at"),
+    )
+
+    request_id: str = Field(primary_key=True)
+    score: int
+    comment: str | None = None
+    is_default: bool = False
+    rated_at: datetime = _timestamp()
+    office: str
+    township: str
+    fix_score: int | None = None
+    appeal: str = "none"
+
+
+class OutboxRow(SQLModel, table=True):
+    """A notification to send; one row per event and recipient, so a retry adds nothing."""
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (
+        UniqueConstraint(
+            "event_key",
+            "recipient_office",
+            "recipient_role",
+            name="uq_notification_outbox_event_recipient",
+        ),
+        CheckConstraint(
+            "status IN ('pending', 'sent', 'failed')", name="ck_notification_outbox_status"
+        ),
+        Index("ix_notification_outbox_status_id", "status", "id"),
+    )
+
+    id: int | None = _big_id()
+    request_id: str = Field(index=True)
+    event_key: str
+    recipient_office: str
+    recipient_role: str
+    level: str | None = None
+    message: str
+    status: str = "pending"
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = _timestamp()
+    sent_at: datetime | None = _timestamp(nullable=True)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """An agent's ``Idempotency-Key`` and the request it created; purged after 24 hours."""
+
+    __tablename__ = "idempotency_keys"
+
+    agent: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    request_id: str
+    body_hash: str
+    created_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False, index=True)
+    )

@@ -1,0 +1,89 @@
+"""Builds and runs the Temporal worker of the request workflow.
+
+``build_worker`` is the factory the tests reuse; ``main`` connects with the settings and shuts
+down gracefully on SIGTERM/SIGINT, letting running activities finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.calendar_source import CalendarSource
+from activities.deadlines import DeadlineActivities
+from activities.notify import NotificationGateway
+from activities.records import RecordActivities
+from daiban.db import check_database, make_engine
+from daiban.logs import configure_logging, get_logger
+from daiban.settings import Settings, get_settings
+from daiban.temporal import connect
+from workflows.request import ResidentRequestWorkflow
+
+log = get_logger("daiban.worker")
+
+
+# The contracts are plain dataclasses with no side effects: passing them through the sandbox keeps
+# one ``datetime`` class on both sides of the converter and avoids re-importing them per run.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("models")
+)
+
+
+def build_worker(
+    client: Client,
+    engine: Engine,
+    settings: Settings,
+    *,
+    task_queue: str | None = None,
+    gateway: NotificationGateway | None = None,
+    max_concurrent_activities: int = 32,
+) -> Worker:
+    source = CalendarSource(engine, tz=settings.timezone, closing=settings.closing_time)
+    deadlines = DeadlineActivities(source)
+    records = RecordActivities(engine, source, gateway)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=[ResidentRequestWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
+        activities=[deadlines.compute_deadlines, records.record_transition],
+        activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
+        max_concurrent_activities=max_concurrent_activities,
+        max_concurrent_local_activities=max_concurrent_activities,
+        graceful_shutdown_timeout=timedelta(seconds=30),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    check_database(engine)
+    client = await connect(settings)
+    worker = build_worker(client, engine, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        log.info(
+            "worker started", task_queue=settings.task_queue, address=settings.temporal_address
+        )
+        await stop.wait()
+        log.info("worker stopping: finishing running activities")
+    engine.dispose()
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(run_worker(settings))
+
+
+if __name__ == "__main__":
+    main()

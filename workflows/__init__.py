@@ -1,0 +1,1 @@
+"""Deterministic workflow code: stdlib, temporalio and the contracts only."""

@@ -1,0 +1,873 @@
+"""The resident request workflow: village proxy room → township center → city center and back.
+
+Determinism: this module imports only the stdlib, ``temporalio`` and the contracts. Time comes from
+``workflow.now()``, waiting from ``workflow.wait_condition``; deadlines are computed by the
+``compute_deadlines`` local activity (the calendar data may change, the history must not), and every
+write goes through the ``record_transition`` local activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
+
+from models import search_attributes as sa
+from models.contracts import (
+    LEVEL_ORDER,
+    ActionCommand,
+    Actor,
+    Clock,
+    ClockName,
+    ClockQuery,
+    ClockTimes,
+    DeadlineBatch,
+    DeadlineResult,
+    Escalation,
+    Expiry,
+    ExtensionInfo,
+    HistoryEntry,
+    LedgerEvent,
+    Level,
+    LimitSpec,
+    Notification,
+    PauseInfo,
+    RatingInfo,
+    RequestInput,
+    RequestState,
+    Role,
+    ShiftQuery,
+    Stage,
+    TransitionRecord,
+)
+from workflows import rules
+from workflows.notice import service_notice
+from workflows.timeouts import COMPUTE_RETRY, COMPUTE_TIMEOUT, RECORD_RETRY, RECORD_TIMEOUT
+
+SYSTEM = Actor(sub="system", role=Role.SYSTEM, office="system")
+
+# The clock whose deadline a stage shows as ``deadline``, in order of preference.
+PRIMARY_CLOCKS: dict[str, tuple[str, ...]] = {
+    Stage.VILLAGE_INTAKE: (ClockName.HANDOFF,),
+    Stage.TOWNSHIP_REVIEW: (ClockName.OFFICIAL, ClockName.STEP, ClockName.ACCEPTANCE),
+    Stage.CITY_REVIEW: (ClockName.OFFICIAL, ClockName.ACCEPTANCE),
+    Stage.AWAITING_SUPPLEMENT: (ClockName.SUPPLEMENT,),
+    Stage.RESULT_DELIVERY: (ClockName.DELIVERY,),
+    Stage.AWAITING_RATING: (ClockName.RATING,),
+    Stage.RECTIFICATION: (ClockName.RECTIFICATION,),
+}
+RUNG_LEVELS = (Level.REMINDER, Level.YELLOW, Level.RED, Level.STATUTORY)
+
+
+@dataclass
+class _Tx:
+    """What one transition writes: collected while the state changes, recorded once."""
+
+    now: datetime
+    events: list[LedgerEvent] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+
+@workflow.defn(name="ResidentRequest")
+class ResidentRequestWorkflow:
+    """One resident request, from registration by the village agent to the archived rating.
+
+    Input: ``RequestInput`` (the item and the policy are snapshots taken at submission).
+    Update ``act(ActionCommand) -> RequestState``: every action of the stage/action table in
+    ``workflows.rules``; the validator rejects, writing nothing, an action not allowed now, for
+    this role or office, or missing a required field (``ApplicationError`` of type
+    ``ActionNotAllowed``, ``Forbidden`` or ``InvalidAction`` with ``allowed_actions`` and field
+    ``errors`` in its details).
+    Query ``state() -> RequestState``.
+    Clocks are durable timers: one ``wait_condition`` with the time to the next rung; an action
+    wakes it to recompute. The workflow ends when the request is closed and no window is left open.
+    """
+
+    @workflow.init
+    def __init__(self, inp: RequestInput) -> None:
+        now = workflow.now()
+        self._inp = inp
+        self._policy = inp.policy
+        self._lock = asyncio.Lock()
+        self._wake = False
+        self._search: dict[str, object] = {}
+        self._state = RequestState(
+            id=inp.request_id,
+            item=inp.item.code,
+            item_name=inp.item.name,
+            deciding_tier=inp.item.deciding_tier,
+            village=inp.village,
+            township=inp.township,
+            city=inp.city,
+            stage=Stage.VILLAGE_INTAKE,
+            status="open",
+            responsible_office=inp.village,
+            resident=inp.resident,
+            agent=inp.agent.sub,
+            channel=inp.channel,
+            created_at=now,
+            updated_at=now,
+            materials=list(inp.materials),
+            note=inp.note,
+        )
+
+    # --- Temporal surface ----------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: RequestInput) -> RequestState:
+        async with self._lock:
+            tx = _Tx(workflow.now())
+            await self._start_clocks(
+                tx,
+                [
+                    self._query(
+                        ClockName.HANDOFF, tx.now, [self._wd(self._policy.agent_handoff_days)]
+                    )
+                ],
+                offices={ClockName.HANDOFF: inp.village},
+                expected_steps=self._expected_steps(from_stage=Stage.VILLAGE_INTAKE),
+            )
+            self._history(tx, inp.agent, "submit", None, Stage.VILLAGE_INTAKE, inp.note)
+            self._event(tx, inp.agent, "action", "submit", to_stage=Stage.VILLAGE_INTAKE)
+            self._notify(tx, inp.village, "agent", "新的代办申请已登记，请按期送交镇便民服务中心")
+            await self._commit(tx)
+        while not self._finished():
+            await self._sleep_until_next_rung()
+            async with self._lock:
+                await self._fire_due()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._state
+
+    @workflow.query
+    def state(self) -> RequestState:
+        return self._state
+
+    @workflow.update
+    async def act(self, cmd: ActionCommand) -> RequestState:
+        async with self._lock:
+            # Another update may have changed the state while this one waited for the lock: check
+            # again, so that two racing actions can never both apply.
+            self._check(cmd)
+            tx = _Tx(workflow.now())
+            await self._apply(cmd, tx)
+            await self._commit(tx)
+            return self._state
+
+    @act.validator
+    def _validate_act(self, cmd: ActionCommand) -> None:
+        self._check(cmd)
+
+    # --- rules ---------------------------------------------------------------------------------
+
+    def _check(self, cmd: ActionCommand) -> None:
+        try:
+            rules.check(self._state, cmd, today=workflow.now().date())
+        except rules.ActionRejected as e:
+            kind = {"forbidden": "Forbidden", "invalid": "InvalidAction"}.get(
+                e.kind, "ActionNotAllowed"
+            )
+            raise ApplicationError(
+                e.message,
+                {"allowed_actions": e.allowed, "errors": e.errors, "stage": self._state.stage},
+                type=kind,
+                non_retryable=True,
+            ) from None
+
+    async def _apply(self, cmd: ActionCommand, tx: _Tx) -> None:
+        handler = getattr(self, f"_do_{cmd.action}")
+        await handler(cmd, tx)
+
+    # --- actions -------------------------------------------------------------------------------
+
+    async def _do_handoff(self, cmd: ActionCommand, tx: _Tx) -> None:
+        self._drop_clocks(ClockName.HANDOFF)
+        self._arrive(tx, cmd, Stage.TOWNSHIP_REVIEW, self._state.township)
+        await self._start_acceptance(tx)
+
+    async def _do_accept(self, cmd: ActionCommand, tx: _Tx) -> None:
+        self._move(tx, cmd, self._state.stage)
+        await self._accept(tx, as_of=tx.now)
+
+    async def _do_accept_with_gap(self, cmd: ActionCommand, tx: _Tx) -> None:
+        assert cmd.due is not None and cmd.missing_materials is not None
+        self._state.missing_materials = list(cmd.missing_materials)
+        self._state.gap_due = cmd.due
+        self._move(tx, cmd, self._state.stage)
+        await self._accept(tx, as_of=tx.now)
+        gap = self._query(ClockName.GAP, tx.now, [], ladder=False)
+        gap.until = cmd.due
+        await self._start_clocks(
+            tx,
+            [gap],
+            offices={ClockName.GAP: self._state.responsible_office},
+            expiry={ClockName.GAP: Expiry.NOTICE},
+        )
+
+    async def _do_request_supplement(self, cmd: ActionCommand, tx: _Tx) -> None:
+        assert cmd.missing_materials is not None
+        s = self._state
+        s.supplement_return = s.stage
+        s.missing_materials = list(cmd.missing_materials)
+        self._drop_clocks(ClockName.ACCEPTANCE, ClockName.OFFICIAL, ClockName.STEP, ClockName.GAP)
+        self._move(tx, cmd, Stage.AWAITING_SUPPLEMENT, s.village)
+        self._notify(
+            tx, s.village, "agent", "请通知申请人补正材料：" + "、".join(s.missing_materials)
+        )
+        window = LimitSpec(self._policy.supplement_window_natural_days, "natural")
+        await self._start_clocks(
+            tx,
+            [self._query(ClockName.SUPPLEMENT, tx.now, [window], ladder=False)],
+            offices={ClockName.SUPPLEMENT: s.village},
+            expiry={ClockName.SUPPLEMENT: Expiry.LAPSE},
+        )
+
+    async def _do_supplement(self, cmd: ActionCommand, tx: _Tx) -> None:
+        s = self._state
+        back = Stage(s.supplement_return or Stage.TOWNSHIP_REVIEW)
+        office = s.city if back == Stage.CITY_REVIEW else s.township
+        s.missing_materials = []
+        s.supplement_return = None
+        self._drop_clocks(ClockName.SUPPLEMENT)
+        self._arrive(tx, cmd, back, office)
+        if s.accepted_at is not None:
+            # 补正 restarts the official clock: acceptance is the day the complete materials arrive.
+            await self._accept(tx, as_of=tx.now)
+        else:
+            await self._start_acceptance(tx)
+
+    async def _do_refuse(self, cmd: ActionCommand, tx: _Tx) -> None:
+        self._close(tx, cmd, Stage.REFUSED)
+        self._notify(tx, self._state.village, "agent", "申请不予受理：" + (cmd.note or ""))
+
+    async def _do_forward(self, cmd: ActionCommand, tx: _Tx) -> None:
+        s = self._state
+        self._drop_clocks(ClockName.STEP, ClockName.GAP)
+        s.accepted_at = None  # the city center accepts on its own
+        s.deemed_accepted = False
+        self._arrive(tx, cmd, Stage.CITY_REVIEW, s.city)
+        await self._start_acceptance(tx)
+
+    async def _do_approve(self, cmd: ActionCommand, tx: _Tx) -> None:
+        await self._decide(cmd, tx, "approved")
+
+    async def _do_deny(self, cmd: ActionCommand, tx: _Tx) -> None:
+        await self._decide(cmd, tx, "denied")
+
+    async def _do_pause(self, cmd: ActionCommand, tx: _Tx) -> None:
+        assert cmd.reason is not None
+        self._state.paused = PauseInfo(reason=cmd.reason, since=tx.now, note=cmd.note)
+        self._move(tx, cmd, self._state.stage, note=cmd.note or cmd.reason)
+
+    async def _do_resume(self, cmd: ActionCommand, tx: _Tx) -> None:
+        s = self._state
+        assert s.paused is not None
+        since, s.paused = s.paused.since, None
+        # Every running deadline (and the promise to the resident) moves out by the paused
+        # working days; rungs already passed before the pause stay fired.
+        result = await self._compute(
+            DeadlineBatch(
+                shifts=[self._shift(c, since=since, until=tx.now) for c in s.clocks]
+                + self._expected_shift(since=since, until=tx.now),
+            )
+        )
+        self._apply_shifts(result.shifts)
+        self._move(tx, cmd, s.stage, note=f"paused {result.shifted_working_days} working days")
+
+    async def _do_request_extension(self, cmd: ActionCommand, tx: _Tx) -> None:
+        assert cmd.days is not None and cmd.note is not None
+        self._state.extension = ExtensionInfo(
+            days=cmd.days, reason=cmd.note, requested_by=cmd.actor.sub, requested_at=tx.now
+        )
+        self._move(tx, cmd, self._state.stage)
+        self._notify(tx, self._scope_supervisor(), "supervisor", "延期申请待审批")
+
+    async def _do_approve_extension(self, cmd: ActionCommand, tx: _Tx) -> None:
+        s = self._state
+        ext = s.extension
+        official = self._clock(ClockName.OFFICIAL)
+        assert ext is not None and official is not None
+        # The promised deadline moves out, never past the statutory one.
+        query = self._shift(official, extra_days=ext.days, cap=official.statutory)
+        result = await self._compute(DeadlineBatch(shifts=[query]))
+        self._apply_shifts(result.shifts)
+        ext.status, ext.approved_by, ext.new_deadline = "approved", cmd.actor.sub, official.deadline
+        official.fired = [lv for lv in official.fired if lv == Level.STATUTORY]
+        await self._project_expected(tx, official.deadline)
+        self._move(tx, cmd, s.stage, note=f"deadline {official.deadline.isoformat()}")
+
+    async def _do_deliver(self, cmd: ActionCommand, tx: _Tx) -> None:
+        s = self._state
+        self._drop_clocks(ClockName.DELIVERY)
+        self._move(tx, cmd, Stage.AWAITING_RATING, s.village)
+        window = LimitSpec(self._policy.rating_window_natural_days, "natural")
+        await self._start_clocks(
+            tx,
+            [self._query(ClockName.RATING, tx.now, [window], ladder=False)],
+            offices={ClockName.RATING: s.village},
+            expiry={ClockName.RATING: Expiry.DEFAULT_RATING},
+        )
+
+    async def _do_withdraw(self, cmd: ActionCommand, tx: _Tx) -> None:
+        self._close(tx, cmd, Stage.WITHDRAWN)
+
+    async def _do_rate(self, cmd: ActionCommand, tx: _Tx) -> None:
+        assert cmd.score is not None
+        s = self._state
+        if s.stage == Stage.COMPLETED and s.rating is not None:
+            s.rating.fix_score = cmd.score
+            self._drop_clocks(ClockName.FIX_RATING)
+            self._history(tx, cmd.actor, "rate", s.stage, s.stage, f"fix score {cmd.score}")
+            self._event(tx, cmd.actor, "rating", "rate", note=f"fix score {cmd.score}")
+            return
+        s.rating = RatingInfo(score=cmd.score, at=tx.now, comment=cmd.comment)
+        await self._after_rating(tx, cmd.actor)
+
+    async def _do_rectify(self, cmd: ActionCommand, tx: _Tx) -> None:
+        s = self._state
+        s.rectified = True
+        self._drop_clocks(ClockName.RECTIFICATION)
+        self._move(tx, cmd, Stage.COMPLETED, kind="rectification")
+        s.status = "closed"
+        # The resident may now rate the fix, within the rating window.
+        window = LimitSpec(self._policy.rating_window_natural_days, "natural")
+        await self._start_clocks(
+            tx,
+            [self._query(ClockName.FIX_RATING, tx.now, [window], ladder=False)],
+            offices={ClockName.FIX_RATING: s.village},
+            expiry={ClockName.FIX_RATING: Expiry.CLOSE},
+        )
+
+    async def _do_appeal_rating(self, cmd: ActionCommand, tx: _Tx) -> None:
+        assert self._state.rating is not None
+        self._state.rating.appeal = "pending"
+        self._move(tx, cmd, self._state.stage, kind="rectification")
+        self._notify(tx, self._scope_supervisor(), "supervisor", "差评申诉待复核")
+
+    async def _do_review_appeal(self, cmd: ActionCommand, tx: _Tx) -> None:
+        s = self._state
+        assert s.rating is not None and cmd.upheld is not None
+        s.rating.appeal = "upheld" if cmd.upheld else "rejected"
+        if cmd.upheld:
+            self._drop_clocks(ClockName.RECTIFICATION)
+            self._close(tx, cmd, Stage.COMPLETED, kind="rectification")
+        else:
+            self._move(tx, cmd, s.stage, kind="rectification")
+
+    # --- transitions shared by several actions ------------------------------------------------
+
+    async def _start_acceptance(self, tx: _Tx) -> None:
+        """The dossier arrived at an office: the acceptance window (Licensing Law art. 32) runs."""
+        s = self._state
+        days = self._policy.acceptance_window_days
+        await self._start_clocks(
+            tx,
+            [self._query(ClockName.ACCEPTANCE, tx.now, [self._wd(days)])],
+            offices={ClockName.ACCEPTANCE: s.responsible_office},
+            expiry={ClockName.ACCEPTANCE: Expiry.DEEM_ACCEPTED},
+        )
+
+    async def _accept(self, tx: _Tx, *, as_of: datetime) -> None:
+        """Start the office's clock from ``as_of``: the step clock for a city item still at the
+        township, the official clock otherwise."""
+        s = self._state
+        s.accepted_at = as_of
+        s.handling_office = s.responsible_office
+        self._drop_clocks(ClockName.ACCEPTANCE, ClockName.OFFICIAL, ClockName.STEP)
+        item = self._inp.item
+        statutory: list[LimitSpec] | None
+        if s.stage == Stage.TOWNSHIP_REVIEW and item.deciding_tier == "city":
+            name = ClockName.STEP
+            steps = [self._wd(self._policy.township_step_days)]
+            statutory = [self._wd(self._policy.township_step_statutory_days)]
+        else:
+            name = ClockName.OFFICIAL
+            steps = [item.promised]
+            statutory = [item.statutory] if item.statutory is not None else None
+        await self._start_clocks(
+            tx,
+            [self._query(name, as_of, steps, statutory)],
+            offices={name: s.responsible_office},
+            expected_steps=self._expected_steps(from_stage=s.stage),
+            expected_from=as_of,
+        )
+
+    async def _decide(self, cmd: ActionCommand, tx: _Tx, decision: str) -> None:
+        s = self._state
+        official = self._clock(ClockName.OFFICIAL)
+        s.decision, s.decided_at = decision, tx.now
+        s.on_time = official is None or tx.now <= official.deadline
+        s.handling_office = s.responsible_office
+        self._drop_clocks(ClockName.OFFICIAL, ClockName.GAP)
+        self._move(tx, cmd, Stage.RESULT_DELIVERY, s.village)
+        self._notify(tx, s.village, "agent", f"办理结果（{decision}）待送达申请人")
+        await self._start_clocks(
+            tx,
+            [self._query(ClockName.DELIVERY, tx.now, [self._wd(self._policy.delivery_days)])],
+            offices={ClockName.DELIVERY: s.village},
+        )
+
+    async def _after_rating(self, tx: _Tx, actor: Actor) -> None:
+        s = self._state
+        assert s.rating is not None
+        self._drop_clocks(ClockName.RATING)
+        note = f"score {s.rating.score}" + (" (default)" if s.rating.is_default else "")
+        if s.rating.score <= 2:
+            office = s.handling_office or s.responsible_office
+            self._history(tx, actor, "rate", s.stage, Stage.RECTIFICATION, note)
+            self._event(tx, actor, "rating", "rate", to_stage=Stage.RECTIFICATION, note=note)
+            s.stage, s.responsible_office = Stage.RECTIFICATION, office
+            self._notify(tx, office, "staff", "收到差评，请在期限内回访整改")
+            days = self._policy.rectification_days
+            await self._start_clocks(
+                tx,
+                [self._query(ClockName.RECTIFICATION, tx.now, [self._wd(days)])],
+                offices={ClockName.RECTIFICATION: office},
+            )
+        else:
+            self._history(tx, actor, "rate", s.stage, Stage.COMPLETED, note)
+            self._event(tx, actor, "rating", "rate", to_stage=Stage.COMPLETED, note=note)
+            s.stage, s.status = Stage.COMPLETED, "closed"
+
+    # --- the escalation ladder -----------------------------------------------------------------
+
+    def _next_rung(self) -> datetime | None:
+        if self._state.paused is not None:
+            return None
+        pending = [at for clock in self._state.clocks for _, at in self._pending_rungs(clock)]
+        return min(pending, default=None)
+
+    @staticmethod
+    def _pending_rungs(clock: Clock) -> list[tuple[str, datetime]]:
+        instants = (clock.reminder_at, clock.yellow_at, clock.deadline, clock.statutory)
+        return [
+            (level, at)
+            for level, at in zip(RUNG_LEVELS, instants, strict=True)
+            if at is not None and level not in clock.fired
+        ]
+
+    async def _sleep_until_next_rung(self) -> None:
+        self._wake = False
+        nxt = self._next_rung()
+        if nxt is None:
+            await workflow.wait_condition(lambda: self._wake or self._finished())
+            return
+        delay = (nxt - workflow.now()).total_seconds()
+        if delay <= 0:
+            return
+        try:
+            # One durable timer for the nearest rung; an action sets _wake to recompute it.
+            await workflow.wait_condition(lambda: self._wake, timeout=timedelta(seconds=delay))
+        except TimeoutError:
+            pass
+
+    async def _fire_due(self) -> None:
+        if self._state.paused is not None:
+            return
+        tx = _Tx(workflow.now())
+        for clock in list(self._state.clocks):
+            for level, at in self._pending_rungs(clock):
+                if at > tx.now or not any(c is clock for c in self._state.clocks):
+                    continue
+                clock.fired.append(level)
+                if level == Level.RED and clock.expiry != Expiry.ESCALATE:
+                    await self._expire(clock, tx)
+                else:
+                    self._escalate(clock, level, at, tx)
+        if tx.events:
+            await self._commit(tx)
+
+    def _escalate(self, clock: Clock, level: str, at: datetime, tx: _Tx) -> None:
+        s = self._state
+        deadline = (
+            clock.statutory if level == Level.STATUTORY and clock.statutory else clock.deadline
+        )
+        s.escalations.append(
+            Escalation(
+                at=tx.now, clock=clock.name, level=level, deadline=deadline, office=clock.office
+            )
+        )
+        if level in (Level.RED, Level.STATUTORY):
+            s.red_flag = True
+        self._event(
+            tx,
+            SYSTEM,
+            "escalation",
+            None,
+            level=level,
+            clock=clock.name,
+            deadline=deadline,
+            office=clock.office,
+            note=f"rung due {at.isoformat()}",
+        )
+        message = f"【{level}】{s.item_name} {clock.name} 期限 {deadline.isoformat()}"
+        for office, role in self._recipients(clock.office, level):
+            self._notify(tx, office, role, message, level=level)
+
+    def _recipients(self, office: str, level: str) -> list[tuple[str, str]]:
+        """DESIGN §3: who hears of each rung."""
+        s = self._state
+        if level == Level.REMINDER:
+            return [(office, "staff")]
+        if level == Level.YELLOW:
+            return [(office, "staff"), (office, "head")]
+        if level == Level.RED:
+            up = s.township if office == s.village else s.city
+            return [(office, "staff"), (up, "supervisor")]
+        return [(office, "staff"), (s.city, "supervision")]
+
+    async def _expire(self, clock: Clock, tx: _Tx) -> None:
+        s = self._state
+        if clock.expiry == Expiry.DEEM_ACCEPTED:
+            # Deemed accepted as of arrival (Licensing Law art. 32); a red card for the office.
+            self._escalate(clock, Level.RED, clock.deadline, tx)
+            s.deemed_accepted = True
+            self._history(tx, SYSTEM, "deemed_accept", s.stage, s.stage, "acceptance window passed")
+            self._event(tx, SYSTEM, "action", "deemed_accept", to_stage=s.stage)
+            await self._accept(tx, as_of=s.arrived_at or clock.started_at)
+        elif clock.expiry == Expiry.LAPSE:
+            self._close(tx, system_command("lapse"), Stage.LAPSED)
+        elif clock.expiry == Expiry.DEFAULT_RATING:
+            s.rating = RatingInfo(score=self._policy.default_rating, at=tx.now, is_default=True)
+            await self._after_rating(tx, SYSTEM)
+        elif clock.expiry == Expiry.NOTICE:
+            self._drop_clocks(clock.name)
+            self._event(
+                tx,
+                SYSTEM,
+                "escalation",
+                None,
+                level=Level.REMINDER,
+                clock=clock.name,
+                deadline=clock.deadline,
+                office=clock.office,
+                note="gap materials due",
+            )
+            self._notify(tx, clock.office, "staff", "容缺受理材料已到期，请核查是否补齐")
+        else:  # Expiry.CLOSE
+            self._drop_clocks(clock.name)
+            self._event(
+                tx, SYSTEM, "stage", None, clock=clock.name, note="fix rating window closed"
+            )
+
+    # --- clocks --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _wd(days: int) -> LimitSpec:
+        return LimitSpec(days, "working")
+
+    @staticmethod
+    def _query(
+        name: str,
+        start: datetime,
+        steps: list[LimitSpec],
+        statutory: list[LimitSpec] | None = None,
+        *,
+        ladder: bool = True,
+    ) -> ClockQuery:
+        return ClockQuery(
+            name=name, start=start, steps=steps, statutory_steps=statutory, ladder=ladder
+        )
+
+    def _expected_steps(self, *, from_stage: str) -> list[LimitSpec]:
+        """The promise to the resident (``expected_at``): the remaining legs end to end."""
+        p, item = self._policy, self._inp.item
+        steps: list[LimitSpec] = []
+        if from_stage == Stage.VILLAGE_INTAKE:
+            steps.append(self._wd(p.agent_handoff_days))
+        if item.deciding_tier == "city" and from_stage != Stage.CITY_REVIEW:
+            steps.append(self._wd(p.township_step_days))
+        steps.append(item.promised)
+        steps.append(self._wd(p.delivery_days))
+        return steps
+
+    async def _start_clocks(
+        self,
+        tx: _Tx,
+        queries: list[ClockQuery],
+        *,
+        offices: dict[str, str],
+        expiry: dict[str, str] | None = None,
+        expected_steps: list[LimitSpec] | None = None,
+        expected_from: datetime | None = None,
+    ) -> None:
+        batch = DeadlineBatch(clocks=list(queries))
+        if expected_steps:
+            batch.clocks.append(
+                self._query("expected", expected_from or tx.now, expected_steps, ladder=False)
+            )
+        result = await self._compute(batch)
+        for query, times in zip(batch.clocks, result.clocks, strict=True):
+            if query.name == "expected":
+                self._state.expected_at = times.deadline
+                continue
+            self._drop_clocks(query.name)
+            self._state.clocks.append(
+                Clock(
+                    name=query.name,
+                    office=offices[query.name],
+                    started_at=query.start,
+                    deadline=times.deadline,
+                    provisional=times.provisional,
+                    statutory=times.statutory,
+                    reminder_at=times.reminder_at,
+                    yellow_at=times.yellow_at,
+                    expiry=(expiry or {}).get(query.name, Expiry.ESCALATE),
+                )
+            )
+
+    @staticmethod
+    def _shift(
+        clock: Clock,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        extra_days: int = 0,
+        cap: datetime | None = None,
+    ) -> ShiftQuery:
+        return ShiftQuery(
+            name=clock.name,
+            start=clock.started_at,
+            deadline=clock.deadline,
+            statutory=clock.statutory,
+            since=since,
+            until=until,
+            extra_days=extra_days,
+            cap=cap,
+            ladder=clock.expiry == Expiry.ESCALATE or clock.expiry == Expiry.DEEM_ACCEPTED,
+        )
+
+    def _expected_shift(self, *, since: datetime, until: datetime) -> list[ShiftQuery]:
+        s = self._state
+        if s.expected_at is None:
+            return []
+        return [
+            ShiftQuery(
+                name="expected",
+                start=s.created_at,
+                deadline=s.expected_at,
+                statutory=None,
+                since=since,
+                until=until,
+                ladder=False,
+            )
+        ]
+
+    async def _project_expected(self, tx: _Tx, official_deadline: datetime) -> None:
+        batch = DeadlineBatch(
+            clocks=[
+                self._query(
+                    "expected",
+                    official_deadline,
+                    [self._wd(self._policy.delivery_days)],
+                    ladder=False,
+                )
+            ]
+        )
+        result = await self._compute(batch)
+        self._state.expected_at = result.clocks[0].deadline
+
+    def _apply_shifts(self, shifted: list[ClockTimes]) -> None:
+        for times in shifted:
+            if times.name == "expected":
+                self._state.expected_at = times.deadline
+                continue
+            clock = self._clock(times.name)
+            if clock is None:
+                continue
+            clock.deadline, clock.statutory = times.deadline, times.statutory
+            clock.reminder_at, clock.yellow_at = times.reminder_at, times.yellow_at
+            clock.provisional = times.provisional
+
+    def _clock(self, name: str) -> Clock | None:
+        return next((c for c in self._state.clocks if c.name == name), None)
+
+    def _drop_clocks(self, *names: str) -> None:
+        self._state.clocks = [c for c in self._state.clocks if c.name not in names]
+
+    # --- state changes, history and ledger -----------------------------------------------------
+
+    def _move(
+        self,
+        tx: _Tx,
+        cmd: ActionCommand,
+        to: str,
+        office: str | None = None,
+        *,
+        note: str | None = None,
+        kind: str = "action",
+    ) -> None:
+        s = self._state
+        before = s.stage
+        text = note if note is not None else cmd.note
+        self._history(tx, cmd.actor, cmd.action, before, to, text)
+        self._event(tx, cmd.actor, kind, cmd.action, from_stage=before, to_stage=to, note=text)
+        s.stage = to
+        if office is not None and office != s.responsible_office:
+            s.responsible_office = office
+            if to not in (Stage.AWAITING_RATING,):
+                self._notify(
+                    tx,
+                    office,
+                    "staff" if office != s.village else "agent",
+                    f"{s.item_name} 待办：{to}",
+                )
+
+    def _arrive(self, tx: _Tx, cmd: ActionCommand, stage: str, office: str) -> None:
+        self._state.arrived_at = tx.now
+        self._move(tx, cmd, stage, office)
+
+    def _close(self, tx: _Tx, cmd: ActionCommand, stage: str, *, kind: str = "action") -> None:
+        self._state.clocks = []
+        self._state.paused = None
+        self._move(tx, cmd, stage, kind=kind)
+        self._state.status = "closed"
+
+    def _history(
+        self,
+        tx: _Tx,
+        actor: Actor,
+        action: str,
+        before: str | None,
+        to: str | None,
+        note: str | None,
+    ) -> None:
+        self._state.history.append(
+            HistoryEntry(
+                at=tx.now,
+                actor=actor.sub,
+                role=actor.role,
+                action=action,
+                from_stage=before,
+                to_stage=to,
+                note=note,
+            )
+        )
+
+    def _event(
+        self,
+        tx: _Tx,
+        actor: Actor,
+        kind: str,
+        action: str | None,
+        *,
+        level: str | None = None,
+        clock: str | None = None,
+        from_stage: str | None = None,
+        to_stage: str | None = None,
+        deadline: datetime | None = None,
+        office: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        s = self._state
+        # Deterministic idempotency key: the state version this transition will get, and the
+        # position of the event within it. A retried record activity sees the same keys.
+        key = f"{s.id}:{s.version + 1}:{len(tx.events)}"
+        tx.events.append(
+            LedgerEvent(
+                key=key,
+                at=tx.now,
+                kind=kind,
+                actor=actor.sub,
+                role=actor.role,
+                office=office
+                or (actor.office if actor.role != Role.SYSTEM else s.responsible_office),
+                action=action,
+                level=level,
+                clock=clock,
+                from_stage=from_stage,
+                to_stage=to_stage,
+                deadline=deadline or s.deadline,
+                note=note,
+            )
+        )
+
+    def _notify(
+        self, tx: _Tx, office: str, role: str, message: str, level: str | None = None
+    ) -> None:
+        key = f"{self._state.id}:{self._state.version + 1}:n{len(tx.notifications)}"
+        tx.notifications.append(
+            Notification(
+                key=key, recipient_office=office, recipient_role=role, message=message, level=level
+            )
+        )
+
+    def _scope_supervisor(self) -> str:
+        s = self._state
+        return s.city if s.responsible_office == s.city else s.township
+
+    def _refresh_derived(self) -> None:
+        s = self._state
+        primary = next(
+            (c for name in PRIMARY_CLOCKS.get(s.stage, ()) if (c := self._clock(name)) is not None),
+            None,
+        )
+        s.deadline = primary.deadline if primary else None
+        s.deadline_provisional = primary.provisional if primary else False
+        # An expiring window's own deadline is not an overdue level (its expiry acts instead).
+        fired = [
+            lv for c in s.clocks for lv in c.fired if c.expiry == Expiry.ESCALATE or lv != Level.RED
+        ]
+        s.overdue = max(fired, key=lambda lv: LEVEL_ORDER[Level(lv)], default=Level.NONE)
+        s.service_notice = service_notice(s)
+
+    async def _commit(self, tx: _Tx) -> None:
+        s = self._state
+        s.version += 1
+        s.updated_at = tx.now
+        self._refresh_derived()
+        await workflow.execute_local_activity(
+            "record_transition",
+            TransitionRecord(state=s, events=tx.events, notifications=tx.notifications),
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+        )
+        self._upsert_search_attributes()
+        self._wake = True
+
+    def _upsert_search_attributes(self) -> None:
+        s = self._state
+        values: dict[str, object] = {
+            sa.STAGE.name: s.stage,
+            sa.OFFICE.name: s.responsible_office,
+            sa.TOWNSHIP.name: s.township,
+            sa.ITEM.name: s.item,
+            sa.OVERDUE.name: s.overdue,
+            sa.DEADLINE.name: s.deadline,
+        }
+        if values == self._search:
+            return  # an upsert is a history event: only when something changed
+        self._search = values
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.STAGE.value_set(s.stage),
+            sa.OFFICE.value_set(s.responsible_office),
+            sa.TOWNSHIP.value_set(s.township),
+            sa.ITEM.value_set(s.item),
+            sa.OVERDUE.value_set(s.overdue),
+            sa.DEADLINE.value_set(s.deadline) if s.deadline else sa.DEADLINE.value_unset(),
+        ]
+        workflow.upsert_search_attributes(updates)
+
+    async def _compute(self, batch: DeadlineBatch) -> DeadlineResult:
+        batch.reminder_days = self._policy.reminder_days
+        batch.yellow_fraction = self._policy.yellow_fraction
+        result: DeadlineResult = await workflow.execute_local_activity(
+            "compute_deadlines",
+            batch,
+            result_type=DeadlineResult,
+            start_to_close_timeout=COMPUTE_TIMEOUT,
+            retry_policy=COMPUTE_RETRY,
+        )
+        return result
+
+    def _finished(self) -> bool:
+        return self._state.status == "closed" and not self._state.clocks
+
+
+def system_command(action: str) -> ActionCommand:
+    """A command issued by the workflow itself (a lapse when the supplement window passes)."""
+    return ActionCommand(action=action, actor=SYSTEM)

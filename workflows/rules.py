@@ -1,0 +1,338 @@
+"""The stage/action table of API.md as data, and the pure checks built on it.
+
+The update validator and the HTTP API both read this table, so what the API documents and what the
+workflow enforces cannot drift apart. Nothing here touches Temporal: these are plain functions,
+unit-tested without a server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from models.contracts import (
+    CLOSED_STAGES,
+    PAUSE_REASONS,
+    REVIEW_STAGES,
+    ActionCommand,
+    Actor,
+    Clock,
+    RequestState,
+    Role,
+    Stage,
+)
+
+STAFF_ROLES = frozenset({Role.TOWNSHIP_STAFF, Role.CITY_STAFF})
+PRE_DECISION = frozenset(
+    {Stage.VILLAGE_INTAKE, Stage.TOWNSHIP_REVIEW, Stage.CITY_REVIEW, Stage.AWAITING_SUPPLEMENT}
+)
+
+
+@dataclass(frozen=True)
+class ActionRule:
+    stages: frozenset[Stage]
+    roles: frozenset[Role]
+    # Whose office must the actor belong to: "village", "stage" (the office holding the stage),
+    # "handling" (the office that decided), or "scope" (a supervisor over the request).
+    office: str
+    required: tuple[str, ...] = ()
+    summary: str = ""
+    # Extra conditions, each a name checked by ``_condition``.
+    conditions: tuple[str, ...] = field(default=())
+
+
+ACTIONS: dict[str, ActionRule] = {
+    "handoff": ActionRule(
+        frozenset({Stage.VILLAGE_INTAKE}),
+        frozenset({Role.AGENT}),
+        "village",
+        summary="the agent hands the dossier to the township center",
+    ),
+    "accept": ActionRule(
+        REVIEW_STAGES,
+        STAFF_ROLES,
+        "stage",
+        conditions=("not_accepted",),
+        summary="accept (受理): starts the official clock, or the step clock for a city item",
+    ),
+    "accept_with_gap": ActionRule(
+        REVIEW_STAGES,
+        STAFF_ROLES,
+        "stage",
+        required=("missing_materials", "due"),
+        conditions=("not_accepted",),
+        summary="accept with a minor gap (容缺受理): the missing materials are due by a date",
+    ),
+    "request_supplement": ActionRule(
+        REVIEW_STAGES,
+        STAFF_ROLES,
+        "stage",
+        required=("missing_materials",),
+        conditions=("not_paused",),
+        summary="ask for supplementary materials (补正), the complete list at once",
+    ),
+    "supplement": ActionRule(
+        frozenset({Stage.AWAITING_SUPPLEMENT}),
+        frozenset({Role.AGENT}),
+        "village",
+        summary="the complete materials arrive; the clock of the asking office restarts",
+    ),
+    "refuse": ActionRule(
+        REVIEW_STAGES,
+        STAFF_ROLES,
+        "stage",
+        required=("note",),
+        conditions=("not_accepted",),
+        summary="refuse (不予受理) with a written reason",
+    ),
+    "forward": ActionRule(
+        frozenset({Stage.TOWNSHIP_REVIEW}),
+        frozenset({Role.TOWNSHIP_STAFF}),
+        "stage",
+        conditions=("accepted", "city_item", "not_paused"),
+        summary="forward (转报) a city item to the city center after pre-review",
+    ),
+    "approve": ActionRule(
+        REVIEW_STAGES,
+        STAFF_ROLES,
+        "stage",
+        conditions=("accepted", "deciding_tier", "not_paused"),
+        summary="approve: the result goes back to the village",
+    ),
+    "deny": ActionRule(
+        REVIEW_STAGES,
+        STAFF_ROLES,
+        "stage",
+        required=("note",),
+        conditions=("accepted", "deciding_tier", "not_paused"),
+        summary="deny with a written reason: the decision letter goes back to the village",
+    ),
+    "pause": ActionRule(
+        REVIEW_STAGES,
+        STAFF_ROLES,
+        "stage",
+        required=("reason",),
+        conditions=("accepted", "not_paused"),
+        summary="stop the clock (中止) for a procedure excluded by law",
+    ),
+    "resume": ActionRule(
+        REVIEW_STAGES,
+        STAFF_ROLES,
+        "stage",
+        conditions=("paused",),
+        summary="restart the clock; every running deadline moves out by the paused working days",
+    ),
+    "request_extension": ActionRule(
+        REVIEW_STAGES,
+        STAFF_ROLES,
+        "stage",
+        required=("note", "days"),
+        conditions=("accepted", "deciding_tier", "not_paused", "no_extension", "headroom"),
+        summary="ask to extend the promised deadline (延期), at most to the statutory one",
+    ),
+    "approve_extension": ActionRule(
+        REVIEW_STAGES,
+        frozenset({Role.SUPERVISOR}),
+        "scope",
+        conditions=("extension_pending",),
+        summary="a supervisor approves the extension",
+    ),
+    "deliver": ActionRule(
+        frozenset({Stage.RESULT_DELIVERY}),
+        frozenset({Role.AGENT}),
+        "village",
+        summary="the agent delivers the result to the resident",
+    ),
+    "withdraw": ActionRule(
+        PRE_DECISION,
+        frozenset({Role.AGENT}),
+        "village",
+        summary="the resident withdraws the request before a decision",
+    ),
+    "rate": ActionRule(
+        frozenset({Stage.AWAITING_RATING, Stage.COMPLETED}),
+        frozenset({Role.AGENT}),
+        "village",
+        required=("score",),
+        conditions=("rating_open",),
+        summary="the resident rates the service (好差评), or rates the fix after rectification",
+    ),
+    "rectify": ActionRule(
+        frozenset({Stage.RECTIFICATION}),
+        STAFF_ROLES,
+        "handling",
+        required=("note",),
+        summary="record the callback and the fix of a bad rating",
+    ),
+    "appeal_rating": ActionRule(
+        frozenset({Stage.RECTIFICATION}),
+        STAFF_ROLES,
+        "handling",
+        required=("note",),
+        conditions=("no_appeal",),
+        summary="the rated office appeals a mistaken rating",
+    ),
+    "review_appeal": ActionRule(
+        frozenset({Stage.RECTIFICATION}),
+        frozenset({Role.SUPERVISOR}),
+        "scope",
+        required=("upheld",),
+        conditions=("appeal_pending",),
+        summary="a supervisor reviews the appeal; an upheld appeal closes the rectification",
+    ),
+}
+
+
+class ActionRejected(Exception):
+    """Raised by the checks: ``kind`` says why (``forbidden``, ``not_allowed``, ``invalid``)."""
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        allowed: list[str] | None = None,
+        errors: list[dict[str, str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.allowed = allowed or []
+        self.errors = errors or []
+
+
+def stage_office(state: RequestState) -> str:
+    """The office that holds the request in its current stage."""
+    return state.responsible_office
+
+
+def office_matches(rule: ActionRule, state: RequestState, actor: Actor) -> bool:
+    if actor.role == Role.SYSTEM:
+        return True
+    if rule.office == "village":
+        return actor.office == state.village
+    if rule.office == "stage":
+        tier_role = Role.CITY_STAFF if state.stage == Stage.CITY_REVIEW else Role.TOWNSHIP_STAFF
+        return actor.role == tier_role and actor.office == stage_office(state)
+    if rule.office == "handling":
+        handling = state.handling_office or state.responsible_office
+        tier_role = Role.CITY_STAFF if handling == state.city else Role.TOWNSHIP_STAFF
+        return actor.role == tier_role and actor.office == handling
+    return actor.office in (state.township, state.city)  # "scope": a supervisor over the request
+
+
+def _condition(name: str, state: RequestState, cmd: ActionCommand | None) -> bool:
+    deciding_stage = Stage.CITY_REVIEW if state.deciding_tier == "city" else Stage.TOWNSHIP_REVIEW
+    accepted = state.accepted_at is not None
+    if name == "accepted":
+        return accepted
+    if name == "not_accepted":
+        return not accepted
+    if name == "city_item":
+        return state.deciding_tier == "city"
+    if name == "deciding_tier":
+        return state.stage == deciding_stage
+    if name == "paused":
+        return state.paused is not None
+    if name == "not_paused":
+        return state.paused is None
+    if name == "no_extension":
+        return state.extension is None
+    if name == "extension_pending":
+        return state.extension is not None and state.extension.status == "pending"
+    if name == "headroom":
+        official = _clock(state, "official")
+        return (
+            official is not None
+            and official.statutory is not None
+            and official.deadline < official.statutory
+        )
+    if name == "rating_open":
+        if state.stage == Stage.AWAITING_RATING:
+            return state.rating is None
+        # After a rectification the resident may rate the fix, once.
+        return (
+            state.rectified is True
+            and state.rating is not None
+            and state.rating.fix_score is None
+            and _clock(state, "fix_rating") is not None
+        )
+    if name == "no_appeal":
+        return state.rating is not None and state.rating.appeal == "none"
+    if name == "appeal_pending":
+        return state.rating is not None and state.rating.appeal == "pending"
+    raise KeyError(name)
+
+
+def _clock(state: RequestState, name: str) -> Clock | None:
+    return next((c for c in state.clocks if c.name == name), None)
+
+
+def _permitted(action: str, state: RequestState, actor: Actor) -> bool:
+    rule = ACTIONS[action]
+    if state.stage not in rule.stages or actor.role not in rule.roles:
+        return False
+    if state.paused is not None and action not in ("resume", "withdraw"):
+        return False
+    if not office_matches(rule, state, actor):
+        return False
+    return all(_condition(c, state, None) for c in rule.conditions)
+
+
+def allowed_actions(state: RequestState, actor: Actor) -> list[str]:
+    """The actions this actor may take now, in table order."""
+    return [name for name in ACTIONS if _permitted(name, state, actor)]
+
+
+def field_errors(cmd: ActionCommand, today: date | None = None) -> list[dict[str, str]]:
+    """Required and well-formed fields of one command (422 material)."""
+    rule = ACTIONS[cmd.action]
+    errors: list[dict[str, str]] = []
+    for name in rule.required:
+        value = getattr(cmd, name)
+        if value is None or (isinstance(value, str | list) and not value):
+            errors.append({"field": name, "message": f"{name} is required for {cmd.action}"})
+    if cmd.missing_materials is not None and any(not m.strip() for m in cmd.missing_materials):
+        errors.append({"field": "missing_materials", "message": "materials must not be empty"})
+    if cmd.action == "pause" and cmd.reason is not None and cmd.reason not in PAUSE_REASONS:
+        errors.append(
+            {"field": "reason", "message": f"reason must be one of {', '.join(PAUSE_REASONS)}"}
+        )
+    if cmd.action == "request_extension" and cmd.days is not None and cmd.days < 1:
+        errors.append({"field": "days", "message": "days must be at least 1"})
+    if cmd.action == "rate" and cmd.score is not None and not 1 <= cmd.score <= 5:
+        errors.append({"field": "score", "message": "score must be between 1 and 5"})
+    if cmd.action == "accept_with_gap" and cmd.due is not None and today and cmd.due < today:
+        errors.append({"field": "due", "message": "due must not be in the past"})
+    return errors
+
+
+def check(state: RequestState, cmd: ActionCommand, today: date | None = None) -> None:
+    """Raise ``ActionRejected`` unless ``cmd`` may be applied to ``state`` now."""
+    rule = ACTIONS.get(cmd.action)
+    if rule is None:
+        raise ActionRejected(
+            "invalid",
+            f"unknown action {cmd.action!r}",
+            errors=[{"field": "action", "message": f"unknown action {cmd.action!r}"}],
+        )
+    if cmd.actor.role not in rule.roles and cmd.actor.role != Role.SYSTEM:
+        raise ActionRejected("forbidden", f"role {cmd.actor.role} may never {cmd.action}")
+    if state.status == "closed" and not (cmd.action == "rate" and state.stage == Stage.COMPLETED):
+        raise ActionRejected(
+            "not_allowed", f"request is closed ({state.stage})", allowed_actions(state, cmd.actor)
+        )
+    if not _permitted(cmd.action, state, cmd.actor):
+        allowed = allowed_actions(state, cmd.actor)
+        raise ActionRejected(
+            "not_allowed",
+            f"{cmd.action} is not allowed in stage {state.stage} for this actor"
+            + (" while the clock is paused" if state.paused else ""),
+            allowed,
+        )
+    errors = field_errors(cmd, today)
+    if errors:
+        raise ActionRejected("invalid", "; ".join(e["message"] for e in errors), errors=errors)
+
+
+def is_closed(stage: str) -> bool:
+    return stage in CLOSED_STAGES
