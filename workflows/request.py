@@ -83,6 +83,7 @@ class ResidentRequestWorkflow:
     this role or office, or missing a required field (``ApplicationError`` of type
     ``ActionNotAllowed``, ``Forbidden`` or ``InvalidAction`` with ``allowed_actions`` and field
     ``errors`` in its details).
+    Update ``ready() -> RequestState``: waits until the registration is recorded.
     Query ``state() -> RequestState``.
     Clocks are durable timers: one ``wait_condition`` with the time to the next rung; an action
     wakes it to recompute. The workflow ends when the request is closed and no window is left open.
@@ -145,6 +146,13 @@ class ResidentRequestWorkflow:
 
     @workflow.query
     def state(self) -> RequestState:
+        return self._state
+
+    @workflow.update
+    async def ready(self) -> RequestState:
+        """The state once registration is recorded; sent with the start (update-with-start) so
+        the submitter gets deadlines in the same round trip."""
+        await workflow.wait_condition(lambda: self._state.version >= 1)
         return self._state
 
     @workflow.update
