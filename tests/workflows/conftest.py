@@ -8,6 +8,7 @@ the tests run. A SQLite database (migrated) receives the ledger, read model and 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -184,13 +185,25 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         yield environment
 
 
+HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
+
+
 @pytest.fixture
-async def harness(env: WorkflowEnvironment, engine: Engine) -> AsyncIterator[Harness]:
+async def harness(
+    env: WorkflowEnvironment, engine: Engine, request: pytest.FixtureRequest
+) -> AsyncIterator[Harness]:
     settings = Settings(database_url=str(engine.url))
     task_queue = f"tq-{uuid.uuid4().hex[:8]}"
     worker: Worker = build_worker(env.client, engine, settings, task_queue=task_queue)
     async with worker:
-        yield Harness(env=env, engine=engine, settings=settings, task_queue=task_queue)
+        harness = Harness(env=env, engine=engine, settings=settings, task_queue=task_queue)
+        yield harness
+        if os.environ.get("DAIBAN_RECORD_HISTORIES") == "1":
+            # Refresh the stored histories that tests/replay replays against the current code.
+            for n, handle in enumerate(harness.handles.values()):
+                history = await handle.fetch_history()
+                name = request.node.name.removeprefix("test_")
+                (HISTORIES / f"{name}-{n}.json").write_text(history.to_json())
 
 
 __all__ = ["ANCHOR", "Harness", "cst", "date"]

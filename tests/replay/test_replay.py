@@ -1,0 +1,38 @@
+"""Replay every stored history against the current workflow code.
+
+A change to workflow logic that running workflows would see must go behind ``workflow.patched``;
+if it does not, replaying these histories fails here, before a deploy. Refresh the histories with
+``DAIBAN_RECORD_HISTORIES=1 pytest tests/workflows`` only for a deliberate, patched change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from worker import WORKFLOW_RUNNER
+from workflows.request import ResidentRequestWorkflow
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_histories_are_stored() -> None:
+    # Every lifecycle path of tests/workflows is represented.
+    names = {path.stem.rsplit("-", 1)[0] for path in HISTORIES}
+    assert {
+        "city_item_end_to_end",
+        "township_item_end_to_end",
+        "pause_and_resume_across_weekend_and_holiday",
+    } <= names
+    assert len(HISTORIES) >= 15
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_replay(path: Path) -> None:
+    history = WorkflowHistory.from_json(f"req-{path.stem}", path.read_text())
+    replayer = Replayer(workflows=[ResidentRequestWorkflow], workflow_runner=WORKFLOW_RUNNER)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None
