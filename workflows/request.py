@@ -19,13 +19,11 @@ from temporalio.exceptions import ApplicationError
 
 from models import search_attributes as sa
 from models.contracts import (
-    LEVEL_ORDER,
     ActionCommand,
     Actor,
     Clock,
     ClockName,
     ClockQuery,
-    ClockTimes,
     DeadlineBatch,
     DeadlineResult,
     Escalation,
@@ -41,27 +39,14 @@ from models.contracts import (
     RequestInput,
     RequestState,
     Role,
-    ShiftQuery,
     Stage,
     TransitionRecord,
 )
-from workflows import rules
+from workflows import clocks, rules
 from workflows.notice import service_notice
 from workflows.timeouts import COMPUTE_RETRY, COMPUTE_TIMEOUT, RECORD_RETRY, RECORD_TIMEOUT
 
 SYSTEM = Actor(sub="system", role=Role.SYSTEM, office="system")
-
-# The clock whose deadline a stage shows as ``deadline``, in order of preference.
-PRIMARY_CLOCKS: dict[str, tuple[str, ...]] = {
-    Stage.VILLAGE_INTAKE: (ClockName.HANDOFF,),
-    Stage.TOWNSHIP_REVIEW: (ClockName.OFFICIAL, ClockName.STEP, ClockName.ACCEPTANCE),
-    Stage.CITY_REVIEW: (ClockName.OFFICIAL, ClockName.ACCEPTANCE),
-    Stage.AWAITING_SUPPLEMENT: (ClockName.SUPPLEMENT,),
-    Stage.RESULT_DELIVERY: (ClockName.DELIVERY,),
-    Stage.AWAITING_RATING: (ClockName.RATING,),
-    Stage.RECTIFICATION: (ClockName.RECTIFICATION,),
-}
-RUNG_LEVELS = (Level.REMINDER, Level.YELLOW, Level.RED, Level.STATUTORY)
 
 
 @dataclass
@@ -126,12 +111,14 @@ class ResidentRequestWorkflow:
             await self._start_clocks(
                 tx,
                 [
-                    self._query(
-                        ClockName.HANDOFF, tx.now, [self._wd(self._policy.agent_handoff_days)]
+                    clocks.query(
+                        ClockName.HANDOFF, tx.now, [clocks.wd(self._policy.agent_handoff_days)]
                     )
                 ],
                 offices={ClockName.HANDOFF: inp.village},
-                expected_steps=self._expected_steps(from_stage=Stage.VILLAGE_INTAKE),
+                expected_steps=clocks.expected_steps(
+                    self._policy, self._inp.item, Stage.VILLAGE_INTAKE
+                ),
             )
             self._history(tx, inp.agent, "submit", None, Stage.VILLAGE_INTAKE, inp.note)
             self._event(tx, inp.agent, "action", "submit", to_stage=Stage.VILLAGE_INTAKE)
@@ -193,7 +180,7 @@ class ResidentRequestWorkflow:
     # --- actions -------------------------------------------------------------------------------
 
     async def _do_handoff(self, cmd: ActionCommand, tx: _Tx) -> None:
-        self._drop_clocks(ClockName.HANDOFF)
+        clocks.drop_clocks(self._state, ClockName.HANDOFF)
         self._arrive(tx, cmd, Stage.TOWNSHIP_REVIEW, self._state.township)
         await self._start_acceptance(tx)
 
@@ -207,7 +194,7 @@ class ResidentRequestWorkflow:
         self._state.gap_due = cmd.due
         self._move(tx, cmd, self._state.stage)
         await self._accept(tx, as_of=tx.now)
-        gap = self._query(ClockName.GAP, tx.now, [], ladder=False)
+        gap = clocks.query(ClockName.GAP, tx.now, [], ladder=False)
         gap.until = cmd.due
         await self._start_clocks(
             tx,
@@ -221,7 +208,9 @@ class ResidentRequestWorkflow:
         s = self._state
         s.supplement_return = s.stage
         s.missing_materials = list(cmd.missing_materials)
-        self._drop_clocks(ClockName.ACCEPTANCE, ClockName.OFFICIAL, ClockName.STEP, ClockName.GAP)
+        clocks.drop_clocks(
+            self._state, ClockName.ACCEPTANCE, ClockName.OFFICIAL, ClockName.STEP, ClockName.GAP
+        )
         self._move(tx, cmd, Stage.AWAITING_SUPPLEMENT, s.village)
         self._notify(
             tx, s.village, "agent", "请通知申请人补正材料：" + "、".join(s.missing_materials)
@@ -229,7 +218,7 @@ class ResidentRequestWorkflow:
         window = LimitSpec(self._policy.supplement_window_natural_days, "natural")
         await self._start_clocks(
             tx,
-            [self._query(ClockName.SUPPLEMENT, tx.now, [window], ladder=False)],
+            [clocks.query(ClockName.SUPPLEMENT, tx.now, [window], ladder=False)],
             offices={ClockName.SUPPLEMENT: s.village},
             expiry={ClockName.SUPPLEMENT: Expiry.LAPSE},
         )
@@ -240,7 +229,7 @@ class ResidentRequestWorkflow:
         office = s.city if back == Stage.CITY_REVIEW else s.township
         s.missing_materials = []
         s.supplement_return = None
-        self._drop_clocks(ClockName.SUPPLEMENT)
+        clocks.drop_clocks(self._state, ClockName.SUPPLEMENT)
         self._arrive(tx, cmd, back, office)
         if s.accepted_at is not None:
             # 补正 restarts the official clock: acceptance is the day the complete materials arrive.
@@ -254,7 +243,7 @@ class ResidentRequestWorkflow:
 
     async def _do_forward(self, cmd: ActionCommand, tx: _Tx) -> None:
         s = self._state
-        self._drop_clocks(ClockName.STEP, ClockName.GAP)
+        clocks.drop_clocks(self._state, ClockName.STEP, ClockName.GAP)
         s.accepted_at = None  # the city center accepts on its own
         s.deemed_accepted = False
         self._arrive(tx, cmd, Stage.CITY_REVIEW, s.city)
@@ -279,11 +268,11 @@ class ResidentRequestWorkflow:
         # working days; rungs already passed before the pause stay fired.
         result = await self._compute(
             DeadlineBatch(
-                shifts=[self._shift(c, since=since, until=tx.now) for c in s.clocks]
-                + self._expected_shift(since=since, until=tx.now),
+                shifts=[clocks.shift_query(c, since=since, until=tx.now) for c in s.clocks]
+                + clocks.expected_shift(s, since=since, until=tx.now),
             )
         )
-        self._apply_shifts(result.shifts)
+        clocks.apply_shifts(self._state, result.shifts)
         self._move(tx, cmd, s.stage, note=f"paused {result.shifted_working_days} working days")
 
     async def _do_request_extension(self, cmd: ActionCommand, tx: _Tx) -> None:
@@ -297,12 +286,12 @@ class ResidentRequestWorkflow:
     async def _do_approve_extension(self, cmd: ActionCommand, tx: _Tx) -> None:
         s = self._state
         ext = s.extension
-        official = self._clock(ClockName.OFFICIAL)
+        official = clocks.find_clock(self._state, ClockName.OFFICIAL)
         assert ext is not None and official is not None
         # The promised deadline moves out, never past the statutory one.
-        query = self._shift(official, extra_days=ext.days, cap=official.statutory)
+        query = clocks.shift_query(official, extra_days=ext.days, cap=official.statutory)
         result = await self._compute(DeadlineBatch(shifts=[query]))
-        self._apply_shifts(result.shifts)
+        clocks.apply_shifts(self._state, result.shifts)
         ext.status, ext.approved_by, ext.new_deadline = "approved", cmd.actor.sub, official.deadline
         official.fired = [lv for lv in official.fired if lv == Level.STATUTORY]
         await self._project_expected(tx, official.deadline)
@@ -310,12 +299,12 @@ class ResidentRequestWorkflow:
 
     async def _do_deliver(self, cmd: ActionCommand, tx: _Tx) -> None:
         s = self._state
-        self._drop_clocks(ClockName.DELIVERY)
+        clocks.drop_clocks(self._state, ClockName.DELIVERY)
         self._move(tx, cmd, Stage.AWAITING_RATING, s.village)
         window = LimitSpec(self._policy.rating_window_natural_days, "natural")
         await self._start_clocks(
             tx,
-            [self._query(ClockName.RATING, tx.now, [window], ladder=False)],
+            [clocks.query(ClockName.RATING, tx.now, [window], ladder=False)],
             offices={ClockName.RATING: s.village},
             expiry={ClockName.RATING: Expiry.DEFAULT_RATING},
         )
@@ -328,7 +317,7 @@ class ResidentRequestWorkflow:
         s = self._state
         if s.stage == Stage.COMPLETED and s.rating is not None:
             s.rating.fix_score = cmd.score
-            self._drop_clocks(ClockName.FIX_RATING)
+            clocks.drop_clocks(self._state, ClockName.FIX_RATING)
             self._history(tx, cmd.actor, "rate", s.stage, s.stage, f"fix score {cmd.score}")
             self._event(tx, cmd.actor, "rating", "rate", note=f"fix score {cmd.score}")
             return
@@ -338,14 +327,14 @@ class ResidentRequestWorkflow:
     async def _do_rectify(self, cmd: ActionCommand, tx: _Tx) -> None:
         s = self._state
         s.rectified = True
-        self._drop_clocks(ClockName.RECTIFICATION)
+        clocks.drop_clocks(self._state, ClockName.RECTIFICATION)
         self._move(tx, cmd, Stage.COMPLETED, kind="rectification")
         s.status = "closed"
         # The resident may now rate the fix, within the rating window.
         window = LimitSpec(self._policy.rating_window_natural_days, "natural")
         await self._start_clocks(
             tx,
-            [self._query(ClockName.FIX_RATING, tx.now, [window], ladder=False)],
+            [clocks.query(ClockName.FIX_RATING, tx.now, [window], ladder=False)],
             offices={ClockName.FIX_RATING: s.village},
             expiry={ClockName.FIX_RATING: Expiry.CLOSE},
         )
@@ -361,7 +350,7 @@ class ResidentRequestWorkflow:
         assert s.rating is not None and cmd.upheld is not None
         s.rating.appeal = "upheld" if cmd.upheld else "rejected"
         if cmd.upheld:
-            self._drop_clocks(ClockName.RECTIFICATION)
+            clocks.drop_clocks(self._state, ClockName.RECTIFICATION)
             self._close(tx, cmd, Stage.COMPLETED, kind="rectification")
         else:
             self._move(tx, cmd, s.stage, kind="rectification")
@@ -374,7 +363,7 @@ class ResidentRequestWorkflow:
         days = self._policy.acceptance_window_days
         await self._start_clocks(
             tx,
-            [self._query(ClockName.ACCEPTANCE, tx.now, [self._wd(days)])],
+            [clocks.query(ClockName.ACCEPTANCE, tx.now, [clocks.wd(days)])],
             offices={ClockName.ACCEPTANCE: s.responsible_office},
             expiry={ClockName.ACCEPTANCE: Expiry.DEEM_ACCEPTED},
         )
@@ -385,44 +374,44 @@ class ResidentRequestWorkflow:
         s = self._state
         s.accepted_at = as_of
         s.handling_office = s.responsible_office
-        self._drop_clocks(ClockName.ACCEPTANCE, ClockName.OFFICIAL, ClockName.STEP)
+        clocks.drop_clocks(self._state, ClockName.ACCEPTANCE, ClockName.OFFICIAL, ClockName.STEP)
         item = self._inp.item
         statutory: list[LimitSpec] | None
         if s.stage == Stage.TOWNSHIP_REVIEW and item.deciding_tier == "city":
             name = ClockName.STEP
-            steps = [self._wd(self._policy.township_step_days)]
-            statutory = [self._wd(self._policy.township_step_statutory_days)]
+            steps = [clocks.wd(self._policy.township_step_days)]
+            statutory = [clocks.wd(self._policy.township_step_statutory_days)]
         else:
             name = ClockName.OFFICIAL
             steps = [item.promised]
             statutory = [item.statutory] if item.statutory is not None else None
         await self._start_clocks(
             tx,
-            [self._query(name, as_of, steps, statutory)],
+            [clocks.query(name, as_of, steps, statutory)],
             offices={name: s.responsible_office},
-            expected_steps=self._expected_steps(from_stage=s.stage),
+            expected_steps=clocks.expected_steps(self._policy, self._inp.item, s.stage),
             expected_from=as_of,
         )
 
     async def _decide(self, cmd: ActionCommand, tx: _Tx, decision: str) -> None:
         s = self._state
-        official = self._clock(ClockName.OFFICIAL)
+        official = clocks.find_clock(self._state, ClockName.OFFICIAL)
         s.decision, s.decided_at = decision, tx.now
         s.on_time = official is None or tx.now <= official.deadline
         s.handling_office = s.responsible_office
-        self._drop_clocks(ClockName.OFFICIAL, ClockName.GAP)
+        clocks.drop_clocks(self._state, ClockName.OFFICIAL, ClockName.GAP)
         self._move(tx, cmd, Stage.RESULT_DELIVERY, s.village)
         self._notify(tx, s.village, "agent", f"办理结果（{decision}）待送达申请人")
         await self._start_clocks(
             tx,
-            [self._query(ClockName.DELIVERY, tx.now, [self._wd(self._policy.delivery_days)])],
+            [clocks.query(ClockName.DELIVERY, tx.now, [clocks.wd(self._policy.delivery_days)])],
             offices={ClockName.DELIVERY: s.village},
         )
 
     async def _after_rating(self, tx: _Tx, actor: Actor) -> None:
         s = self._state
         assert s.rating is not None
-        self._drop_clocks(ClockName.RATING)
+        clocks.drop_clocks(self._state, ClockName.RATING)
         note = f"score {s.rating.score}" + (" (default)" if s.rating.is_default else "")
         if s.rating.score <= 2:
             office = s.handling_office or s.responsible_office
@@ -433,7 +422,7 @@ class ResidentRequestWorkflow:
             days = self._policy.rectification_days
             await self._start_clocks(
                 tx,
-                [self._query(ClockName.RECTIFICATION, tx.now, [self._wd(days)])],
+                [clocks.query(ClockName.RECTIFICATION, tx.now, [clocks.wd(days)])],
                 offices={ClockName.RECTIFICATION: office},
             )
         else:
@@ -443,24 +432,9 @@ class ResidentRequestWorkflow:
 
     # --- the escalation ladder -----------------------------------------------------------------
 
-    def _next_rung(self) -> datetime | None:
-        if self._state.paused is not None:
-            return None
-        pending = [at for clock in self._state.clocks for _, at in self._pending_rungs(clock)]
-        return min(pending, default=None)
-
-    @staticmethod
-    def _pending_rungs(clock: Clock) -> list[tuple[str, datetime]]:
-        instants = (clock.reminder_at, clock.yellow_at, clock.deadline, clock.statutory)
-        return [
-            (level, at)
-            for level, at in zip(RUNG_LEVELS, instants, strict=True)
-            if at is not None and level not in clock.fired
-        ]
-
     async def _sleep_until_next_rung(self) -> None:
         self._wake = False
-        nxt = self._next_rung()
+        nxt = clocks.next_rung(self._state)
         if nxt is None:
             await workflow.wait_condition(lambda: self._wake or self._finished())
             return
@@ -478,7 +452,7 @@ class ResidentRequestWorkflow:
             return
         tx = _Tx(workflow.now())
         for clock in list(self._state.clocks):
-            for level, at in self._pending_rungs(clock):
+            for level, at in clocks.pending_rungs(clock):
                 if at > tx.now or not any(c is clock for c in self._state.clocks):
                     continue
                 clock.fired.append(level)
@@ -513,20 +487,8 @@ class ResidentRequestWorkflow:
             note=f"rung due {at.isoformat()}",
         )
         message = f"【{level}】{s.item_name} {clock.name} 期限 {deadline.isoformat()}"
-        for office, role in self._recipients(clock.office, level):
+        for office, role in clocks.recipients(s, clock.office, level):
             self._notify(tx, office, role, message, level=level)
-
-    def _recipients(self, office: str, level: str) -> list[tuple[str, str]]:
-        """DESIGN §3: who hears of each rung."""
-        s = self._state
-        if level == Level.REMINDER:
-            return [(office, "staff")]
-        if level == Level.YELLOW:
-            return [(office, "staff"), (office, "head")]
-        if level == Level.RED:
-            up = s.township if office == s.village else s.city
-            return [(office, "staff"), (up, "supervisor")]
-        return [(office, "staff"), (s.city, "supervision")]
 
     async def _expire(self, clock: Clock, tx: _Tx) -> None:
         s = self._state
@@ -543,7 +505,7 @@ class ResidentRequestWorkflow:
             s.rating = RatingInfo(score=self._policy.default_rating, at=tx.now, is_default=True)
             await self._after_rating(tx, SYSTEM)
         elif clock.expiry == Expiry.NOTICE:
-            self._drop_clocks(clock.name)
+            clocks.drop_clocks(self._state, clock.name)
             self._event(
                 tx,
                 SYSTEM,
@@ -557,41 +519,12 @@ class ResidentRequestWorkflow:
             )
             self._notify(tx, clock.office, "staff", "容缺受理材料已到期，请核查是否补齐")
         else:  # Expiry.CLOSE
-            self._drop_clocks(clock.name)
+            clocks.drop_clocks(self._state, clock.name)
             self._event(
                 tx, SYSTEM, "stage", None, clock=clock.name, note="fix rating window closed"
             )
 
     # --- clocks --------------------------------------------------------------------------------
-
-    @staticmethod
-    def _wd(days: int) -> LimitSpec:
-        return LimitSpec(days, "working")
-
-    @staticmethod
-    def _query(
-        name: str,
-        start: datetime,
-        steps: list[LimitSpec],
-        statutory: list[LimitSpec] | None = None,
-        *,
-        ladder: bool = True,
-    ) -> ClockQuery:
-        return ClockQuery(
-            name=name, start=start, steps=steps, statutory_steps=statutory, ladder=ladder
-        )
-
-    def _expected_steps(self, *, from_stage: str) -> list[LimitSpec]:
-        """The promise to the resident (``expected_at``): the remaining legs end to end."""
-        p, item = self._policy, self._inp.item
-        steps: list[LimitSpec] = []
-        if from_stage == Stage.VILLAGE_INTAKE:
-            steps.append(self._wd(p.agent_handoff_days))
-        if item.deciding_tier == "city" and from_stage != Stage.CITY_REVIEW:
-            steps.append(self._wd(p.township_step_days))
-        steps.append(item.promised)
-        steps.append(self._wd(p.delivery_days))
-        return steps
 
     async def _start_clocks(
         self,
@@ -606,14 +539,14 @@ class ResidentRequestWorkflow:
         batch = DeadlineBatch(clocks=list(queries))
         if expected_steps:
             batch.clocks.append(
-                self._query("expected", expected_from or tx.now, expected_steps, ladder=False)
+                clocks.query("expected", expected_from or tx.now, expected_steps, ladder=False)
             )
         result = await self._compute(batch)
         for query, times in zip(batch.clocks, result.clocks, strict=True):
             if query.name == "expected":
                 self._state.expected_at = times.deadline
                 continue
-            self._drop_clocks(query.name)
+            clocks.drop_clocks(self._state, query.name)
             self._state.clocks.append(
                 Clock(
                     name=query.name,
@@ -628,74 +561,19 @@ class ResidentRequestWorkflow:
                 )
             )
 
-    @staticmethod
-    def _shift(
-        clock: Clock,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        extra_days: int = 0,
-        cap: datetime | None = None,
-    ) -> ShiftQuery:
-        return ShiftQuery(
-            name=clock.name,
-            start=clock.started_at,
-            deadline=clock.deadline,
-            statutory=clock.statutory,
-            since=since,
-            until=until,
-            extra_days=extra_days,
-            cap=cap,
-            ladder=clock.expiry == Expiry.ESCALATE or clock.expiry == Expiry.DEEM_ACCEPTED,
-        )
-
-    def _expected_shift(self, *, since: datetime, until: datetime) -> list[ShiftQuery]:
-        s = self._state
-        if s.expected_at is None:
-            return []
-        return [
-            ShiftQuery(
-                name="expected",
-                start=s.created_at,
-                deadline=s.expected_at,
-                statutory=None,
-                since=since,
-                until=until,
-                ladder=False,
-            )
-        ]
-
     async def _project_expected(self, tx: _Tx, official_deadline: datetime) -> None:
         batch = DeadlineBatch(
             clocks=[
-                self._query(
+                clocks.query(
                     "expected",
                     official_deadline,
-                    [self._wd(self._policy.delivery_days)],
+                    [clocks.wd(self._policy.delivery_days)],
                     ladder=False,
                 )
             ]
         )
         result = await self._compute(batch)
         self._state.expected_at = result.clocks[0].deadline
-
-    def _apply_shifts(self, shifted: list[ClockTimes]) -> None:
-        for times in shifted:
-            if times.name == "expected":
-                self._state.expected_at = times.deadline
-                continue
-            clock = self._clock(times.name)
-            if clock is None:
-                continue
-            clock.deadline, clock.statutory = times.deadline, times.statutory
-            clock.reminder_at, clock.yellow_at = times.reminder_at, times.yellow_at
-            clock.provisional = times.provisional
-
-    def _clock(self, name: str) -> Clock | None:
-        return next((c for c in self._state.clocks if c.name == name), None)
-
-    def _drop_clocks(self, *names: str) -> None:
-        self._state.clocks = [c for c in self._state.clocks if c.name not in names]
 
     # --- state changes, history and ledger -----------------------------------------------------
 
@@ -810,17 +688,10 @@ class ResidentRequestWorkflow:
 
     def _refresh_derived(self) -> None:
         s = self._state
-        primary = next(
-            (c for name in PRIMARY_CLOCKS.get(s.stage, ()) if (c := self._clock(name)) is not None),
-            None,
-        )
+        primary = clocks.primary_clock(s)
         s.deadline = primary.deadline if primary else None
         s.deadline_provisional = primary.provisional if primary else False
-        # An expiring window's own deadline is not an overdue level (its expiry acts instead).
-        fired = [
-            lv for c in s.clocks for lv in c.fired if c.expiry == Expiry.ESCALATE or lv != Level.RED
-        ]
-        s.overdue = max(fired, key=lambda lv: LEVEL_ORDER[Level(lv)], default=Level.NONE)
+        s.overdue = clocks.overdue_level(s)
         s.service_notice = service_notice(s)
 
     async def _commit(self, tx: _Tx) -> None:

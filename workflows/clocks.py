@@ -1,0 +1,168 @@
+"""Pure functions over the clocks of a request: which rung is next, who hears of it, and the
+queries the ``compute_deadlines`` activity answers. No Temporal calls here: unit-testable as is."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from models.contracts import (
+    LEVEL_ORDER,
+    Clock,
+    ClockName,
+    ClockQuery,
+    ClockTimes,
+    Expiry,
+    ItemSpec,
+    Level,
+    LimitSpec,
+    Policy,
+    RequestState,
+    ShiftQuery,
+    Stage,
+)
+
+RUNG_LEVELS = (Level.REMINDER, Level.YELLOW, Level.RED, Level.STATUTORY)
+
+# The clock whose deadline a stage shows as ``deadline``, in order of preference.
+PRIMARY_CLOCKS: dict[str, tuple[str, ...]] = {
+    Stage.VILLAGE_INTAKE: (ClockName.HANDOFF,),
+    Stage.TOWNSHIP_REVIEW: (ClockName.OFFICIAL, ClockName.STEP, ClockName.ACCEPTANCE),
+    Stage.CITY_REVIEW: (ClockName.OFFICIAL, ClockName.ACCEPTANCE),
+    Stage.AWAITING_SUPPLEMENT: (ClockName.SUPPLEMENT,),
+    Stage.RESULT_DELIVERY: (ClockName.DELIVERY,),
+    Stage.AWAITING_RATING: (ClockName.RATING,),
+    Stage.RECTIFICATION: (ClockName.RECTIFICATION,),
+}
+
+
+def wd(days: int) -> LimitSpec:
+    return LimitSpec(days, "working")
+
+
+def query(
+    name: str,
+    start: datetime,
+    steps: list[LimitSpec],
+    statutory: list[LimitSpec] | None = None,
+    *,
+    ladder: bool = True,
+) -> ClockQuery:
+    return ClockQuery(name=name, start=start, steps=steps, statutory_steps=statutory, ladder=ladder)
+
+
+def expected_steps(policy: Policy, item: ItemSpec, from_stage: str) -> list[LimitSpec]:
+    """The promise to the resident (``expected_at``): the remaining legs end to end."""
+    steps: list[LimitSpec] = []
+    if from_stage == Stage.VILLAGE_INTAKE:
+        steps.append(wd(policy.agent_handoff_days))
+    if item.deciding_tier == "city" and from_stage != Stage.CITY_REVIEW:
+        steps.append(wd(policy.township_step_days))
+    steps.append(item.promised)
+    steps.append(wd(policy.delivery_days))
+    return steps
+
+
+def shift_query(
+    clock: Clock,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    extra_days: int = 0,
+    cap: datetime | None = None,
+) -> ShiftQuery:
+    return ShiftQuery(
+        name=clock.name,
+        start=clock.started_at,
+        deadline=clock.deadline,
+        statutory=clock.statutory,
+        since=since,
+        until=until,
+        extra_days=extra_days,
+        cap=cap,
+        ladder=clock.expiry in (Expiry.ESCALATE, Expiry.DEEM_ACCEPTED),
+    )
+
+
+def expected_shift(state: RequestState, *, since: datetime, until: datetime) -> list[ShiftQuery]:
+    if state.expected_at is None:
+        return []
+    return [
+        ShiftQuery(
+            name="expected",
+            start=state.created_at,
+            deadline=state.expected_at,
+            statutory=None,
+            since=since,
+            until=until,
+            ladder=False,
+        )
+    ]
+
+
+def find_clock(state: RequestState, name: str) -> Clock | None:
+    return next((c for c in state.clocks if c.name == name), None)
+
+
+def drop_clocks(state: RequestState, *names: str) -> None:
+    state.clocks = [c for c in state.clocks if c.name not in names]
+
+
+def apply_shifts(state: RequestState, shifted: list[ClockTimes]) -> None:
+    for times in shifted:
+        if times.name == "expected":
+            state.expected_at = times.deadline
+            continue
+        clock = find_clock(state, times.name)
+        if clock is None:
+            continue
+        clock.deadline, clock.statutory = times.deadline, times.statutory
+        clock.reminder_at, clock.yellow_at = times.reminder_at, times.yellow_at
+        clock.provisional = times.provisional
+
+
+def pending_rungs(clock: Clock) -> list[tuple[str, datetime]]:
+    instants = (clock.reminder_at, clock.yellow_at, clock.deadline, clock.statutory)
+    return [
+        (level, at)
+        for level, at in zip(RUNG_LEVELS, instants, strict=True)
+        if at is not None and level not in clock.fired
+    ]
+
+
+def next_rung(state: RequestState) -> datetime | None:
+    """The instant the workflow must next wake up; none while the clock is paused."""
+    if state.paused is not None:
+        return None
+    return min((at for clock in state.clocks for _, at in pending_rungs(clock)), default=None)
+
+
+def recipients(state: RequestState, office: str, level: str) -> list[tuple[str, str]]:
+    """DESIGN §3: who hears of each rung (office, role)."""
+    if level == Level.REMINDER:
+        return [(office, "staff")]
+    if level == Level.YELLOW:
+        return [(office, "staff"), (office, "head")]
+    if level == Level.RED:
+        up = state.township if office == state.village else state.city
+        return [(office, "staff"), (up, "supervisor")]
+    return [(office, "staff"), (state.city, "supervision")]
+
+
+def primary_clock(state: RequestState) -> Clock | None:
+    for name in PRIMARY_CLOCKS.get(state.stage, ()):
+        clock = find_clock(state, name)
+        if clock is not None:
+            return clock
+    return None
+
+
+def overdue_level(state: RequestState) -> str:
+    """The worst rung fired on a running clock. An expiring window's own deadline is not an
+    overdue level: its expiry acts instead."""
+    fired = [
+        level
+        for clock in state.clocks
+        for level in clock.fired
+        if clock.expiry == Expiry.ESCALATE or level != Level.RED
+    ]
+    return max(fired, key=lambda level: LEVEL_ORDER[Level(level)], default=Level.NONE)
