@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 
+from daiban.codec import data_converter
 from daiban.settings import Settings
 
 
+def converter(settings: Settings) -> DataConverter:
+    """The data converter of every client and worker: payloads encrypted with the codec keys."""
+    return data_converter(settings.codec_keys.get_secret_value())
+
+
 async def connect(settings: Settings) -> Client:
-    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=converter(settings),
+    )

@@ -13,6 +13,8 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from daiban.settings import Settings
+from daiban.temporal import converter
 from worker import WORKFLOW_RUNNER
 from workflows.request import ResidentRequestWorkflow
 
@@ -33,6 +35,11 @@ def test_histories_are_stored() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_replay(path: Path) -> None:
     history = WorkflowHistory.from_json(f"req-{path.stem}", path.read_text())
-    replayer = Replayer(workflows=[ResidentRequestWorkflow], workflow_runner=WORKFLOW_RUNNER)
+    # The histories are encrypted like production ones; the development key decrypts them.
+    replayer = Replayer(
+        workflows=[ResidentRequestWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
+        data_converter=converter(Settings()),
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

@@ -29,6 +29,7 @@ from daiban.catalog import load_catalog
 from daiban.db import load_calendar_year, make_engine, session_scope, upgrade
 from daiban.intake import item_spec, policy
 from daiban.settings import Settings
+from daiban.temporal import converter
 from models import search_attributes as sa
 from models.contracts import ActionCommand, Actor, RequestInput, RequestState, Resident
 from models.db import LedgerRow, OutboxRow, RequestRow
@@ -178,7 +179,8 @@ def engine(tmp_path: Path) -> Engine:
 @pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_binary("temporal-test-server")
+        test_server_existing_path=temporal_binary("temporal-test-server"),
+        data_converter=converter(Settings()),
     )
     await register_search_attributes(environment.client)
     async with environment:
