@@ -39,7 +39,7 @@ def _until(cal: WorkdayCalendar, day: date) -> Deadline:
 
 def clock_times(cal: WorkdayCalendar, batch: DeadlineBatch, query: ClockQuery) -> ClockTimes:
     if query.until is not None:
-        d = _until(cal, query.until)
+        d = _until(cal, date.fromisoformat(query.until))
         deadline, provisional = d.at, d.provisional
     else:
         deadline, provisional = _chain(cal, query.start, query.steps)

@@ -8,7 +8,7 @@ defaults, so that running workflows keep decoding their histories.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -228,7 +228,7 @@ class RequestState:
     updated_at: datetime
     materials: list[str] = field(default_factory=list)
     missing_materials: list[str] = field(default_factory=list)
-    gap_due: date | None = None
+    gap_due: str | None = None  # ISO date
     note: str | None = None
     deadline: datetime | None = None
     deadline_provisional: bool = False
@@ -266,7 +266,7 @@ class ActionCommand:
     actor: Actor
     note: str | None = None
     missing_materials: list[str] | None = None
-    due: date | None = None
+    due: str | None = None  # ISO date (YYYY-MM-DD)
     reason: str | None = None
     days: int | None = None
     upheld: bool | None = None
@@ -287,7 +287,7 @@ class ClockQuery:
     statutory_steps: list[LimitSpec] | None = None
     ladder: bool = True
     # Instead of steps: the closing time of this date (rolled to the next working day).
-    until: date | None = None
+    until: str | None = None  # ISO date
 
 
 @dataclass

@@ -301,8 +301,14 @@ def field_errors(cmd: ActionCommand, today: date | None = None) -> list[dict[str
         errors.append({"field": "days", "message": "days must be at least 1"})
     if cmd.action == "rate" and cmd.score is not None and not 1 <= cmd.score <= 5:
         errors.append({"field": "score", "message": "score must be between 1 and 5"})
-    if cmd.action == "accept_with_gap" and cmd.due is not None and today and cmd.due < today:
-        errors.append({"field": "due", "message": "due must not be in the past"})
+    if cmd.action == "accept_with_gap" and cmd.due:
+        try:
+            due = date.fromisoformat(cmd.due)
+        except ValueError:
+            errors.append({"field": "due", "message": "due must be a date (YYYY-MM-DD)"})
+        else:
+            if today is not None and due < today:
+                errors.append({"field": "due", "message": "due must not be in the past"})
     return errors
 
 
