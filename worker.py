@@ -20,10 +20,11 @@ from activities.calendar_source import CalendarSource
 from activities.deadlines import DeadlineActivities
 from activities.notify import NotificationGateway
 from activities.records import RecordActivities
-from daiban.db import check_database, make_engine
+from daiban.db import check_database, check_schema, make_engine
 from daiban.logs import configure_logging, get_logger
 from daiban.settings import Settings, get_settings
-from daiban.temporal import connect
+from daiban.startup import TemporalUnavailable, clear_startup_errors
+from daiban.temporal import connect, converter
 from workflows.request import ResidentRequestWorkflow
 
 log = get_logger("daiban.worker")
@@ -62,9 +63,16 @@ def build_worker(
 
 
 async def run_worker(settings: Settings) -> None:
+    converter(settings)  # malformed codec keys fail here, before anything starts
     engine = make_engine(settings.database_url)
     check_database(engine)
-    client = await connect(settings)
+    check_schema(engine)
+    try:
+        client = await connect(settings)
+    except RuntimeError as error:  # the SDK reports a failed connection as RuntimeError
+        raise TemporalUnavailable(
+            f"Temporal at {settings.temporal_address} is unreachable: {error}"
+        ) from None
     worker = build_worker(client, engine, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -80,9 +88,10 @@ async def run_worker(settings: Settings) -> None:
 
 
 def main() -> None:
-    settings = get_settings()
-    configure_logging(settings.log_level)
-    asyncio.run(run_worker(settings))
+    with clear_startup_errors("worker"):
+        settings = get_settings()
+        configure_logging(settings.log_level)
+        asyncio.run(run_worker(settings))
 
 
 if __name__ == "__main__":

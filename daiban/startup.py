@@ -1,0 +1,51 @@
+"""One clear line instead of a traceback when a process cannot start.
+
+A bad catalog file, an unreachable database, a schema not migrated, malformed codec keys, invalid
+settings or an unreachable Temporal server are operator errors: each is reported as one line
+naming what is wrong, and the process exits with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pydantic import ValidationError
+
+from daiban.catalog import CatalogError
+from daiban.codec import CodecKeyError
+from daiban.db import DatabaseUnavailable, SchemaOutOfDate
+
+EXIT_STARTUP = 2
+
+
+class TemporalUnavailable(Exception):
+    """The Temporal server could not be reached at start."""
+
+
+def describe(error: BaseException) -> str | None:
+    """The one-line message for a known start-up error, or None for anything else."""
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "settings"
+        return f"invalid setting DAIBAN_{field.upper()}: {first['msg']}"
+    if isinstance(
+        error,
+        CatalogError | CodecKeyError | DatabaseUnavailable | SchemaOutOfDate | TemporalUnavailable,
+    ):
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+    return None
+
+
+@contextmanager
+def clear_startup_errors(process: str) -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        message = describe(error)
+        if message is None:
+            raise
+        sys.stderr.write(f"{process}: cannot start: {message}\n")
+        sys.stderr.flush()
+        raise SystemExit(EXIT_STARTUP) from None
