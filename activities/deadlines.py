@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.calendar_source import CalendarSource
 from daiban.workdays import Deadline, WorkdayCalendar
@@ -20,6 +21,7 @@ from models.contracts import (
     LimitSpec,
     ShiftQuery,
 )
+from workflows.timeouts import INVALID_DEADLINE_QUERY
 
 
 def _chain(cal: WorkdayCalendar, start: datetime, steps: list[LimitSpec]) -> tuple[datetime, bool]:
@@ -112,4 +114,11 @@ class DeadlineActivities:
 
     @activity.defn(name="compute_deadlines")
     def compute_deadlines(self, batch: DeadlineBatch) -> DeadlineResult:
-        return compute(self._source.calendar(), batch)
+        try:
+            return compute(self._source.calendar(), batch)
+        except ValueError as error:
+            # A negative limit, an unknown unit, a naive instant: the same input fails every
+            # time, so retrying would only delay the failure.
+            raise ApplicationError(
+                str(error), type=INVALID_DEADLINE_QUERY, non_retryable=True
+            ) from error

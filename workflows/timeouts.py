@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-# Domain errors an activity raises that no retry can fix.
-NON_RETRYABLE_ERRORS = ["CalendarDataError", "LedgerConflict"]
+# Domain errors an activity raises that no retry can fix (ApplicationError types).
+INVALID_DEADLINE_QUERY = "InvalidDeadlineQuery"
+NON_RETRYABLE_ERRORS = [INVALID_DEADLINE_QUERY]
 
 # Deadline computation is pure CPU over cached calendar data.
 COMPUTE_TIMEOUT = timedelta(seconds=10)
