@@ -79,8 +79,11 @@ class Settings(BaseSettings):
     def _refuse_placeholders(self) -> Settings:
         if self.environment != "production":
             return self
-        if self.jwt_secret.get_secret_value() in PLACEHOLDER_SECRETS:
-            raise ValueError("DAIBAN_JWT_SECRET must be set to a real secret in production")
+        secret = self.jwt_secret.get_secret_value()
+        if secret.lower() in PLACEHOLDER_SECRETS or "change" in secret.lower() or len(secret) < 32:
+            raise ValueError(
+                "DAIBAN_JWT_SECRET must be set to a real secret (32+ characters) in production"
+            )
         if DEV_CODEC_KEY in self.codec_keys.get_secret_value():
             raise ValueError("DAIBAN_CODEC_KEYS must not use the development key in production")
         return self
