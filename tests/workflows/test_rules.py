@@ -1,0 +1,115 @@
+"""The stage/action table and the pure clock functions, without a server."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from models.contracts import ActionCommand, Actor, Clock, Expiry, RequestState, Resident
+from workflows import clocks, rules
+
+CST = timezone(timedelta(hours=8))
+T = datetime(2030, 3, 4, 9, 0, tzinfo=CST)
+AGENT = Actor("a", "agent", "370285004001")
+TS = Actor("t", "township_staff", "370285004")
+CS = Actor("c", "city_staff", "370285000")
+SUP_TOWN = Actor("s", "supervisor", "370285004")
+SUP_OTHER = Actor("s2", "supervisor", "370285005")
+
+
+def state(**fields: object) -> RequestState:
+    base = RequestState(
+        id="r", item="dibao", item_name="低保", deciding_tier="city", village="370285004001",
+        township="370285004", city="370285000", stage="township_review", status="open",
+        responsible_office="370285004", resident=Resident("n", "i", "p"), agent="a",
+        channel="proxy_room", created_at=T, updated_at=T,
+    )  # fmt: skip
+    for key, value in fields.items():
+        setattr(base, key, value)
+    return base
+
+
+def test_every_action_names_stages_roles_and_an_office_rule() -> None:
+    for name, rule in rules.ACTIONS.items():
+        assert rule.stages and rule.roles and rule.summary, name
+        assert rule.office in {"village", "stage", "handling", "scope"}, name
+
+
+@pytest.mark.parametrize(
+    ("fields", "actor", "allowed"),
+    [
+        ({}, TS, ["accept", "accept_with_gap", "request_supplement", "refuse"]),
+        ({}, CS, []),  # the city has nothing to do before the forward
+        ({}, AGENT, ["withdraw"]),
+        ({"accepted_at": T}, TS, ["request_supplement", "forward", "pause"]),
+        ({"accepted_at": T, "deciding_tier": "township"}, TS,
+         ["request_supplement", "approve", "deny", "pause"]),
+        ({"accepted_at": T, "paused": object()}, TS, ["resume"]),
+        ({"stage": "city_review", "responsible_office": "370285000", "accepted_at": T}, CS,
+         ["request_supplement", "approve", "deny", "pause"]),
+        ({"stage": "city_review", "responsible_office": "370285000"}, TS, []),
+        ({"stage": "result_delivery", "responsible_office": "370285004001"}, AGENT, ["deliver"]),
+    ],
+)  # fmt: skip
+def test_allowed_actions(fields: dict[str, object], actor: Actor, allowed: list[str]) -> None:
+    assert rules.allowed_actions(state(**fields), actor) == allowed
+
+
+def test_supervisor_scope_for_extensions() -> None:
+    s = state(accepted_at=T, deciding_tier="township")
+    official = Clock(
+        "official", "370285004", T, T + timedelta(days=10), statutory=T + timedelta(days=20)
+    )
+    s.clocks = [official]
+    rules.check(s, ActionCommand("request_extension", TS, note="入户调查", days=3))
+    from models.contracts import ExtensionInfo
+
+    s.extension = ExtensionInfo(days=3, reason="x", requested_by="t", requested_at=T)
+    assert rules.allowed_actions(s, SUP_TOWN) == ["approve_extension"]
+    assert rules.allowed_actions(s, SUP_OTHER) == []
+
+
+@pytest.mark.parametrize(
+    ("cmd", "field"),
+    [
+        (ActionCommand("refuse", TS), "note"),
+        (ActionCommand("request_supplement", TS, missing_materials=[]), "missing_materials"),
+        (ActionCommand("accept_with_gap", TS, missing_materials=["x"]), "due"),
+        (ActionCommand("accept_with_gap", TS, missing_materials=["x"], due="3 March"), "due"),
+        (ActionCommand("unknown", TS), "action"),
+    ],
+)
+def test_field_errors(cmd: ActionCommand, field: str) -> None:
+    with pytest.raises(rules.ActionRejected) as info:
+        rules.check(state(), cmd, today=T.date())
+    assert info.value.kind == "invalid" and info.value.errors[0]["field"] == field
+
+
+def test_a_role_that_may_never_act_is_forbidden() -> None:
+    with pytest.raises(rules.ActionRejected) as info:
+        rules.check(state(), ActionCommand("approve", AGENT))
+    assert info.value.kind == "forbidden"
+
+
+def test_recipients_climb_one_tier_for_red() -> None:
+    s = state()
+    assert clocks.recipients(s, s.village, "red") == [
+        (s.village, "staff"),
+        (s.township, "supervisor"),
+    ]
+    assert clocks.recipients(s, s.township, "red") == [
+        (s.township, "staff"),
+        (s.city, "supervisor"),
+    ]
+    assert clocks.recipients(s, s.township, "statutory")[-1] == (s.city, "supervision")
+
+
+def test_overdue_level_ignores_an_expiring_windows_own_deadline() -> None:
+    s = state()
+    window = Clock("supplement", s.village, T, T, expiry=Expiry.LAPSE, fired=["red"])
+    official = Clock("official", s.township, T, T, fired=["reminder", "yellow"])
+    s.clocks = [window, official]
+    assert clocks.overdue_level(s) == "yellow"
+    s.paused = object()  # type: ignore[assignment]
+    assert clocks.next_rung(s) is None
