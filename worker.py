@@ -7,7 +7,9 @@ down gracefully on SIGTERM/SIGINT, letting running activities finish.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -92,6 +94,10 @@ def main() -> None:
         settings = get_settings()
         configure_logging(settings.log_level)
         asyncio.run(run_worker(settings))
+    # temporalio/sdk-python#300: skip interpreter teardown, which can abort after a clean stop.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -103,7 +103,8 @@ def sees_resident(principal: Principal, state: RequestState) -> bool:
     if principal.role == Role.AGENT:
         return principal.office == state.village
     if principal.role in STAFF_ROLES:
-        tier_role = Role.CITY_STAFF if state.responsible_office == state.city else Role.TOWNSHIP_STAFF
+        at_city = state.responsible_office == state.city
+        tier_role = Role.CITY_STAFF if at_city else Role.TOWNSHIP_STAFF
         return principal.role == tier_role and principal.office == state.responsible_office
     return False
 

@@ -7,6 +7,8 @@ Every error leaves the API as ``application/problem+json`` with ``type``, ``titl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 from fastapi.responses import JSONResponse
@@ -115,21 +117,9 @@ def invalid(field: str, message: str) -> InvalidInput:
     return InvalidInput(message, [field_error(field, message)])
 
 
-def not_found(what: str = "request") -> NotFound:
+def not_found() -> NotFound:
     # The same words whether the request does not exist or lies outside the caller's scope.
-    return NotFound(f"no such {what}")
-
-
-def is_gone(error: BaseException) -> bool:
-    """Temporal no longer has the workflow (never started, or past retention)."""
-    return isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND
-
-
-def is_unreachable(error: BaseException) -> bool:
-    """Temporal could not answer now: the caller may fall back to the read model or retry."""
-    return isinstance(error, RPCTimeoutOrCancelledError) or (
-        isinstance(error, RPCError) and error.status != RPCStatusCode.NOT_FOUND
-    )
+    return NotFound("no such request")
 
 
 def from_temporal(error: BaseException) -> Problem:
@@ -147,9 +137,43 @@ def from_temporal(error: BaseException) -> Problem:
                 allowed_actions=list(details.get("allowed_actions") or []),
                 extra={"stage": details.get("stage")},
             )
-    if is_gone(error):
-        # The update reached a completed workflow: the request is closed, nothing is allowed.
+    if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:
+        # The workflow has completed (or is past retention): the request is closed.
         return ActionNotAllowed("the request is closed", allowed_actions=[])
-    if is_unreachable(error):
+    if isinstance(error, RPCError | RPCTimeoutOrCancelledError):
         return Unavailable("the workflow service is unavailable; retry later")
     return Problem("the action could not be completed")
+
+
+# --- OpenAPI -----------------------------------------------------------------------------------
+
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
+_DESCRIPTIONS = {
+    401: "No token, or a bad one (expired, malformed, wrongly signed, unknown role or office)",
+    403: "The caller's role may never do this",
+    404: "No such request, or outside the caller's scope",
+    409: "Not allowed now; `allowed_actions` says what is",
+    413: "Body over the size limit",
+    422: "Invalid input; `errors` lists the fields",
+    429: "Too many submissions; see Retry-After",
+    503: "A dependency (Temporal, the database) is unavailable",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problems an endpoint can answer (the schema is in components)."""
+    content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}}
+    return {code: {"description": _DESCRIPTIONS[code], "content": content} for code in statuses}
+
+
+def http_problem(
+    status: int, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """A problem for a plain HTTP error (unknown route, wrong method): ``about:blank`` typed."""
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
+    return JSONResponse(
+        {**body, "detail": detail},
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=dict(headers) if headers else None,
+    )

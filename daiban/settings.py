@@ -14,8 +14,10 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "development-only-secret"})
-DEV_JWT_SECRET = "development-only-secret"
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "change-me", "changeme", "secret", "development-only-secret-not-for-production"}
+)
+DEV_JWT_SECRET = "development-only-secret-not-for-production"
 # A fixed development key (32 bytes, base64) so that a fresh clone can run; refused in production.
 DEV_CODEC_KEY = "ZGFpYmFuLWRldmVsb3BtZW50LWtleS0wMDAwMDAwMDA="
 

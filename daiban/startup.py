@@ -7,6 +7,7 @@ naming what is wrong, and the process exits with status 2.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,5 +48,7 @@ def clear_startup_errors(process: str) -> Iterator[None]:
         if message is None:
             raise
         sys.stderr.write(f"{process}: cannot start: {message}\n")
+        sys.stdout.flush()
         sys.stderr.flush()
-        raise SystemExit(EXIT_STARTUP) from None
+        # Not SystemExit: interpreter teardown after a Temporal client can abort (exit 134).
+        os._exit(EXIT_STARTUP)

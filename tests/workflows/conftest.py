@@ -51,7 +51,7 @@ AGENT = Actor("agent-1", "agent", VILLAGE)
 TOWNSHIP_STAFF = Actor("ts-1", "township_staff", TOWNSHIP)
 CITY_STAFF = Actor("cs-1", "city_staff", CITY)
 SUPERVISOR = Actor("sup-1", "supervisor", CITY)
-RESIDENT = Resident(name="王秀英", id_number="370285194802150023", phone="13805321234")
+RESIDENT = Resident(name="王秀英", id_number="370285194802150024", phone="13805321234")
 
 
 def cst(text: str) -> datetime:

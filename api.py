@@ -1,0 +1,192 @@
+"""The daiban HTTP API (shared/API.md): thin — validate, build a contract, call Temporal or the
+read model, map errors once.
+
+``create_app`` builds the app; tests inject a Temporal client and an engine, production lets the
+lifespan make them once. ``app`` is the module-level instance for ``uvicorn api:app``: importing
+this module connects to nothing. Routes live in ``daiban/routes_*.py``; dependencies in
+``daiban/deps.py``; every error leaves as ``application/problem+json`` (``daiban/problems.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from temporalio.client import Client
+
+from daiban import readmodel
+from daiban.catalog import catalog_from_settings
+from daiban.db import DatabaseUnavailable, check_database, make_engine
+from daiban.deps import Services, ServicesDep
+from daiban.logs import configure_logging, get_logger
+from daiban.problems import InvalidInput, Problem, Unavailable, field_error, http_problem
+from daiban.routes_requests import router as requests_router
+from daiban.routes_supervision import router as supervision_router
+from daiban.settings import Settings, get_settings
+from daiban.telemetry import Metrics, RequestContext
+from models.schemas import Health
+from models.schemas import Problem as ProblemSchema
+
+log = get_logger("daiban.api")
+HEALTH_TIMEOUT = timedelta(seconds=2)
+DESCRIPTION = """The engine of a county's three-tier proxy service for residents.
+Authenticate with `Authorization: Bearer <JWT>` (claims `sub`, `role`, `office`, `exp`).
+Errors are RFC 9457 `application/problem+json`: `errors` on 422, `allowed_actions` on 409."""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    client: Client | None = None,
+    engine: Engine | None = None,
+) -> FastAPI:
+    """The app. A given ``client`` or ``engine`` is used as is and left open at shutdown."""
+    settings = settings or get_settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
+        own_engine = engine is None
+        services = Services(
+            settings=settings,
+            engine=engine or make_engine(settings.database_url),
+            catalog=catalog_from_settings(settings),
+            metrics=metrics,
+            client=client,
+        )
+        app.state.services = services
+        if client is None:
+            try:
+                await services.temporal()
+            except Unavailable:
+                log.warning("temporal unreachable at start; connecting on first use")
+        try:
+            yield
+        finally:
+            if own_engine:
+                services.engine.dispose()
+
+    app = FastAPI(
+        title="daiban",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestContext, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    _add_error_handlers(app)
+    app.include_router(requests_router)
+    app.include_router(supervision_router)
+    app.include_router(_operations_router())
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+# --- errors, mapped once -----------------------------------------------------------------------
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return exc.response(request.url.path)
+
+    async def validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = [_field_error(e) for e in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return InvalidInput(detail, errors).response(request.url.path)
+
+    async def http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return http_problem(exc.status_code, str(exc.detail), exc.headers)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # The traceback goes to the log (with the request id), never to the client.
+        log.error("unhandled error", exc_info=exc)
+        return Problem("the server could not complete the request").response(request.url.path)
+
+    app.add_exception_handler(Problem, problem)
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(HTTPException, http)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def _field_error(error: Any) -> dict[str, str]:
+    """``("body", "resident", "id_number")`` → ``resident.id_number``; the input is left out (it
+    may be personal data)."""
+    loc = [str(part) for part in error.get("loc", ())]
+    where = loc[1:] if len(loc) > 1 and loc[0] in ("body", "query", "path", "header") else loc
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return field_error(".".join(where) or "body", message)
+
+
+# --- operations: liveness, readiness, metrics, OpenAPI -------------------------------------------
+
+
+def _operations_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", response_model=Health)
+    async def healthz() -> Health:
+        """Liveness: the process answers."""
+        return Health(status="ok")
+
+    @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+    async def readyz(services: ServicesDep) -> JSONResponse:
+        """Readiness: Temporal and the database both answer."""
+        checks = {"temporal": await _temporal_check(services), "database": "ok"}
+        try:
+            await run_in_threadpool(check_database, services.engine)
+        except DatabaseUnavailable as error:
+            checks["database"] = str(error)
+        ready = all(value == "ok" for value in checks.values())
+        body = Health(status="ready" if ready else "not_ready", checks=checks)
+        return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+    @router.get("/metrics", response_class=Response)
+    async def metrics(services: ServicesDep) -> Response:
+        """Prometheus text format."""
+        try:
+            stages = await services.db(readmodel.stage_counts)
+            escalations = await services.db(readmodel.escalation_counts)
+        except Exception:  # the scrape still reports the API's own metrics
+            log.warning("metrics: read model unavailable")
+            stages, escalations = {}, {}
+        text = services.metrics.render(stages, escalations)
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def _temporal_check(services: Services) -> str:
+    try:
+        client = await asyncio.wait_for(services.temporal(), HEALTH_TIMEOUT.total_seconds())
+        healthy = await client.service_client.check_health(timeout=HEALTH_TIMEOUT)
+    except Exception as error:
+        return f"unreachable: {type(error).__name__}"
+    return "ok" if healthy else "not serving"
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = ProblemSchema.model_json_schema()
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+app = create_app()
