@@ -1,17 +1,27 @@
 """The ``daiban`` command line.
 
 Layout: shared helpers first (database URL, a session on a migrated database, failing with one
-line), then one section per sub-app with one function per command. Add a command to the section of
-its sub-app, or add a sub-app with ``app.add_typer``.
+line, calling the API), then one section per group of commands: the stack (``run``, ``worker``,
+``serve``, ``simulate``), the API client commands (``token``, ``submit``, ``show`` …), and one
+section per sub-app. Add a command to its section, or add a sub-app with ``app.add_typer``.
 
-Errors people can fix (a bad date, a bad file, an unreachable or unmigrated database) print one line
-on stderr and exit non-zero, never a traceback: exit code 2 for bad input, 1 for everything else.
+Exit codes scripts can trust: 0 ok; 1 a server or API error (5xx, a failed database or stack);
+2 bad input, locally or from the API (4xx; the problem's title, detail and field errors in a few
+lines); 3 the API cannot be reached. Errors people can fix print on stderr, never a traceback.
+
+Every run of the console script leaves through ``_exit``, which flushes and calls ``os._exit``:
+a process that used a Temporal client can abort while Python finalizes (shared/ENVIRONMENT.md).
+typer's CliRunner calls ``app`` directly and never gets there; ``DAIBAN_CLI_NO_HARD_EXIT=1`` turns
+the hard exit into a plain ``SystemExit`` for tests that call ``main``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator
+import os
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -20,10 +30,16 @@ from typing import Annotated, Any, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
 from rich.table import Table
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from daiban import client as api
+from daiban.auth import mint_token
+from daiban.client import DEFAULT_API_URL, JSON, ApiClient, ApiError, ApiUnreachable
 from daiban.db import (
     OVERRIDE_KINDS,
     DatabaseUnavailable,
@@ -34,6 +50,7 @@ from daiban.db import (
     list_calendar_years,
     list_overrides,
     load_calendar_year,
+    load_offices,
     make_engine,
     parse_calendar_year,
     parse_day,
@@ -42,11 +59,23 @@ from daiban.db import (
     set_override,
     upgrade,
 )
-from daiban.settings import get_settings
+from daiban.offices import demo_offices
+from daiban.privacy import check_id_number, check_name, check_phone
+from daiban.settings import Settings, get_settings
+from daiban.simulate import Report, SimulationOptions
+from daiban.simulate import render as render_report
+from daiban.simulate import simulate as play
+from daiban.stack import Stack, StackConfig
+from models.contracts import ActionCommand, Actor
+from workflows.rules import ACTIONS, field_errors
 
+EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+EXIT_UNREACHABLE = 3
+NO_HARD_EXIT = "DAIBAN_CLI_NO_HARD_EXIT"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+OVERDUE_STYLES = {"reminder": "cyan", "yellow": "yellow", "red": "red", "statutory": "bold red"}
 
 app = typer.Typer(
     help="daiban: the workflow engine of the three-tier proxy service.",
@@ -59,55 +88,82 @@ db_app = typer.Typer(help="Database schema and migrations.", no_args_is_help=Tru
 calendar_app = typer.Typer(
     help="Working-day calendar overrides: holidays and make-up workdays.", no_args_is_help=True
 )
+offices_app = typer.Typer(help="The offices of the city.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(offices_app, name="offices")
 
 UrlOption = Annotated[
     str | None,
     typer.Option("--url", help="Database URL [default: DAIBAN_DATABASE_URL].", show_default=False),
 ]
 DateArgument = Annotated[str, typer.Argument(metavar="DATE", help="A date, YYYY-MM-DD.")]
+ApiOption = Annotated[
+    str, typer.Option("--api", envvar="DAIBAN_API_URL", help="Base URL of the daiban API.")
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="DAIBAN_TOKEN",
+        help="Bearer token (make one with `daiban token`).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+RequestIdArgument = Annotated[str, typer.Argument(metavar="ID", help="The request id.")]
+LimitOption = Annotated[int, typer.Option(min=1, max=200, help="At most this many rows.")]
+CursorOption = Annotated[
+    str | None, typer.Option(help="Continue a previous listing.", show_default=False)
+]
 
 
 # --- shared helpers ----------------------------------------------------------------------------
 
 
-def _fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
-    """Print one line on stderr and exit with ``code``."""
+def _fail(message: str, code: int = EXIT_FAILURE, *more: str) -> NoReturn:
+    """Print one line (and any ``more`` lines) on stderr and exit with ``code``."""
     typer.echo(f"error: {message}", err=True)
+    for line in more:
+        typer.echo(line, err=True)
     raise typer.Exit(code)
 
 
-def _database_url(url: str | None) -> str:
-    if url:
-        return url
+def _settings() -> Settings:
     try:
-        return get_settings().database_url
+        return get_settings()
     except ValidationError as error:
         first = error.errors()[0]
         _fail(f"invalid settings: {'.'.join(map(str, first['loc']))}: {first['msg']}")
 
 
-@contextmanager
-def _session(url: str | None) -> Iterator[Session]:
-    """A session on a reachable database at the head revision; commits when the block succeeds.
+def _database_url(url: str | None) -> str:
+    return url or _settings().database_url
 
-    Any database failure becomes one line; a ``typer.Exit`` from the block rolls back.
-    """
+
+@contextmanager
+def _engine(url: str | None) -> Iterator[Engine]:
+    """An engine on a reachable database at the head revision; any database failure is one line."""
     try:
         engine = make_engine(_database_url(url))
     except DatabaseUnavailable as error:
         _fail(str(error))
     try:
         check_schema(engine)
-        with session_scope(engine) as session:
-            yield session
+        yield engine
     except (DatabaseUnavailable, SchemaOutOfDate) as error:
         _fail(str(error))
     except SQLAlchemyError as error:
         _fail(f"database error: {describe_error(error)}")
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _session(url: str | None) -> Iterator[Session]:
+    """A session that commits when the block succeeds; a ``typer.Exit`` in the block rolls back."""
+    with _engine(url) as engine, session_scope(engine) as session:
+        yield session
 
 
 def _parse_day(value: str) -> date:
@@ -119,6 +175,520 @@ def _parse_day(value: str) -> date:
 
 def _print_json(payload: Any) -> None:
     typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+
+
+def _emit(payload: JSON, as_json: bool, render: Callable[..., None], *args: Any) -> None:
+    """The API's JSON as is with ``--json``, else ``render(payload, *args)`` for people."""
+    if as_json:
+        _print_json(payload)
+    else:
+        render(payload, *args)
+
+
+def _call(base_url: str, token: str | None, call: api.Call) -> JSON:
+    """One API call; failures end the command with the exit code of their kind."""
+    if not token:
+        _fail(
+            "no token: pass --token or set DAIBAN_TOKEN (make one with `daiban token`)",
+            EXIT_BAD_INPUT,
+        )
+    try:
+        with ApiClient(base_url, token) as http:
+            return http.send(call)
+    except (ApiUnreachable, ApiError) as error:
+        _fail_api(error)
+
+
+def _fail_api(error: ApiUnreachable | ApiError) -> NoReturn:
+    """Exit 3 when the API cannot be reached, 2 for a 4xx problem, 1 for anything else."""
+    if isinstance(error, ApiUnreachable):
+        _fail(str(error), EXIT_UNREACHABLE)
+    first, *more = error.lines()
+    _fail(first, EXIT_BAD_INPUT if 400 <= error.status < 500 else EXIT_FAILURE, *more)
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def _when(value: object) -> str:
+    """An ISO time as ``2026-12-08 17:00`` (the API gives the offices' local time)."""
+    return str(value)[:16].replace("T", " ") if value else "-"
+
+
+def _overdue(level: object) -> str:
+    style = OVERDUE_STYLES.get(str(level))
+    return f"[{style}]{level}[/{style}]" if style else str(level)
+
+
+def _requests_table(title: str, items: list[JSON]) -> Table:
+    table = Table(title=title)
+    table.add_column("id", no_wrap=True)
+    for heading in ("item", "stage", "overdue", "deadline", "village", "resident", "created"):
+        table.add_column(heading)
+    for r in items:
+        deadline = _when(r.get("deadline")) + ("*" if r.get("deadline_provisional") else "")
+        table.add_row(
+            r["id"],
+            r["item"],
+            r["stage"],
+            _overdue(r.get("overdue")),
+            deadline,
+            r["village"],
+            escape(r["resident"]["name"]),
+            _when(r.get("created_at")),
+        )
+    return table
+
+
+def _print_page(page: JSON, title: str) -> None:
+    console = Console()
+    items = page.get("items", [])
+    console.print(_requests_table(title, items) if items else "No requests.")
+    if page.get("next_cursor"):
+        console.print(f"more: --cursor {page['next_cursor']}", highlight=False)
+
+
+def _print_request(r: JSON) -> None:
+    """A panel of facts, then the history and the escalations. Free text from the API (names,
+    notes, materials) is escaped: a note with ``[red]`` in it is shown, not styled."""
+    console = Console()
+    resident, rating = r["resident"], r.get("rating") or {}
+    stage = f"{r['stage']} ({r['status']})" + (" [red]red flag[/red]" if r.get("red_flag") else "")
+    offices = f"village {r['village']}, township {r['township']}, now at {r['responsible_office']}"
+    deadline = _when(r.get("deadline")) + (
+        " (provisional)" if r.get("deadline_provisional") else ""
+    )
+    score = str(rating.get("score", "-")) + (" (default)" if rating.get("is_default") else "")
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    for name, value in (
+        ("stage", stage),
+        ("overdue", _overdue(r.get("overdue"))),
+        ("offices", offices),
+        ("deadline", deadline),
+        ("expected", _when(r.get("expected_at"))),
+        ("resident", escape(f"{resident['name']}  {resident['id_number']}  {resident['phone']}")),
+        ("materials", escape(", ".join(r.get("materials", [])) or "-")),
+        ("missing", escape(", ".join(r.get("missing_materials", [])) or "-")),
+        ("paused", (r.get("paused") or {}).get("reason", "-")),
+        ("decision", r.get("decision") or "-"),
+        ("rating", score),
+        ("notice", escape(r.get("service_notice") or "-")),
+        ("you may", ", ".join(r.get("allowed_actions", [])) or "-"),
+    ):
+        facts.add_row(name, value)
+    console.print(Panel(facts, title=escape(f"{r['id']}  {r['item']} {r.get('item_name', '')}")))
+    history = Table(title="History")
+    for heading in ("at", "actor", "role", "action", "stage", "note"):
+        history.add_column(heading)
+    for h in r.get("history", []):
+        moved = f"{h.get('from') or ''} → {h['to']}" if h.get("to") else ""
+        note = escape(h.get("note") or "")
+        history.add_row(_when(h["at"]), escape(h["actor"]), h["role"], h["action"], moved, note)
+    console.print(history)
+    if r.get("escalations"):
+        ladder = Table(title="Escalations")
+        for heading in ("at", "clock", "level", "deadline", "office"):
+            ladder.add_column(heading)
+        for e in r["escalations"]:
+            level, due = _overdue(e["level"]), _when(e["deadline"])
+            ladder.add_row(_when(e["at"]), e["clock"], level, due, e["office"])
+        console.print(ladder)
+
+
+def _rate_text(value: object) -> str:
+    return f"{value:.0%}" if isinstance(value, int | float) else "-"
+
+
+def _print_stats(stats: JSON) -> None:
+    table = Table(title="Statistics per township")
+    headings = ("office", "name", "total", "completed", "on time", "avg WD", "reminder", "yellow")
+    for heading in (*headings, "red", "ratings 1-5", "satisfied", "rectified"):
+        table.add_column(heading, justify="left" if heading in ("office", "name") else "right")
+    for o in stats.get("offices", []):
+        ratings = "/".join(str(o["ratings"].get(str(n), 0)) for n in range(1, 6))
+        avg = o.get("avg_working_days")
+        table.add_row(
+            o["office"],
+            o.get("name") or "",
+            str(o["total"]),
+            str(o["completed"]),
+            _rate_text(o.get("on_time_rate")),
+            "-" if avg is None else f"{avg:.1f}",
+            str(o["reminder"]),
+            str(o["yellow"]),
+            str(o["red"]),
+            ratings,
+            _rate_text(o.get("satisfaction_rate")),
+            _rate_text(o.get("rectified_rate")),
+        )
+    Console().print(table if stats.get("offices") else "No requests in scope.")
+
+
+def _print_change(r: JSON) -> None:
+    deadline = f", due {_when(r['deadline'])}" if r.get("deadline") else ""
+    allowed = ", ".join(r.get("allowed_actions", [])) or "nothing"
+    typer.echo(f"request {r['id']} ({r['item']}) is at {r['stage']}{deadline}")
+    typer.echo(f"you may now: {allowed}")
+
+
+# --- daiban run, worker, serve, simulate -------------------------------------------------------
+# The worker module and uvicorn are imported when used: only their own commands need them.
+
+
+@app.command()
+def run(
+    temporal_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this Temporal cluster (HOST:PORT) instead of starting the dev server.",
+            show_default=False,
+        ),
+    ] = None,
+    no_temporal: Annotated[
+        bool,
+        typer.Option(
+            "--no-temporal",
+            help="Do not start the dev server: use the cluster at DAIBAN_TEMPORAL_ADDRESS.",
+        ),
+    ] = False,
+    temporal_port: Annotated[int, typer.Option(help="Port of the dev server.")] = 7233,
+    ui_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port of the Temporal UI [default: temporal port + 1000].", show_default=False
+        ),
+    ] = None,
+    api_host: Annotated[
+        str | None, typer.Option(help="[default: DAIBAN_API_HOST]", show_default=False)
+    ] = None,
+    api_port: Annotated[
+        int | None, typer.Option(help="[default: DAIBAN_API_PORT]", show_default=False)
+    ] = None,
+    var_dir: Annotated[
+        Path, typer.Option(help="Directory of temporal.db and the logs (log/).", file_okay=False)
+    ] = Path("var"),
+    stop_timeout: Annotated[
+        float, typer.Option(help="Seconds each child gets to stop before SIGKILL.", min=0)
+    ] = 20.0,
+    url: UrlOption = None,
+) -> None:
+    """Run the whole system: Temporal dev server, migrations, demo offices, worker and API.
+
+    Stop with Ctrl-C; the next run continues with the same data (var/temporal.db, the database).
+    """
+    settings = _settings()
+    external = temporal_address or (settings.temporal_address if no_temporal else None)
+    config = StackConfig(
+        var_dir=var_dir,
+        database_url=_database_url(url),
+        namespace=settings.temporal_namespace,
+        external_temporal=external,
+        temporal_port=temporal_port,
+        ui_port=ui_port or temporal_port + 1000,
+        api_host=api_host or settings.api_host,
+        api_port=api_port or settings.api_port,
+        stop_timeout=stop_timeout,
+    )
+    raise typer.Exit(Stack(config, settings, Console(soft_wrap=True)).run())
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker (stops gracefully on SIGTERM or Ctrl-C)."""
+    import worker as worker_module
+
+    worker_module.main()
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="[default: DAIBAN_API_HOST]", show_default=False)
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="[default: DAIBAN_API_PORT]", show_default=False)
+    ] = None,
+) -> None:
+    """Serve the HTTP API (uvicorn api:app)."""
+    import uvicorn
+
+    from daiban.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    # log_config=None: uvicorn's records go through our structlog pipeline, not its own handlers.
+    uvicorn.run(
+        "api:app", host=host or settings.api_host, port=port or settings.api_port, log_config=None
+    )
+
+
+@app.command()
+def simulate(
+    days: Annotated[int, typer.Option(min=1, help="Simulated working days.")] = 3,
+    rate: Annotated[float, typer.Option(min=0, help="Requests per village per day.")] = 0.05,
+    villages: Annotated[
+        int | None,
+        typer.Option(min=1, help="Only this many villages (drawn at random).", show_default=False),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the draws.", show_default=False)] = None,
+    speed: Annotated[
+        float, typer.Option(min=0.01, help="Time compression: a day lasts 20/SPEED seconds.")
+    ] = 1.0,
+    late_fraction: Annotated[
+        float, typer.Option(min=0, max=1, help="Fraction left untouched at a stage, to escalate.")
+    ] = 0.05,
+    concurrency: Annotated[int, typer.Option(min=1, help="API calls in flight at once.")] = 8,
+    base_url: ApiOption = DEFAULT_API_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Play realistic traffic of the demo city through the API, then compare with /v1/stats.
+
+    Tokens are minted locally with the settings' secret. Exit code 1 when a request failed or the
+    counts differ from the API's (other traffic during the run makes them differ too).
+    """
+    options = SimulationOptions(
+        days=days,
+        rate=rate,
+        villages=villages,
+        seed=seed,
+        speed=speed,
+        late_fraction=late_fraction,
+        concurrency=concurrency,
+    )
+    settings = _settings()
+    console = Console(stderr=as_json)
+
+    async def main() -> Report:
+        async with api.AsyncApiClient(base_url, max_connections=concurrency) as http:
+            return await play(http, settings, options, console)
+
+    try:
+        report = asyncio.run(main())
+    except (ApiUnreachable, ApiError) as error:
+        _fail_api(error)
+    if as_json:
+        _print_json(report.to_json())
+    else:
+        render_report(console, report)
+    if report.errors or not report.matches:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+# --- the API: token, submit, show, act, rate, list, queue, stats --------------------------------
+
+
+@app.command()
+def token(
+    role: Annotated[
+        str,
+        typer.Option(
+            help="agent, township_staff, city_staff, supervisor or admin.", show_default=False
+        ),
+    ],
+    office: Annotated[
+        str, typer.Option(help="The office code the role works at.", show_default=False)
+    ],
+    sub: Annotated[
+        str | None, typer.Option(help="Staff id [default: ROLE-OFFICE].", show_default=False)
+    ] = None,
+    ttl: Annotated[
+        int | None,
+        typer.Option(min=1, help="Seconds [default: DAIBAN_JWT_TTL_SECONDS].", show_default=False),
+    ] = None,
+) -> None:
+    """Mint a development token (HS256 with DAIBAN_JWT_SECRET) and print it."""
+    try:
+        value = mint_token(_settings(), sub or f"{role}-{office}", role, office, ttl)
+    except ValueError as error:
+        _fail(str(error), EXIT_BAD_INPUT)
+    typer.echo(value)
+
+
+@app.command()
+def submit(
+    item: Annotated[str, typer.Option(help="Service item code, e.g. dibao.", show_default=False)],
+    name: Annotated[str, typer.Option(help="The resident's name.", show_default=False)],
+    id_number: Annotated[str, typer.Option(help="18-character ID number.", show_default=False)],
+    phone: Annotated[str, typer.Option(help="Mobile number.", show_default=False)],
+    material: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A material handed in (repeat) [default: all the item lists].", show_default=False
+        ),
+    ] = None,
+    note: Annotated[str | None, typer.Option(show_default=False)] = None,
+    channel: Annotated[str, typer.Option(help="proxy_room, hotline or web.")] = "proxy_room",
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(help="Resubmitting with it never makes a second request.", show_default=False),
+    ] = None,
+    base_url: ApiOption = DEFAULT_API_URL,
+    bearer: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register a resident's request at the agent's village (agent token)."""
+    problems = []
+    for field, check, value in (
+        ("name", check_name, name),
+        ("id_number", check_id_number, id_number),
+        ("phone", check_phone, phone),
+    ):
+        try:
+            check(value)
+        except ValueError as error:
+            problems.append(f"  resident.{field}: {error}")
+    if problems:
+        _fail("invalid resident", EXIT_BAD_INPUT, *problems)
+    materials = material
+    if materials is None:
+        catalog = _call(base_url, bearer, api.catalog())
+        known = {i["code"]: i for i in catalog["items"]}
+        materials = list(known[item]["materials"]) if item in known else []
+    resident = {"name": name, "id_number": id_number, "phone": phone}
+    call = api.submit(item, resident, materials, note, channel, idempotency_key)
+    answer = _call(base_url, bearer, call)
+    _emit(answer, as_json, _print_change)
+
+
+@app.command()
+def show(
+    request_id: RequestIdArgument,
+    base_url: ApiOption = DEFAULT_API_URL,
+    bearer: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The full live state of one request."""
+    answer = _call(base_url, bearer, api.get_request(request_id))
+    _emit(answer, as_json, _print_request)
+
+
+@app.command()
+def act(
+    request_id: RequestIdArgument,
+    action: Annotated[
+        str, typer.Argument(help="handoff, accept, forward, approve … (see API.md).")
+    ],
+    note: Annotated[str | None, typer.Option(help="Reason or remark.", show_default=False)] = None,
+    missing: Annotated[
+        list[str] | None, typer.Option(help="A missing material (repeat).", show_default=False)
+    ] = None,
+    due: Annotated[
+        str | None, typer.Option(help="Gap due date, YYYY-MM-DD.", show_default=False)
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Pause reason.", show_default=False)] = None,
+    days: Annotated[
+        int | None, typer.Option(min=1, help="Extension days.", show_default=False)
+    ] = None,
+    upheld: Annotated[
+        bool | None, typer.Option("--upheld/--rejected", help="Appeal review.", show_default=False)
+    ] = None,
+    base_url: ApiOption = DEFAULT_API_URL,
+    bearer: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Take one action on a request; required fields are checked before anything is sent."""
+    if action not in ACTIONS:
+        _fail(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}", EXIT_BAD_INPUT)
+    fields: dict[str, Any] = {
+        "note": note,
+        "missing_materials": missing,
+        "due": _parse_day(due) if due else None,
+        "reason": reason,
+        "days": days,
+        "upheld": upheld,
+    }
+    # The workflow's own field rules, so that a missing --note fails here in one line.
+    errors = field_errors(ActionCommand(action, Actor("cli", "cli", "cli"), **fields))
+    if errors:
+        lines = [f"  {e['field']}: {e['message']}" for e in errors]
+        _fail(f"invalid {action}", EXIT_BAD_INPUT, *lines)
+    if fields["due"] is not None:
+        fields["due"] = fields["due"].isoformat()
+    answer = _call(base_url, bearer, api.act(request_id, action, **fields))
+    _emit(answer, as_json, _print_change)
+
+
+@app.command()
+def rate(
+    request_id: RequestIdArgument,
+    score: Annotated[
+        int, typer.Argument(min=1, max=5, help="5 very satisfied … 1 very dissatisfied.")
+    ],
+    comment: Annotated[str | None, typer.Option(show_default=False)] = None,
+    base_url: ApiOption = DEFAULT_API_URL,
+    bearer: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Rate a request on the resident's behalf (1 or 2 opens a rectification)."""
+    answer = _call(base_url, bearer, api.rate(request_id, score, comment))
+    _emit(answer, as_json, _print_change)
+
+
+@app.command("list")
+def list_requests(
+    stage: Annotated[str | None, typer.Option(show_default=False)] = None,
+    township: Annotated[str | None, typer.Option(show_default=False)] = None,
+    office: Annotated[
+        str | None, typer.Option(help="Responsible office.", show_default=False)
+    ] = None,
+    item: Annotated[str | None, typer.Option(show_default=False)] = None,
+    overdue: Annotated[
+        str | None,
+        typer.Option(help="reminder, yellow, red, statutory or any.", show_default=False),
+    ] = None,
+    limit: LimitOption = 20,
+    cursor: CursorOption = None,
+    base_url: ApiOption = DEFAULT_API_URL,
+    bearer: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Requests in the token's scope, newest first."""
+    call = api.list_requests(
+        stage=stage,
+        office=office,
+        township=township,
+        item=item,
+        overdue=overdue,
+        limit=limit,
+        cursor=cursor,
+    )
+    page = _call(base_url, bearer, call)
+    _emit(page, as_json, _print_page, "Requests")
+
+
+@app.command()
+def queue(
+    limit: LimitOption = 20,
+    cursor: CursorOption = None,
+    base_url: ApiOption = DEFAULT_API_URL,
+    bearer: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Requests waiting on the staff token's office, earliest deadline first."""
+    page = _call(base_url, bearer, api.queue(limit, cursor))
+    _emit(page, as_json, _print_page, "Work queue")
+
+
+@app.command()
+def stats(
+    township: Annotated[str | None, typer.Option(show_default=False)] = None,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="First creation date.", show_default=False)
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Last creation date.", show_default=False)
+    ] = None,
+    base_url: ApiOption = DEFAULT_API_URL,
+    bearer: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Per-township statistics (supervisor token)."""
+    first = _parse_day(date_from).isoformat() if date_from else None
+    last = _parse_day(date_to).isoformat() if date_to else None
+    answer = _call(base_url, bearer, api.stats(township, first, last))
+    _emit(answer, as_json, _print_stats)
 
 
 # --- daiban db ---------------------------------------------------------------------------------
@@ -250,6 +820,42 @@ def calendar_load_year(
     )
 
 
+# --- daiban offices ----------------------------------------------------------------------------
+
+
+@offices_app.command("load")
+def offices_load(url: UrlOption = None) -> None:
+    """Load the demo city's offices into the database (safe to run again)."""
+    offices = demo_offices()
+    with _engine(url) as engine:
+        changed = load_offices(engine, offices)
+    typer.echo(f"{len(offices)} offices of the demo city; {changed} added or changed")
+
+
+# --- the way out -------------------------------------------------------------------------------
+
+
+def _exit(code: int) -> NoReturn:
+    """Flush and leave without interpreter teardown (see the module docstring)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.environ.get(NO_HARD_EXIT) == "1":
+        raise SystemExit(code)
+    os._exit(code)
+
+
 def main() -> None:
-    """Entry point of the ``daiban`` console script."""
-    app()
+    """Entry point of the ``daiban`` console script: every command leaves through ``_exit``."""
+    try:
+        app()  # standalone mode: always ends by raising SystemExit
+    except SystemExit as done:
+        code = done.code
+        _exit(code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_FAILURE))
+    except Exception:
+        sys.excepthook(*sys.exc_info())  # typer's hook: a readable traceback for a real bug
+        _exit(EXIT_FAILURE)
+    _exit(EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()
