@@ -20,7 +20,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.calendar_source import CalendarSource
 from activities.deadlines import DeadlineActivities
-from activities.notify import NotificationGateway
+from activities.notify import NotificationGateway, gateway_for, relay_pending
 from activities.records import RecordActivities
 from daiban.db import check_database, check_schema, make_engine
 from daiban.logs import configure_logging, get_logger
@@ -75,7 +75,8 @@ async def run_worker(settings: Settings) -> None:
         raise TemporalUnavailable(
             f"Temporal at {settings.temporal_address} is unreachable: {error}"
         ) from None
-    worker = build_worker(client, engine, settings)
+    gateway = gateway_for(settings.notify_webhook_url)
+    worker = build_worker(client, engine, settings, gateway=gateway)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -84,9 +85,26 @@ async def run_worker(settings: Settings) -> None:
         log.info(
             "worker started", task_queue=settings.task_queue, address=settings.temporal_address
         )
+        relay = asyncio.create_task(_relay_notifications(engine, gateway, settings, stop))
         await stop.wait()
         log.info("worker stopping: finishing running activities")
+        await relay
     engine.dispose()
+
+
+async def _relay_notifications(
+    engine: Engine, gateway: NotificationGateway, settings: Settings, stop: asyncio.Event
+) -> None:
+    """Retry notifications whose delivery failed: the gateway may be down for a while, the
+    outbox keeps them until it is back."""
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=settings.notify_relay_seconds)
+        except TimeoutError:
+            try:
+                await asyncio.to_thread(relay_pending, engine, gateway)
+            except Exception as error:  # the database may be away; try again next round
+                log.warning("notification relay failed", error=str(error))
 
 
 def main() -> None:

@@ -6,10 +6,14 @@ after the commit and marks the row sent, so a retried activity never sends twice
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
+import httpx
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from daiban.db import session_scope
 from daiban.logs import get_logger
 from models.db import OutboxRow, utc_now
 
@@ -34,6 +38,38 @@ class LogGateway:
         )
 
 
+class WebhookGateway:
+    """POSTs each notification as JSON to the county's messaging gateway (SMS, work chat).
+
+    A non-2xx answer or a network error raises, so the row stays pending and is retried.
+    """
+
+    def __init__(self, url: str, timeout: float = 5.0) -> None:
+        self._url = url
+        self._client = httpx.Client(timeout=timeout)
+
+    def send(self, row: OutboxRow) -> None:
+        response = self._client.post(
+            self._url,
+            json={
+                "id": row.id,
+                "request_id": row.request_id,
+                "recipient_office": row.recipient_office,
+                "recipient_role": row.recipient_role,
+                "level": row.level,
+                "message": row.message,
+            },
+            headers={
+                "Idempotency-Key": f"{row.event_key}/{row.recipient_office}/{row.recipient_role}"
+            },
+        )
+        response.raise_for_status()
+
+
+def gateway_for(webhook_url: str | None) -> NotificationGateway:
+    return WebhookGateway(webhook_url) if webhook_url else LogGateway()
+
+
 def deliver_pending(session: Session, gateway: NotificationGateway, request_id: str) -> int:
     """Send the request's pending notifications; a failing send stays pending for a later try."""
     rows = session.exec(
@@ -41,6 +77,30 @@ def deliver_pending(session: Session, gateway: NotificationGateway, request_id: 
         .where(OutboxRow.request_id == request_id, OutboxRow.status == "pending")
         .order_by(col(OutboxRow.id))
     ).all()
+    return _send(session, gateway, rows)
+
+
+def relay_pending(
+    engine: Engine, gateway: NotificationGateway, *, limit: int = 200, max_attempts: int = 20
+) -> int:
+    """Retry the notifications whose first delivery failed (the gateway was down); rows that
+    failed ``max_attempts`` times are marked failed for an operator to look at."""
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(OutboxRow)
+            .where(OutboxRow.status == "pending", OutboxRow.attempts > 0)
+            .order_by(col(OutboxRow.id))
+            .limit(limit)
+        ).all()
+        sent = _send(session, gateway, rows)
+        for row in rows:
+            if row.status == "pending" and row.attempts >= max_attempts:
+                row.status = "failed"
+                session.add(row)
+        return sent
+
+
+def _send(session: Session, gateway: NotificationGateway, rows: Sequence[OutboxRow]) -> int:
     sent = 0
     for row in rows:
         row.attempts += 1

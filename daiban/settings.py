@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     # Submit rate limit per token (requests per minute).
     submit_rate_per_minute: int = Field(120, ge=1)
 
+    # Notifications: POSTed as JSON to this gateway URL; unset, they are written to the log.
+    notify_webhook_url: str | None = None
+    # How often the worker retries notifications whose delivery failed.
+    notify_relay_seconds: float = Field(30.0, gt=0)
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")
