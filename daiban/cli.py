@@ -4,6 +4,7 @@ Layout: shared helpers first (database URL, a session on a migrated database, fa
 line, calling the API), then one section per group of commands: the stack (``run``, ``worker``,
 ``serve``, ``simulate``), the API client commands (``token``, ``submit``, ``show`` …), and one
 section per sub-app. Add a command to its section, or add a sub-app with ``app.add_typer``.
+What people see (tables, panels, ``--json``) is drawn by ``daiban/render.py``.
 
 Exit codes scripts can trust: 0 ok; 1 a server or API error (5xx, a failed database or stack);
 2 bad input, locally or from the API (4xx; the problem's title, detail and field errors in a few
@@ -21,7 +22,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -30,14 +31,12 @@ from typing import Annotated, Any, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
-from rich.panel import Panel
-from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from daiban import client as api
+from daiban import render
 from daiban.auth import mint_token
 from daiban.client import DEFAULT_API_URL, JSON, ApiClient, ApiError, ApiUnreachable
 from daiban.db import (
@@ -74,8 +73,6 @@ EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_UNREACHABLE = 3
 NO_HARD_EXIT = "DAIBAN_CLI_NO_HARD_EXIT"
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-OVERDUE_STYLES = {"reminder": "cyan", "yellow": "yellow", "red": "red", "statutory": "bold red"}
 
 app = typer.Typer(
     help="daiban: the workflow engine of the three-tier proxy service.",
@@ -173,18 +170,6 @@ def _parse_day(value: str) -> date:
         _fail(str(error), EXIT_BAD_INPUT)
 
 
-def _print_json(payload: Any) -> None:
-    typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
-
-
-def _emit(payload: JSON, as_json: bool, render: Callable[..., None], *args: Any) -> None:
-    """The API's JSON as is with ``--json``, else ``render(payload, *args)`` for people."""
-    if as_json:
-        _print_json(payload)
-    else:
-        render(payload, *args)
-
-
 def _call(base_url: str, token: str | None, call: api.Call) -> JSON:
     """One API call; failures end the command with the exit code of their kind."""
     if not token:
@@ -205,132 +190,6 @@ def _fail_api(error: ApiUnreachable | ApiError) -> NoReturn:
         _fail(str(error), EXIT_UNREACHABLE)
     first, *more = error.lines()
     _fail(first, EXIT_BAD_INPUT if 400 <= error.status < 500 else EXIT_FAILURE, *more)
-
-
-# --- rendering ---------------------------------------------------------------------------------
-
-
-def _when(value: object) -> str:
-    """An ISO time as ``2026-12-08 17:00`` (the API gives the offices' local time)."""
-    return str(value)[:16].replace("T", " ") if value else "-"
-
-
-def _overdue(level: object) -> str:
-    style = OVERDUE_STYLES.get(str(level))
-    return f"[{style}]{level}[/{style}]" if style else str(level)
-
-
-def _requests_table(title: str, items: list[JSON]) -> Table:
-    table = Table(title=title)
-    table.add_column("id", no_wrap=True)
-    for heading in ("item", "stage", "overdue", "deadline", "village", "resident", "created"):
-        table.add_column(heading)
-    for r in items:
-        deadline = _when(r.get("deadline")) + ("*" if r.get("deadline_provisional") else "")
-        table.add_row(
-            r["id"],
-            r["item"],
-            r["stage"],
-            _overdue(r.get("overdue")),
-            deadline,
-            r["village"],
-            escape(r["resident"]["name"]),
-            _when(r.get("created_at")),
-        )
-    return table
-
-
-def _print_page(page: JSON, title: str) -> None:
-    console = Console()
-    items = page.get("items", [])
-    console.print(_requests_table(title, items) if items else "No requests.")
-    if page.get("next_cursor"):
-        console.print(f"more: --cursor {page['next_cursor']}", highlight=False)
-
-
-def _print_request(r: JSON) -> None:
-    """A panel of facts, then the history and the escalations. Free text from the API (names,
-    notes, materials) is escaped: a note with ``[red]`` in it is shown, not styled."""
-    console = Console()
-    resident, rating = r["resident"], r.get("rating") or {}
-    stage = f"{r['stage']} ({r['status']})" + (" [red]red flag[/red]" if r.get("red_flag") else "")
-    offices = f"village {r['village']}, township {r['township']}, now at {r['responsible_office']}"
-    deadline = _when(r.get("deadline")) + (
-        " (provisional)" if r.get("deadline_provisional") else ""
-    )
-    score = str(rating.get("score", "-")) + (" (default)" if rating.get("is_default") else "")
-    facts = Table.grid(padding=(0, 2))
-    facts.add_column(style="bold")
-    facts.add_column()
-    for name, value in (
-        ("stage", stage),
-        ("overdue", _overdue(r.get("overdue"))),
-        ("offices", offices),
-        ("deadline", deadline),
-        ("expected", _when(r.get("expected_at"))),
-        ("resident", escape(f"{resident['name']}  {resident['id_number']}  {resident['phone']}")),
-        ("materials", escape(", ".join(r.get("materials", [])) or "-")),
-        ("missing", escape(", ".join(r.get("missing_materials", [])) or "-")),
-        ("paused", (r.get("paused") or {}).get("reason", "-")),
-        ("decision", r.get("decision") or "-"),
-        ("rating", score),
-        ("notice", escape(r.get("service_notice") or "-")),
-        ("you may", ", ".join(r.get("allowed_actions", [])) or "-"),
-    ):
-        facts.add_row(name, value)
-    console.print(Panel(facts, title=escape(f"{r['id']}  {r['item']} {r.get('item_name', '')}")))
-    history = Table(title="History")
-    for heading in ("at", "actor", "role", "action", "stage", "note"):
-        history.add_column(heading)
-    for h in r.get("history", []):
-        moved = f"{h.get('from') or ''} → {h['to']}" if h.get("to") else ""
-        note = escape(h.get("note") or "")
-        history.add_row(_when(h["at"]), escape(h["actor"]), h["role"], h["action"], moved, note)
-    console.print(history)
-    if r.get("escalations"):
-        ladder = Table(title="Escalations")
-        for heading in ("at", "clock", "level", "deadline", "office"):
-            ladder.add_column(heading)
-        for e in r["escalations"]:
-            level, due = _overdue(e["level"]), _when(e["deadline"])
-            ladder.add_row(_when(e["at"]), e["clock"], level, due, e["office"])
-        console.print(ladder)
-
-
-def _rate_text(value: object) -> str:
-    return f"{value:.0%}" if isinstance(value, int | float) else "-"
-
-
-def _print_stats(stats: JSON) -> None:
-    table = Table(title="Statistics per township")
-    headings = ("office", "name", "total", "completed", "on time", "avg WD", "reminder", "yellow")
-    for heading in (*headings, "red", "ratings 1-5", "satisfied", "rectified"):
-        table.add_column(heading, justify="left" if heading in ("office", "name") else "right")
-    for o in stats.get("offices", []):
-        ratings = "/".join(str(o["ratings"].get(str(n), 0)) for n in range(1, 6))
-        avg = o.get("avg_working_days")
-        table.add_row(
-            o["office"],
-            o.get("name") or "",
-            str(o["total"]),
-            str(o["completed"]),
-            _rate_text(o.get("on_time_rate")),
-            "-" if avg is None else f"{avg:.1f}",
-            str(o["reminder"]),
-            str(o["yellow"]),
-            str(o["red"]),
-            ratings,
-            _rate_text(o.get("satisfaction_rate")),
-            _rate_text(o.get("rectified_rate")),
-        )
-    Console().print(table if stats.get("offices") else "No requests in scope.")
-
-
-def _print_change(r: JSON) -> None:
-    deadline = f", due {_when(r['deadline'])}" if r.get("deadline") else ""
-    allowed = ", ".join(r.get("allowed_actions", [])) or "nothing"
-    typer.echo(f"request {r['id']} ({r['item']}) is at {r['stage']}{deadline}")
-    typer.echo(f"you may now: {allowed}")
 
 
 # --- daiban run, worker, serve, simulate -------------------------------------------------------
@@ -469,7 +328,7 @@ def simulate(
     except (ApiUnreachable, ApiError) as error:
         _fail_api(error)
     if as_json:
-        _print_json(report.to_json())
+        render.print_json(report.to_json())
     else:
         render_report(console, report)
     if report.errors or not report.matches:
@@ -549,7 +408,7 @@ def submit(
     resident = {"name": name, "id_number": id_number, "phone": phone}
     call = api.submit(item, resident, materials, note, channel, idempotency_key)
     answer = _call(base_url, bearer, call)
-    _emit(answer, as_json, _print_change)
+    render.emit(answer, as_json, render.print_change)
 
 
 @app.command()
@@ -561,7 +420,7 @@ def show(
 ) -> None:
     """The full live state of one request."""
     answer = _call(base_url, bearer, api.get_request(request_id))
-    _emit(answer, as_json, _print_request)
+    render.emit(answer, as_json, render.print_request)
 
 
 @app.command()
@@ -607,7 +466,7 @@ def act(
     if fields["due"] is not None:
         fields["due"] = fields["due"].isoformat()
     answer = _call(base_url, bearer, api.act(request_id, action, **fields))
-    _emit(answer, as_json, _print_change)
+    render.emit(answer, as_json, render.print_change)
 
 
 @app.command()
@@ -623,7 +482,7 @@ def rate(
 ) -> None:
     """Rate a request on the resident's behalf (1 or 2 opens a rectification)."""
     answer = _call(base_url, bearer, api.rate(request_id, score, comment))
-    _emit(answer, as_json, _print_change)
+    render.emit(answer, as_json, render.print_change)
 
 
 @app.command("list")
@@ -655,7 +514,7 @@ def list_requests(
         cursor=cursor,
     )
     page = _call(base_url, bearer, call)
-    _emit(page, as_json, _print_page, "Requests")
+    render.emit(page, as_json, render.print_page, "Requests")
 
 
 @app.command()
@@ -668,7 +527,7 @@ def queue(
 ) -> None:
     """Requests waiting on the staff token's office, earliest deadline first."""
     page = _call(base_url, bearer, api.queue(limit, cursor))
-    _emit(page, as_json, _print_page, "Work queue")
+    render.emit(page, as_json, render.print_page, "Work queue")
 
 
 @app.command()
@@ -688,7 +547,7 @@ def stats(
     first = _parse_day(date_from).isoformat() if date_from else None
     last = _parse_day(date_to).isoformat() if date_to else None
     answer = _call(base_url, bearer, api.stats(township, first, last))
-    _emit(answer, as_json, _print_stats)
+    render.emit(answer, as_json, render.print_stats)
 
 
 # --- daiban db ---------------------------------------------------------------------------------
@@ -720,43 +579,7 @@ def calendar_list(
     with _session(url) as session:
         overrides = list_overrides(session, year)
         years = [y for y in list_calendar_years(session) if year is None or y.year == year]
-    if as_json:
-        _print_json(
-            {
-                "years": [
-                    {"year": y.year, "note": y.note, "loaded_at": y.loaded_at.isoformat()}
-                    for y in years
-                ],
-                "overrides": [
-                    {
-                        "day": o.day.isoformat(),
-                        "kind": o.kind,
-                        "note": o.note,
-                        "updated_at": o.updated_at.isoformat(),
-                    }
-                    for o in overrides
-                ],
-            }
-        )
-        return
-    console = Console()
-    table = Table(title="Calendar overrides")
-    for heading in ("date", "day", "kind", "note"):
-        table.add_column(heading)
-    for o in overrides:
-        table.add_row(o.day.isoformat(), WEEKDAYS[o.day.weekday()], o.kind, o.note)
-    console.print(table if overrides else "No overrides.")
-    if years:
-        loaded = Table(title="Years loaded completely")
-        for heading in ("year", "loaded at (UTC)", "note"):
-            loaded.add_column(heading)
-        for y in years:
-            loaded.add_row(str(y.year), y.loaded_at.strftime("%Y-%m-%d %H:%M"), y.note)
-        console.print(loaded)
-    else:
-        console.print(
-            "No year loaded completely: outside the package's data, dates are provisional."
-        )
+    render.print_calendar(overrides, years, as_json)
 
 
 @calendar_app.command("add")
