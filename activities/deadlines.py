@@ -48,6 +48,13 @@ def clock_times(cal: WorkdayCalendar, batch: DeadlineBatch, query: ClockQuery) -
     statutory = None
     if query.statutory_steps:
         statutory, _ = _chain(cal, query.start, query.statutory_steps)
+    if query.paused_days or query.extended_days:
+        moved = cal.shift(deadline, query.paused_days + query.extended_days)
+        deadline, provisional = moved.at, provisional or moved.provisional
+        if statutory is not None:
+            statutory = cal.shift(statutory, query.paused_days).at
+            if query.extended_days and deadline > statutory:
+                deadline = statutory
     return _with_ladder(
         cal, batch, query.name, query.start, deadline, statutory, provisional, query.ladder
     )
@@ -114,6 +121,8 @@ class DeadlineActivities:
 
     @activity.defn(name="compute_deadlines")
     def compute_deadlines(self, batch: DeadlineBatch) -> DeadlineResult:
+        if batch.reload_calendar:
+            self._source.reload()
         try:
             return compute(self._source.calendar(), batch)
         except ValueError as error:

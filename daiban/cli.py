@@ -60,11 +60,13 @@ from daiban.db import (
 )
 from daiban.offices import demo_offices
 from daiban.privacy import check_id_number, check_name, check_phone
+from daiban.recompute import signal_open_requests
 from daiban.settings import Settings, get_settings
 from daiban.simulate import Report, SimulationOptions
 from daiban.simulate import render as render_report
 from daiban.simulate import simulate as play
 from daiban.stack import Stack, StackConfig
+from daiban.temporal import connect
 from models.contracts import ActionCommand, Actor
 from workflows.rules import ACTIONS, field_errors
 
@@ -95,6 +97,13 @@ UrlOption = Annotated[
     typer.Option("--url", help="Database URL [default: DAIBAN_DATABASE_URL].", show_default=False),
 ]
 DateArgument = Annotated[str, typer.Argument(metavar="DATE", help="A date, YYYY-MM-DD.")]
+NotifyOption = Annotated[
+    bool,
+    typer.Option(
+        "--notify/--no-notify",
+        help="Tell open requests to recompute their deadlines (needs Temporal).",
+    ),
+]
 ApiOption = Annotated[
     str, typer.Option("--api", envvar="DAIBAN_API_URL", help="Base URL of the daiban API.")
 ]
@@ -588,6 +597,7 @@ def calendar_add(
     kind: Annotated[str, typer.Option("--kind", help="holiday or workday.", show_default=False)],
     note: Annotated[str, typer.Option(help="Why, e.g. the notice it comes from.")] = "",
     url: UrlOption = None,
+    notify: NotifyOption = True,
 ) -> None:
     """Make DATE a holiday or a working day (replaces its override, if any)."""
     parsed = _parse_day(day)
@@ -596,10 +606,11 @@ def calendar_add(
     with _session(url) as session:
         set_override(session, parsed, kind, note)
     typer.echo(f"{parsed.isoformat()} is now a {kind}")
+    _recompute_running(url, notify)
 
 
 @calendar_app.command("remove")
-def calendar_remove(day: DateArgument, url: UrlOption = None) -> None:
+def calendar_remove(day: DateArgument, url: UrlOption = None, notify: NotifyOption = True) -> None:
     """Remove the override of DATE."""
     parsed = _parse_day(day)
     with _session(url) as session:
@@ -607,6 +618,7 @@ def calendar_remove(day: DateArgument, url: UrlOption = None) -> None:
     if not removed:
         _fail(f"{parsed.isoformat()} has no override")
     typer.echo(f"removed the override of {parsed.isoformat()}")
+    _recompute_running(url, notify)
 
 
 @calendar_app.command("load-year")
@@ -621,6 +633,7 @@ def calendar_load_year(
     ],
     note: Annotated[str, typer.Option(help="Source of the schedule [default: file name].")] = "",
     url: UrlOption = None,
+    notify: NotifyOption = True,
 ) -> None:
     """Load a year's complete schedule: it replaces the year's overrides and marks it covered.
 
@@ -641,6 +654,36 @@ def calendar_load_year(
     typer.echo(
         f"{year}: loaded {len(holidays)} holidays and {len(workdays)} workdays; the year is covered"
     )
+    _recompute_running(url, notify)
+
+
+@calendar_app.command("recompute")
+def calendar_recompute(url: UrlOption = None) -> None:
+    """Tell every open request to compute its deadlines again from the current calendar."""
+    _recompute_running(url, True)
+
+
+def _recompute_running(url: str | None, notify: bool) -> None:
+    """The calendar data changed: running requests recompute their clocks (provisional
+    deadlines become final). The database change stands even if Temporal is unreachable."""
+    if not notify:
+        return
+    settings = _settings()
+
+    async def signal_all() -> int:
+        client = await connect(settings)
+        with _engine(url) as engine:
+            return await signal_open_requests(client, engine)
+
+    try:
+        count = asyncio.run(signal_all())
+    except RuntimeError as error:  # the SDK reports a failed connection as RuntimeError
+        _fail(
+            f"the calendar is saved, but running requests were not told: {error}",
+            EXIT_FAILURE,
+            "run `daiban calendar recompute` once Temporal is reachable",
+        )
+    typer.echo(f"{count} open requests recompute their deadlines")
 
 
 # --- daiban offices ----------------------------------------------------------------------------

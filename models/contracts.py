@@ -159,6 +159,11 @@ class Clock:
     yellow_at: datetime | None = None
     expiry: str = Expiry.ESCALATE
     fired: list[str] = field(default_factory=list)
+    # How the clock was computed, so that it can be computed again when the calendar data
+    # changes (DESIGN §2: provisional deadlines are recomputed when the year is loaded).
+    query: ClockQuery | None = None
+    paused_days: int = 0  # working days added by pauses (deadline and statutory)
+    extended_days: int = 0  # working days added by an approved extension (deadline only)
 
 
 @dataclass
@@ -288,6 +293,10 @@ class ClockQuery:
     ladder: bool = True
     # Instead of steps: the closing time of this date (rolled to the next working day).
     until: str | None = None  # ISO date
+    # When computing again: working days added by pauses (deadline and statutory) and by an
+    # extension (deadline only, never past the statutory deadline).
+    paused_days: int = 0
+    extended_days: int = 0
 
 
 @dataclass
@@ -312,6 +321,8 @@ class DeadlineBatch:
     shifts: list[ShiftQuery] = field(default_factory=list)
     reminder_days: int = 1
     yellow_fraction: float = 0.9
+    # Read the calendar data again first (an administrator just changed it).
+    reload_calendar: bool = False
 
 
 @dataclass

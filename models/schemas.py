@@ -24,9 +24,30 @@ StageName = Literal[
     "village_intake", "township_review", "city_review", "awaiting_supplement", "result_delivery",
     "awaiting_rating", "rectification", "completed", "refused", "withdrawn", "lapsed",
 ]  # fmt: skip
-Text = Annotated[str, Field(max_length=2000)]
-Material = Annotated[str, Field(min_length=1, max_length=200)]
-OfficeCode = Annotated[str, Field(max_length=32)]
+# PostgreSQL text cannot hold NUL: it is refused at the door (422), not by the database (500).
+NO_NUL = r"^[^\x00]*$"
+# Codes, ids and cursors: no control characters at all.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+Text = Annotated[str, Field(max_length=2000, pattern=NO_NUL)]
+Comment = Annotated[str, Field(max_length=500, pattern=NO_NUL)]
+Material = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+OfficeCode = Annotated[str, Field(max_length=32, pattern=PRINTABLE)]
+Cursor = Annotated[str, Field(max_length=500, pattern=PRINTABLE)]
+# Times and dates in queries stay where every time zone can convert them (year 1 at +14:00, or
+# 9999-12-31 plus a day, would overflow).
+EARLIEST_QUERY_DAY = date(1900, 1, 1)
+LATEST_QUERY_DAY = date(9998, 12, 31)
+
+
+def _query_day(value: date) -> date:
+    day = value.date() if isinstance(value, datetime) else value
+    if not EARLIEST_QUERY_DAY <= day <= LATEST_QUERY_DAY:
+        raise ValueError(f"must lie between {EARLIEST_QUERY_DAY} and {LATEST_QUERY_DAY}")
+    return value
+
+
+QueryDate = Annotated[date, AfterValidator(_query_day)]
+QueryTime = Annotated[datetime, AfterValidator(_query_day)]
 
 _INPUT = ConfigDict(extra="forbid")
 
@@ -57,15 +78,27 @@ class ActionIn(BaseModel):
 
     model_config = _INPUT
 
-    action: Annotated[str, Field(max_length=40, description="one of " + ", ".join(ACTIONS))]
+    # The enum documents the closed set (clients and fuzzers see it); the validator below keeps
+    # its own message, which names them.
+    action: Annotated[
+        str,
+        Field(
+            max_length=40,
+            description="one of " + ", ".join(ACTIONS),
+            json_schema_extra={"enum": list(ACTIONS)},
+        ),
+    ]
     note: Text | None = None
     missing_materials: Annotated[list[Material], Field(max_length=50)] | None = None
     due: date | None = None
-    reason: Annotated[str | None, Field(description="pause: " + ", ".join(PAUSE_REASONS))] = None
+    reason: Annotated[
+        str | None,
+        Field(max_length=40, pattern=NO_NUL, description="pause: " + ", ".join(PAUSE_REASONS)),
+    ] = None
     days: Annotated[int, Field(ge=1, le=366)] | None = None
     upheld: bool | None = None
     score: Annotated[int, Field(ge=1, le=5)] | None = None
-    comment: Annotated[str, Field(max_length=500)] | None = None
+    comment: Comment | None = None
 
     @field_validator("action")
     @classmethod
@@ -79,37 +112,37 @@ class RatingIn(BaseModel):
     model_config = _INPUT
 
     score: Annotated[int, Field(ge=1, le=5)]
-    comment: Annotated[str, Field(max_length=500)] | None = None
+    comment: Comment | None = None
 
 
 class ListQuery(BaseModel):
     stage: StageName | None = None
     office: OfficeCode | None = None
     township: OfficeCode | None = None
-    item: Annotated[str, Field(max_length=64)] | None = None
+    item: Annotated[str, Field(max_length=64, pattern=PRINTABLE)] | None = None
     overdue: LevelName | Literal["any"] | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
+    created_from: QueryTime | None = None
+    created_to: QueryTime | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
-    cursor: Annotated[str, Field(max_length=500)] | None = None
+    cursor: Cursor | None = None
 
 
 class PageQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=200)] = 50
-    cursor: Annotated[str, Field(max_length=500)] | None = None
+    cursor: Cursor | None = None
 
 
 class EventsQuery(PageQuery):
-    request: Annotated[str, Field(max_length=64)] | None = None
+    request: Annotated[str, Field(max_length=64, pattern=PRINTABLE)] | None = None
     level: LevelName | None = None
     office: OfficeCode | None = None
-    since: datetime | None = None
+    since: QueryTime | None = None
 
 
 class StatsQuery(BaseModel):
     township: OfficeCode | None = None
-    from_: date | None = Field(None, alias="from")
-    to: date | None = None
+    from_: QueryDate | None = Field(None, alias="from")
+    to: QueryDate | None = None
 
 
 class OfficesQuery(BaseModel):

@@ -9,7 +9,7 @@ write goes through the ``record_transition`` local activity.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -134,6 +134,17 @@ class ResidentRequestWorkflow:
     @workflow.query
     def state(self) -> RequestState:
         return self._state
+
+    @workflow.signal
+    async def calendar_changed(self) -> None:
+        """An administrator changed the calendar data (e.g. loaded next year's schedule): compute
+        every running clock again; deadlines that were provisional become final."""
+        async with self._lock:
+            tx = _Tx(workflow.now())
+            if await self._recompute_clocks():
+                self._history(tx, SYSTEM, "recompute_deadlines", None, None, "calendar changed")
+                self._event(tx, SYSTEM, "action", "recompute_deadlines", note="calendar changed")
+                await self._commit(tx)
 
     @workflow.update
     async def ready(self) -> RequestState:
@@ -273,6 +284,8 @@ class ResidentRequestWorkflow:
             )
         )
         clocks.apply_shifts(self._state, result.shifts)
+        for clock in s.clocks:
+            clock.paused_days += result.shifted_working_days
         self._move(tx, cmd, s.stage, note=f"paused {result.shifted_working_days} working days")
 
     async def _do_request_extension(self, cmd: ActionCommand, tx: _Tx) -> None:
@@ -289,6 +302,7 @@ class ResidentRequestWorkflow:
         official = clocks.find_clock(self._state, ClockName.OFFICIAL)
         assert ext is not None and official is not None
         # The promised deadline moves out, never past the statutory one.
+        official.extended_days += ext.days
         query = clocks.shift_query(official, extra_days=ext.days, cap=official.statutory)
         result = await self._compute(DeadlineBatch(shifts=[query]))
         clocks.apply_shifts(self._state, result.shifts)
@@ -354,6 +368,25 @@ class ResidentRequestWorkflow:
             self._close(tx, cmd, Stage.COMPLETED, kind="rectification")
         else:
             self._move(tx, cmd, s.stage, kind="rectification")
+
+    async def _recompute_clocks(self) -> bool:
+        running = [c for c in self._state.clocks if c.query is not None]
+        if not running:
+            return False
+        queries = [
+            replace(c.query, paused_days=c.paused_days, extended_days=c.extended_days)
+            for c in running
+            if c.query is not None
+        ]
+        result = await self._compute(DeadlineBatch(clocks=queries, reload_calendar=True))
+        changed = False
+        for clock, times in zip(running, result.clocks, strict=True):
+            before = (clock.deadline, clock.statutory, clock.provisional)
+            clock.deadline, clock.statutory = times.deadline, times.statutory
+            clock.reminder_at, clock.yellow_at = times.reminder_at, times.yellow_at
+            clock.provisional = times.provisional
+            changed = changed or before != (clock.deadline, clock.statutory, clock.provisional)
+        return changed
 
     # --- transitions shared by several actions ------------------------------------------------
 
@@ -558,6 +591,7 @@ class ResidentRequestWorkflow:
                     reminder_at=times.reminder_at,
                     yellow_at=times.yellow_at,
                     expiry=(expiry or {}).get(query.name, Expiry.ESCALATE),
+                    query=query,
                 )
             )
 

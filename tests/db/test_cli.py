@@ -21,8 +21,15 @@ GOOD_2027 = {
 }
 
 
+CHANGES = {"add", "remove", "load-year"}
+
+
 def run(runner: CliRunner, *args: str) -> Result:
-    return runner.invoke(app, list(args))
+    # Telling running requests needs Temporal, covered in test_calendar_changes_reach_requests.
+    notify = (
+        ["--no-notify"] if args[:1] == ("calendar",) and args[1:2] and args[1] in CHANGES else []
+    )
+    return runner.invoke(app, [*args, *notify])
 
 
 def assert_one_line_error(result: Result, code: int | None = None) -> None:
@@ -186,3 +193,18 @@ def test_missing_sqlite_file_is_one_line_and_left_missing(
     assert_one_line_error(result, 1)
     assert "does not exist: run `daiban db upgrade`" in result.stderr
     assert not path.parent.exists()
+
+
+def test_calendar_change_without_temporal_is_saved_and_says_so(
+    runner: CliRunner, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAIBAN_TEMPORAL_ADDRESS", "127.0.0.1:1")
+    get_settings.cache_clear()
+    result = runner.invoke(
+        app, ["calendar", "add", "2027-10-08", "--kind", "holiday", "--url", url]
+    )
+    get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "the calendar is saved, but running requests were not told" in result.stderr
+    assert "daiban calendar recompute" in result.stderr
+    assert [o["day"] for o in overrides_json(runner, url)["overrides"]] == ["2027-10-08"]

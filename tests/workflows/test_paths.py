@@ -4,10 +4,14 @@ Qingming off Thu 4 – Sat 6 April, Sunday 7 April worked)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from daiban.db import load_calendar_year, session_scope
+from daiban.recompute import signal_open_requests
 from tests.workflows.conftest import (
     AGENT,
     CITY_STAFF,
@@ -18,6 +22,7 @@ from tests.workflows.conftest import (
     cst,
 )
 from tests.workflows.test_ladder import minute
+from workflows.request import ResidentRequestWorkflow
 
 
 async def rejected(
@@ -278,3 +283,31 @@ async def test_accept_with_gap_reminds_the_office_on_the_due_date(harness: Harne
     ]
     assert any(r.recipient_office == TOWNSHIP and "容缺" in r.message for r in harness.outbox(rid))
     assert state.overdue == "none"  # the resident's gap is not the office's delay
+
+
+async def test_provisional_deadlines_are_recomputed_when_the_year_is_loaded(
+    harness: Harness,
+) -> None:
+    # 2031 has no data yet: Mon–Fri, provisional. 10 working days from Fri 27 Dec 2030:
+    # 30, 31 Dec; 1, 2, 3, 6, 7, 8, 9, 10 Jan → Fri 10 January 2031, provisional.
+    rid = await harness.submit(at=cst("2030-12-27 09:00"))
+    await harness.act(rid, "handoff", AGENT)
+    state = await harness.act(rid, "accept", TOWNSHIP_STAFF)
+    assert (state.deadline, state.deadline_provisional) == (cst("2031-01-10 17:00"), True)
+    # The administrator loads 2031 with New Year off Wed 1 – Fri 3 January.
+    with session_scope(harness.engine) as session:
+        holidays = [date(2031, 1, d) for d in (1, 2, 3)]
+        load_calendar_year(session, 2031, holidays, [], note="State Council 2031")
+    assert await signal_open_requests(harness.client, harness.engine) == 1
+    # 30, 31 Dec; 6, 7, 8, 9, 10, 13, 14, 15 Jan → Wed 15 January, final.
+    state = await harness.eventually(rid, lambda s: not s.deadline_provisional)
+    assert state.deadline == cst("2031-01-15 17:00")
+    assert state.history[-1].action == "recompute_deadlines"
+    row = harness.row(rid)
+    assert row is not None and not row.deadline_provisional
+    assert row.deadline == cst("2031-01-15 17:00")
+    # A second signal with nothing new changes nothing and writes nothing.
+    version = state.version
+    await harness.handles[rid].signal(ResidentRequestWorkflow.calendar_changed)
+    await harness.act(rid, "approve", TOWNSHIP_STAFF)
+    assert (await harness.state(rid)).version == version + 1
