@@ -82,6 +82,8 @@ app = typer.Typer(
     add_completion=False,
     # Locals may hold database URLs with passwords: never print them.
     pretty_exceptions_show_locals=False,
+    # Plain help text: rich markup would swallow "[default: ...]" in option help.
+    rich_markup_mode=None,
 )
 db_app = typer.Typer(help="Database schema and migrations.", no_args_is_help=True)
 calendar_app = typer.Typer(
