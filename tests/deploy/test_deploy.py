@@ -221,7 +221,12 @@ def test_env_example_lists_every_setting() -> None:
 
 def test_env_example_shows_the_real_defaults() -> None:
     """A commented ``# DAIBAN_X=value`` line documents the default: it must be the code's."""
-    examples_not_defaults = {"DAIBAN_DATABASE_URL", "DAIBAN_CATALOG", "DAIBAN_JWT_JWKS_URL"}
+    examples_not_defaults = {
+        "DAIBAN_DATABASE_URL",
+        "DAIBAN_CATALOG",
+        "DAIBAN_JWT_JWKS_URL",
+        "DAIBAN_NOTIFY_WEBHOOK_URL",
+    }
     _, commented = parse_env_file(DEPLOY / ".env.example")
     for key, text in commented.items():
         if key not in SETTINGS or key in examples_not_defaults:
