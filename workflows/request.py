@@ -47,6 +47,8 @@ from workflows.notice import service_notice
 from workflows.timeouts import COMPUTE_RETRY, COMPUTE_TIMEOUT, RECORD_RETRY, RECORD_TIMEOUT
 
 SYSTEM = Actor(sub="system", role=Role.SYSTEM, office="system")
+# Patch: record transitions with a regular activity, after the deciding task is committed.
+RECORD_AFTER_COMMIT = "record-transition-after-commit"
 
 
 @dataclass
@@ -733,12 +735,25 @@ class ResidentRequestWorkflow:
         s.version += 1
         s.updated_at = tx.now
         self._refresh_derived()
-        await workflow.execute_local_activity(
-            "record_transition",
-            TransitionRecord(state=s, events=tx.events, notifications=tx.notifications),
-            start_to_close_timeout=RECORD_TIMEOUT,
-            retry_policy=RECORD_RETRY,
-        )
+        record = TransitionRecord(state=s, events=tx.events, notifications=tx.notifications)
+        if workflow.patched(RECORD_AFTER_COMMIT):
+            # A regular activity is scheduled only once the workflow task that decided this
+            # transition is committed. A local activity runs inside that task: when the task was
+            # lost (worker killed, server restarted) its write stayed in the ledger and the read
+            # model for a transition the workflow never made.
+            await workflow.execute_activity(
+                "record_transition",
+                record,
+                start_to_close_timeout=RECORD_TIMEOUT,
+                retry_policy=RECORD_RETRY,
+            )
+        else:
+            await workflow.execute_local_activity(
+                "record_transition",
+                record,
+                start_to_close_timeout=RECORD_TIMEOUT,
+                retry_policy=RECORD_RETRY,
+            )
         self._upsert_search_attributes()
         self._wake = True
 

@@ -136,10 +136,12 @@ class Harness:
     async def eventually(
         self, request_id: str, check: Callable[[RequestState], bool], tries: int = 100
     ) -> RequestState:
-        """Poll the query until ``check`` holds (timers fire asynchronously after a skip)."""
+        """Poll the query until ``check`` holds (timers fire asynchronously after a skip) and the
+        read model has recorded that state (the record activity runs after the transition)."""
         state = await self.state(request_id)
         for _ in range(tries):
-            if check(state):
+            row = self.row(request_id)
+            if check(state) and row is not None and row.version >= state.version:
                 return state
             await asyncio.sleep(0.05)
             state = await self.state(request_id)

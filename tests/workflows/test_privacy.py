@@ -57,13 +57,15 @@ async def test_history_and_logs_hold_no_personal_data(
     encrypted = [p for p in found if p.metadata.get("encoding") == ENCODING]
     # Input, update arguments and results, local activity results: all encrypted. What is not
     # encrypted is a search attribute (typed, or null when unset; no personal data) or the SDK's
-    # own local-activity marker header (sequence number, attempt, activity type).
+    # own marker data (local-activity header: sequence number, attempt, activity type; a patch
+    # marker: the patch id).
     assert len(encrypted) >= 20
     plain = [p for p in found if p not in encrypted]
     assert all(
         p.metadata.get("type")
         or p.metadata["encoding"] == b"binary/null"
         or b'"activity_type"' in p.data
+        or p.data.startswith(b'{"id":"record-transition-after-commit"')
         for p in plain
     )
     raw = b"".join(p.data for p in found) + history.to_json().encode()
