@@ -28,5 +28,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Faults injected while requests are in flight (RELIABILITY.md); `python -m chaos --ci` is the
+# bounded form that CI runs through tests/chaos.
+chaos: $(STAMP)
+	$(BIN)/python -m chaos
+
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-* .pytest_cache .mypy_cache

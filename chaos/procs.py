@@ -1,0 +1,465 @@
+"""The system under test as child processes of the chaos runner, as in production.
+
+A dedicated PostgreSQL instance (``initdb`` on a temporary directory, ``postgres`` in the
+foreground on a free port), the Temporal dev server (SQLite file, the search attributes and
+settings of ``daiban run``), two workers (``python -m worker``) and the API (``uvicorn api:app``).
+Each child runs in its own process group (a Ctrl-C in the terminal reaches only the runner) and
+gets a signal from the kernel if the runner dies, so nothing outlives a run.
+
+Nothing here touches the machine's own PostgreSQL: stopping the dedicated instance for the outage
+affects no other test on the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ctypes
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+from psycopg import sql
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client
+
+from daiban.db import load_offices, make_engine, upgrade
+from daiban.offices import demo_offices
+from daiban.settings import Settings
+from daiban.stack import DEV_SERVER_SETTINGS
+from models.search_attributes import cli_flags
+
+REPO = Path(__file__).resolve().parent.parent
+NAMESPACE = "default"
+DATABASE = "daiban"
+POLL = 0.1
+
+# prctl(PR_SET_PDEATHSIG) resolved before any thread exists: the function run between fork and
+# exec then calls straight into libc. The signal is sent when the thread that forked the child
+# exits, so children are only ever started from the event loop's (main) thread.
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+class StartError(Exception):
+    """A component did not start; the message is one line and names its log."""
+
+
+def _die_with_parent(signum: int) -> Callable[[], None]:
+    def set_death_signal() -> None:
+        if _LIBC is not None:
+            _LIBC.prctl(_PR_SET_PDEATHSIG, signum)
+
+    return set_death_signal
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free TCP ports on 127.0.0.1 (all held open until every one is chosen)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+async def eventually(
+    what: str, probe: Callable[[], Awaitable[str | None]], timeout: float, interval: float = 0.25
+) -> float:
+    """Poll ``probe`` (None = ready, else why not) until ready; the seconds it took. Raises
+    ``StartError`` with the last reason after ``timeout`` seconds."""
+    start = time.monotonic()
+    while True:
+        reason = await probe()
+        if reason is None:
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise StartError(f"{what} not ready after {timeout:.0f} s: {reason}")
+        await asyncio.sleep(interval)
+
+
+class Proc:
+    """One child process, its output appended to a log file; it may be started many times."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        log_path: Path,
+        env: dict[str, str],
+        *,
+        user: str | None = None,
+        death_signal: int = signal.SIGTERM,
+    ) -> None:
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self.env = env
+        self.user = user
+        self.death_signal = death_signal
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        # False while the runner means it to run; set before every deliberate stop or kill.
+        self.stopping = False
+        self._log_offset = 0
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            log.write(f"\n=== {datetime.now().astimezone().isoformat()} started ===\n".encode())
+            log.flush()
+            self._log_offset = log.tell()
+            self.process = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=REPO,
+                process_group=0,
+                user=self.user,
+                preexec_fn=_die_with_parent(self.death_signal),
+            )
+        self.starts += 1
+        self.stopping = False
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def exit_code(self) -> int | None:
+        """None while it runs (or before it ever started)."""
+        return None if self.process is None else self.process.poll()
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def send(self, signum: int, *, group: bool = False) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            if group:
+                os.killpg(self.process.pid, signum)
+            else:
+                os.kill(self.process.pid, signum)
+        except ProcessLookupError:
+            pass  # it exited between poll and kill
+
+    async def wait(self, timeout: float) -> int | None:
+        """The exit code, or None if it still runs after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.process is not None:
+            code = self.process.poll()
+            if code is not None or time.monotonic() >= deadline:
+                return code
+            await asyncio.sleep(0.05)
+        return None
+
+    async def stop(self, signum: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        """``signum``, then SIGKILL to the whole group after ``timeout``; the exit code."""
+        if self.process is None:
+            return None
+        self.stopping = True
+        self.send(signum)
+        code = await self.wait(timeout)
+        if code is None:
+            self.send(signal.SIGKILL, group=True)
+            code = await self.wait(10.0)
+        return code
+
+    async def kill(self) -> int | None:
+        """SIGKILL, as a crash: no handler runs."""
+        self.stopping = True
+        self.send(signal.SIGKILL)
+        return await self.wait(10.0)
+
+    def output_since_start(self) -> str:
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(self._log_offset)
+                return log.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def tail(self, lines: int = 6) -> str:
+        text = self.output_since_start().rstrip().splitlines()[-lines:]
+        return "\n".join(f"    {line}" for line in text)
+
+
+def _postgres_bin() -> Path:
+    """The directory of ``initdb`` and ``postgres``: the newest /usr/lib/postgresql/N/bin, or
+    the one on PATH."""
+
+    def version(path: Path) -> tuple[int, ...]:
+        return tuple(int(part) for part in re.findall(r"\d+", path.parent.name))
+
+    found = sorted(
+        (p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "initdb").exists()),
+        key=version,
+    )
+    if found:
+        return found[-1]
+    initdb = shutil.which("initdb")
+    if initdb is None:
+        raise StartError("PostgreSQL server binaries (initdb, postgres) not found")
+    return Path(initdb).parent
+
+
+def _temporal_binary() -> str:
+    beside = Path(sys.executable).with_name("temporal")
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if found is None:
+        raise StartError("the temporal CLI is not installed (the dev extras install it)")
+    return found
+
+
+@dataclass(frozen=True)
+class Ports:
+    postgres: int
+    temporal: int
+    api: int
+
+
+@dataclass
+class System:
+    """Every component of one run, under ``root``."""
+
+    root: Path
+    workers: int = 2
+    ports: Ports = field(init=False)
+    settings: Settings = field(init=False)
+    postgres: Proc = field(init=False)
+    temporal: Proc = field(init=False)
+    worker_procs: list[Proc] = field(init=False)
+    api: Proc = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ports = Ports(*free_ports(3))
+        # Production settings with real secrets made for this run (the development ones are
+        # refused in production).
+        codec_key = base64.b64encode(secrets.token_bytes(32)).decode()
+        self.settings = Settings(
+            environment="production",
+            temporal_address=f"127.0.0.1:{self.ports.temporal}",
+            temporal_namespace=NAMESPACE,
+            database_url=self.database_url,
+            jwt_secret=secrets.token_urlsafe(48),
+            codec_keys=f"chaos1:{codec_key}",
+            log_level="INFO",
+        )
+        env = self._child_env()
+        logs = self.root / "log"
+        user = "postgres" if os.geteuid() == 0 else None
+        self.postgres = Proc(
+            "postgres",
+            self._postgres_argv(),
+            logs / "postgres.log",
+            env,
+            user=user,
+            # Immediate shutdown if the runner dies: no waiting for clients.
+            death_signal=signal.SIGQUIT,
+        )
+        self.temporal = Proc("temporal", self._temporal_argv(), logs / "temporal.log", env)
+        self.worker_procs = [
+            Proc(f"worker-{n}", [sys.executable, "-m", "worker"], logs / f"worker-{n}.log", env)
+            for n in range(1, self.workers + 1)
+        ]
+        api_argv = [sys.executable, "-m", "uvicorn", "api:app", "--host", "127.0.0.1"]
+        api_argv += ["--port", str(self.ports.api), "--no-access-log"]
+        self.api = Proc("api", api_argv, logs / "api.log", env)
+
+    # --- addresses -----------------------------------------------------------------------------
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.ports.postgres}/{DATABASE}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.ports.postgres}/postgres"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.api}"
+
+    @property
+    def procs(self) -> list[Proc]:
+        return [self.postgres, self.temporal, *self.worker_procs, self.api]
+
+    def _child_env(self) -> dict[str, str]:
+        s = self.settings
+        env = dict(os.environ)
+        env.update(
+            DAIBAN_ENVIRONMENT=s.environment,
+            DAIBAN_TEMPORAL_ADDRESS=s.temporal_address,
+            DAIBAN_TEMPORAL_NAMESPACE=s.temporal_namespace,
+            DAIBAN_DATABASE_URL=s.database_url,
+            DAIBAN_JWT_SECRET=s.jwt_secret.get_secret_value(),
+            DAIBAN_CODEC_KEYS=s.codec_keys.get_secret_value(),
+            DAIBAN_LOG_LEVEL=s.log_level,
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def _postgres_argv(self) -> list[str]:
+        # fsync off: the instance lives for one run and is only ever stopped cleanly (a fast
+        # shutdown writes everything); commits stay synchronous.
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "unix_socket_directories": "",
+            "max_connections": "300",
+            "fsync": "off",
+            "full_page_writes": "off",
+        }
+        argv = [str(_postgres_bin() / "postgres"), "-D", str(self._pg_data), "-p"]
+        argv.append(str(self.ports.postgres))
+        for name, value in settings.items():
+            argv += ["-c", f"{name}={value}"]
+        return argv
+
+    @property
+    def _pg_data(self) -> Path:
+        return self.root / "pg" / "data"
+
+    def _temporal_argv(self) -> list[str]:
+        attributes = [arg for flag in cli_flags() for arg in ("--search-attribute", flag)]
+        return [
+            _temporal_binary(),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.root / "temporal.db"),
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.ports.temporal),
+            "--headless",
+            "--namespace",
+            NAMESPACE,
+            *attributes,
+            *DEV_SERVER_SETTINGS,
+            "--log-level",
+            "warn",
+        ]
+
+    # --- starting ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._init_postgres()
+        await self.start_postgres()
+        self._prepare_database()
+        await self.start_temporal()
+        for worker in self.worker_procs:
+            worker.start()
+        for worker in self.worker_procs:
+            await self.wait_worker(worker)
+        self.api.start()
+        await self.wait_api(ready=True)
+
+    def _init_postgres(self) -> None:
+        data = self._pg_data
+        data.mkdir(parents=True)
+        user = self.postgres.user
+        if user is not None:  # root: the server runs as the postgres account
+            account = pwd.getpwnam(user)
+            self.root.chmod(0o755)
+            for path in (data.parent, data):
+                os.chown(path, account.pw_uid, account.pw_gid)
+        data.chmod(0o700)
+        argv = [str(_postgres_bin() / "initdb"), "-D", str(data), "-U", "postgres"]
+        argv += ["--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"]
+        done = subprocess.run(argv, capture_output=True, text=True, user=user, check=False)
+        if done.returncode != 0:
+            lines = (done.stderr or done.stdout).strip().splitlines()
+            raise StartError(f"initdb failed: {lines[-1] if lines else done.returncode}")
+
+    async def start_postgres(self) -> float:
+        """Start the instance; the seconds until it accepts connections."""
+        self.postgres.start()
+        return await eventually("PostgreSQL", self._postgres_probe, 60)
+
+    async def _postgres_probe(self) -> str | None:
+        self._check_alive(self.postgres)
+        try:
+            connection = await psycopg.AsyncConnection.connect(self.admin_url, connect_timeout=2)
+        except psycopg.OperationalError as error:
+            return (str(error).strip().splitlines() or ["?"])[0]
+        await connection.close()
+        return None
+
+    def _prepare_database(self) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+        upgrade(self.database_url)
+        engine = make_engine(self.database_url)
+        try:
+            load_offices(engine, demo_offices())
+        finally:
+            engine.dispose()
+
+    async def start_temporal(self) -> float:
+        """Start the dev server (again, on the same file and port); seconds until it serves."""
+        self.temporal.start()
+        return await eventually("Temporal", self._temporal_probe, 90)
+
+    async def _temporal_probe(self) -> str | None:
+        self._check_alive(self.temporal)
+        address = self.settings.temporal_address
+        try:
+            client = await asyncio.wait_for(Client.connect(address, namespace=NAMESPACE), 5)
+            await client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=NAMESPACE), timeout=timedelta(seconds=5)
+            )
+        except Exception as error:  # any failure means "not yet"; the last one is reported
+            return (str(error).splitlines() or [type(error).__name__])[0][:160]
+        return None
+
+    async def wait_worker(self, worker: Proc) -> float:
+        async def probe() -> str | None:
+            self._check_alive(worker)
+            return None if "worker started" in worker.output_since_start() else "starting"
+
+        return await eventually(worker.name, probe, 60)
+
+    async def wait_api(self, *, ready: bool) -> float:
+        """Until ``/readyz`` answers 200 (``ready``) or ``/healthz`` does."""
+        path = "/readyz" if ready else "/healthz"
+
+        async def probe() -> str | None:
+            self._check_alive(self.api)
+            try:
+                async with httpx.AsyncClient(timeout=5) as http:
+                    response = await http.get(self.api_url + path)
+            except httpx.HTTPError as error:
+                return type(error).__name__
+            return None if response.status_code == 200 else f"{path} {response.status_code}"
+
+        return await eventually("the API", probe, 60)
+
+    def _check_alive(self, proc: Proc) -> None:
+        code = proc.exit_code()
+        if code is not None and not proc.stopping:
+            raise StartError(f"{proc.name} exited with code {code}:\n{proc.tail()}")
+
+    # --- stopping ------------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """API and workers first, then Temporal, then PostgreSQL; SIGKILL after a timeout."""
+        await asyncio.gather(self.api.stop(timeout=10), *(w.stop() for w in self.worker_procs))
+        await self.temporal.stop(timeout=10)
+        await self.postgres.stop(signal.SIGINT, timeout=15)
