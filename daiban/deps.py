@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
@@ -80,7 +81,11 @@ class Services:
             with session_scope(self.engine) as session:
                 return fn(session, *args)
 
-        return await run_in_threadpool(run)
+        try:
+            return await run_in_threadpool(run)
+        except (OperationalError, InterfaceError):
+            # The database is away (restarting, network): a 503 the client may retry, not a 500.
+            raise Unavailable("the database is unavailable; retry later") from None
 
 
 def get_services(request: Request) -> Services:

@@ -84,6 +84,7 @@ class ResidentRequestWorkflow:
         self._lock = asyncio.Lock()
         self._wake = False
         self._search: dict[str, object] = {}
+        self._recorded = 0  # the last state version written to the ledger and read model
         self._state = RequestState(
             id=inp.request_id,
             item=inp.item.code,
@@ -150,9 +151,10 @@ class ResidentRequestWorkflow:
 
     @workflow.update
     async def ready(self) -> RequestState:
-        """The state once registration is recorded; sent with the start (update-with-start) so
-        the submitter gets deadlines in the same round trip."""
-        await workflow.wait_condition(lambda: self._state.version >= 1)
+        """The state once registration is recorded (ledger and read model written); sent with
+        the start (update-with-start) so the submitter gets deadlines in the same round trip and
+        can act on the request at once."""
+        await workflow.wait_condition(lambda: self._recorded >= 1)
         return self._state
 
     @workflow.update
@@ -754,6 +756,7 @@ class ResidentRequestWorkflow:
                 start_to_close_timeout=RECORD_TIMEOUT,
                 retry_policy=RECORD_RETRY,
             )
+        self._recorded = s.version
         self._upsert_search_attributes()
         self._wake = True
 
