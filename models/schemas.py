@@ -191,6 +191,20 @@ class EscalationOut(BaseModel):
     office: str
 
 
+class ClockOut(BaseModel):
+    """A running clock and the instants of its escalation ladder (DESIGN §2–§3)."""
+
+    name: str = Field(description="handoff, acceptance, step, official, supplement, gap, ...")
+    office: str = Field(description="the office the clock runs against")
+    started_at: datetime
+    deadline: datetime
+    provisional: bool = Field(description="the calendar has no data yet for part of the period")
+    statutory: datetime | None
+    reminder_at: datetime | None
+    yellow_at: datetime | None
+    fired: list[str] = Field(description="rungs already fired")
+
+
 class PauseOut(BaseModel):
     reason: str
     since: datetime
@@ -249,6 +263,7 @@ class RequestOut(BaseModel):
     service_notice: str
     history: list[HistoryOut]
     escalations: list[EscalationOut]
+    clocks: list[ClockOut] = Field(description="running clocks with their ladder instants")
     allowed_actions: list[str] = Field(description="the actions the caller may take now")
     created_at: datetime
     updated_at: datetime

@@ -79,6 +79,10 @@ async def test_city_item_forwarded_and_decided_by_the_city(
     await agent.do(rid, "handoff")
     state = await staff.do(rid, "accept")
     assert "forward" in state["allowed_actions"] and "approve" not in state["allowed_actions"]
+    # The township's step clock and its ladder are visible: reminder, yellow, red, statutory.
+    [step] = [c for c in state["clocks"] if c["name"] == "step"]
+    assert step["deadline"] == state["deadline"] and step["office"] == state["township"]
+    assert step["statutory"] > step["deadline"] and step["fired"] == []
     state = await staff.do(rid, "forward", note="初审通过")
     assert (state["stage"], state["responsible_office"]) == ("city_review", CITY)
     state = await city_staff.do(rid, "accept")
