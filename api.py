@@ -30,7 +30,17 @@ from daiban.catalog import catalog_from_settings
 from daiban.db import DatabaseUnavailable, check_database, make_engine
 from daiban.deps import Services, ServicesDep
 from daiban.logs import configure_logging, get_logger
-from daiban.problems import InvalidInput, Problem, Unavailable, field_error, http_problem
+from daiban.problems import (
+    InvalidInput,
+    PayloadTooLarge,
+    Problem,
+    Unavailable,
+    field_error,
+    http_problem,
+    invalid,
+)
+from daiban.routes_codec import CodecCORS
+from daiban.routes_codec import router as codec_router
 from daiban.routes_requests import router as requests_router
 from daiban.routes_supervision import router as supervision_router
 from daiban.settings import Settings, get_settings
@@ -84,10 +94,18 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.add_middleware(RequestContext, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContext,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        codec_max_body_bytes=settings.codec_max_body_bytes,
+    )
+    # Outermost, so that the codec's every answer (a 413 too) carries the CORS headers.
+    app.add_middleware(CodecCORS, origin=settings.codec_cors_origin)
     _add_error_handlers(app)
     app.include_router(requests_router)
     app.include_router(supervision_router)
+    app.include_router(codec_router)
     app.include_router(_operations_router())
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -109,6 +127,14 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     async def http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
+        if exc.status_code == 400:
+            # FastAPI's one 400: a body it cannot even decode (not UTF-8, say). Bad input is a 422
+            # here, as a body that is not JSON is.
+            return invalid("body", "the body must be JSON in UTF-8").response(request.url.path)
+        if exc.status_code == 413:
+            # A chunked body that outgrew the limit (RequestContext): the same problem type as a
+            # body whose declared length is over it.
+            return PayloadTooLarge(str(exc.detail)).response(request.url.path)
         return http_problem(exc.status_code, str(exc.detail), exc.headers)
 
     async def unexpected(request: Request, exc: Exception) -> Response:

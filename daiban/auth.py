@@ -60,6 +60,8 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     sub, role, office, request = (claims.get(k) for k in ("sub", "role", "office", "req"))
     if not isinstance(sub, str) or not sub.strip() or len(sub) > SUB_MAX:
         raise ValueError("sub must be a non-empty string")
+    if not sub.isprintable():  # it reaches text columns (ledger actor, idempotency keys)
+        raise ValueError("sub must not contain control characters")
     if not isinstance(role, str) or role not in ROLE_TIERS:
         raise ValueError(f"unknown role {role!r}")
     known = office_index().get(office) if isinstance(office, str) else None

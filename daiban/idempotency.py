@@ -1,16 +1,24 @@
 """``Idempotency-Key`` for submissions: one key of one agent names one request for 24 hours.
 
-The request id is derived from (agent, key), so concurrent duplicates collide on the workflow id
-(``req-<id>``) and Temporal starts at most one workflow; the key row, claimed before the start, is
-the record of which body the key belongs to. The same key with another body is a 422 (as the IETF
-idempotency-key draft recommends). A key older than 24 hours is replaced by a new claim whose id
-is derived from the old one, so a reused key after expiry gets a fresh request, never the old one.
+The key row, claimed before the workflow starts, is the record of which request and which body the
+key belongs to: its primary key (agent, key) lets exactly one of concurrent duplicates insert it,
+and the others read the request id it names, so Temporal starts at most one workflow. The same key
+with another body is a 422 (as the IETF idempotency-key draft recommends). A key older than 24 hours
+names nothing: a new claim replaces it with a fresh random request id, so a key reused after expiry
+gets a new request, never the old one (an id derived from the key alone would lead back to the old
+workflow once the row is gone).
+
+Expired rows are purged from the submit path itself (one indexed ``DELETE``, at most once per
+``PURGE_EVERY`` per process and database), so they never accumulate and no extra job is needed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +33,7 @@ from models.db import IdempotencyKey, utc_now
 
 KEY_TTL = timedelta(hours=24)
 KEY_MAX = 200
-ID_HEX = 20
+PURGE_EVERY = timedelta(minutes=10)
 _ATTEMPTS = 3
 
 
@@ -41,15 +49,43 @@ def body_hash(office: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def derive_id(agent: str, key: str, previous: str | None = None) -> str:
-    seed = "\n".join(part for part in (agent, key, previous) if part is not None)
-    return hashlib.sha256(seed.encode()).hexdigest()[:ID_HEX]
+class PurgeSchedule:
+    """When this process last purged each database (by URL): purges are due every
+    ``PURGE_EVERY``, and only one caller of many concurrent ones gets to run a due purge."""
+
+    def __init__(self, every: timedelta = PURGE_EVERY) -> None:
+        self._every = every.total_seconds()
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def due(self, engine: Engine, clock: float | None = None) -> bool:
+        clock = time.monotonic() if clock is None else clock
+        url = engine.url.render_as_string(hide_password=True)
+        with self._lock:
+            last = self._last.get(url)
+            if last is not None and clock - last < self._every:
+                return False
+            self._last[url] = clock
+            return True
+
+
+purges = PurgeSchedule()
+
+
+def purge_expired(engine: Engine, now: datetime | None = None) -> int:
+    """Delete the keys older than ``KEY_TTL`` (blocking); the number deleted."""
+    cutoff = (now or utc_now()) - KEY_TTL
+    with session_scope(engine) as session:
+        result = session.exec(delete(IdempotencyKey).where(col(IdempotencyKey.created_at) < cutoff))
+        return int(result.rowcount)
 
 
 def claim(engine: Engine, agent: str, key: str, digest: str, now: datetime | None = None) -> Claim:
     """Claim ``key`` for this body, or return the request it already names (blocking: run it in
     a thread). Raises a 422 problem when the key names a request with another body."""
     now = now or utc_now()
+    if purges.due(engine):
+        purge_expired(engine, now)
     for _ in range(_ATTEMPTS):
         with session_scope(engine) as session:
             row = session.get(IdempotencyKey, (agent, key))
@@ -60,7 +96,7 @@ def claim(engine: Engine, agent: str, key: str, digest: str, now: datetime | Non
                         "Idempotency-Key", "this key was used with a different request body"
                     )
                 return Claim(row.request_id, created=False)
-        request_id = derive_id(agent, key, previous)
+        request_id = uuid.uuid4().hex
         try:
             with session_scope(engine) as session:
                 if previous is not None:

@@ -22,8 +22,9 @@ PHONE_LENGTH = 11
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
 EARLIEST_BIRTH = date(1900, 1, 1)
-PHONE = re.compile(r"^1[3-9]\d{9}$")
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+# ASCII: without it \d also matches other scripts' digits (١٣٨…, full-width １３８…).
+PHONE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
+_ID_SHAPE = re.compile(r"^\d{17}[\dX]$", re.ASCII)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 

@@ -113,7 +113,7 @@ async def scoped_row(services: Services, principal: Principal, request_id: str) 
     status_code=201,
     response_model=RequestOut,
     responses={
-        200: {"description": "A replayed Idempotency-Key: the same request"},
+        200: {"description": "A replayed Idempotency-Key: the same request", "model": RequestOut},
         **responses(401, 403, 413, 422, 429, 503),
     },
 )

@@ -20,6 +20,7 @@ from daiban.problems import not_found, responses
 from models.contracts import Role
 from models.db import Office
 from models.schemas import (
+    PRINTABLE,
     EventPage,
     EventsQuery,
     LedgerEventOut,
@@ -93,7 +94,7 @@ def _verify_in_scope(
 async def verify_chains(
     principal: OversightDep,
     services: ServicesDep,
-    request: Annotated[str | None, Query(max_length=64)] = None,
+    request: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
 ) -> VerifyOut:
     """Re-check the ledger's hash chains: one request, or every request in scope."""
     result = await services.db(_verify_in_scope, principal, request)

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     max_body_bytes: int = 64 * 1024
+    # The codec endpoint decodes whole workflow states for the Temporal Web UI.
+    codec_max_body_bytes: int = 4 * 1024 * 1024
 
     # Clocks (DESIGN §2): the office's time zone and closing time.
     timezone: str = "Asia/Shanghai"

@@ -261,6 +261,9 @@ class Stack:
             str(c.temporal_port),
             "--ui-port",
             str(c.ui_port),
+            # The UI decodes payloads through the API (the API answers CORS for the UI's origin).
+            "--ui-codec-endpoint",
+            f"http://127.0.0.1:{c.api_port}/codec",
             "--namespace",
             c.namespace,
             *attributes,

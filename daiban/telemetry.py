@@ -70,10 +70,18 @@ class Metrics:
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        max_body_bytes: int,
+        codec_max_body_bytes: int = 4 * 1024 * 1024,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.codec_max_body_bytes = codec_max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,7 +102,9 @@ class RequestContext:
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
-        limit = self.max_body_bytes
+        # The codec endpoint carries whole workflow states (long histories, notes in Chinese).
+        codec = scope.get("path", "").startswith("/codec/")
+        limit = self.codec_max_body_bytes if codec else self.max_body_bytes
         received = 0
 
         async def receive_within_limit() -> Message:

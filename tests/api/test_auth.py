@@ -55,6 +55,7 @@ BAD_TOKENS = {
     "no exp": lambda: jwt.encode(claims(exp=None), SECRET, "HS256"),
     "no office": lambda: jwt.encode(claims(office=None), SECRET, "HS256"),
     "empty sub": lambda: jwt.encode(claims(sub=""), SECRET, "HS256"),
+    "control characters in sub": lambda: jwt.encode(claims(sub="agent\x00x"), SECRET, "HS256"),
     "rating link without req": lambda: jwt.encode(claims(role="rating_link"), SECRET, "HS256"),
 }
 

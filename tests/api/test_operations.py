@@ -114,6 +114,8 @@ ENDPOINTS = {
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
+    ("post", "/codec/encode"),
+    ("post", "/codec/decode"),
 }
 
 
