@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 from daiban.auth import RATING_LINK, Principal
 from daiban.offices import office_index
 from daiban.problems import invalid
-from models.contracts import Level, Role
+from models.contracts import Level, RequestState, Role
 from models.db import LedgerRow, Office, RequestRow
 
 DEFAULT_LIMIT = 50
@@ -65,6 +65,26 @@ def scope_clause(principal: Principal) -> ColumnElement[bool]:
         column = RequestRow.city if tier == "city" else RequestRow.township
         return col(column) == p.office
     return false()
+
+
+def state_in_scope(principal: Principal, state: RequestState) -> bool:
+    """``scope_clause`` over a workflow's state: the same rules, for when the read model cannot
+    answer (the database is away) and the state comes from Temporal alone."""
+    p = principal
+    if p.role == Role.ADMIN:
+        return True
+    if p.role == RATING_LINK:
+        return state.id == p.request
+    if p.role == Role.AGENT:
+        return state.village == p.office
+    if p.role == Role.TOWNSHIP_STAFF:
+        return state.township == p.office
+    if p.role == Role.CITY_STAFF:
+        return state.city == p.office and any(h.action == "forward" for h in state.history)
+    if p.role == Role.SUPERVISOR:
+        tier = office_index()[p.office].tier
+        return (state.city if tier == "city" else state.township) == p.office
+    return False
 
 
 def request_in_scope(session: Session, principal: Principal, request_id: str) -> RequestRow | None:

@@ -22,7 +22,7 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from daiban import idempotency, readmodel
 from daiban.auth import RATING_LINK, Principal, mint_token
@@ -46,6 +46,7 @@ from daiban.problems import (
     Forbidden,
     InvalidInput,
     Problem,
+    Unavailable,
     from_temporal,
     invalid,
     not_found,
@@ -185,8 +186,31 @@ async def submit(
 
 @router.get("/requests/{id}", response_model=RequestOut, responses=responses(401, 403, 404, 422))
 async def get_request(id: RequestId, principal: PrincipalDep, services: ServicesDep) -> RequestOut:
-    row = await scoped_row(services, principal, id)
+    try:
+        row = await scoped_row(services, principal, id)
+    except Unavailable:
+        # The database is away: a request that is still running can be read from Temporal
+        # alone, with the same scope rules applied to its state.
+        return present(services, principal, await _live_state_in_scope(services, principal, id))
     return present(services, principal, await current_state(services, row))
+
+
+async def _live_state_in_scope(
+    services: Services, principal: Principal, request_id: str
+) -> RequestState:
+    client = await services.temporal()
+    handle = client.get_workflow_handle(workflow_id(request_id))
+    try:
+        state = await handle.query(ResidentRequestWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise not_found() from None
+        raise Unavailable("neither the database nor Temporal can answer now") from None
+    except (RPCTimeoutOrCancelledError, WorkflowQueryFailedError):
+        raise Unavailable("neither the database nor Temporal can answer now") from None
+    if not readmodel.state_in_scope(principal, state):
+        raise not_found()
+    return state
 
 
 async def _act(
