@@ -117,12 +117,12 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 ClientDep = Annotated[Client, Depends(get_client)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
-_bearer = HTTPBearer(auto_error=False, description="JWT with sub, role, office, exp")
+bearer = HTTPBearer(auto_error=False, description="JWT with sub, role, office, exp")
 
 
 async def get_principal(
     services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("a bearer token is required", invalid=False)

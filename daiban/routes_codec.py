@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials
 from google.protobuf.message import DecodeError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.middleware.cors import CORSMiddleware
@@ -30,10 +31,12 @@ from temporalio.api.common.v1 import Payload
 
 from daiban.auth import Principal
 from daiban.codec import EncryptionCodec, parse_keys
-from daiban.deps import OVERSIGHT, STAFF, SettingsDep, require
+from daiban.deps import OVERSIGHT, STAFF, ServicesDep, SettingsDep, bearer, get_principal, require
 from daiban.logs import get_logger
+from daiban.offices import CITY_CODE
 from daiban.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF, Problem, responses
 from daiban.settings import Settings
+from models.contracts import Role
 
 PREFIX: Final = "/codec"
 CORS_HEADERS: Final = ["Authorization", "Content-Type", "X-Namespace"]
@@ -45,7 +48,26 @@ MAX_PAYLOADS: Final = 1000
 log = get_logger("daiban.codec")
 router = APIRouter(prefix=PREFIX, tags=["codec"])
 # Whoever decodes reads residents' data: staff handling requests and those overseeing them.
-CodecUserDep = Annotated[Principal, Depends(require(*STAFF, *OVERSIGHT))]
+_codec_roles = require(*STAFF, *OVERSIGHT)
+DEV_WEB_UI = Principal(sub="dev-web-ui", role=Role.ADMIN, office=CITY_CODE)
+
+
+async def codec_user(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """A staff or oversight token; in development, also the local Web UI without one."""
+    settings = services.settings
+    if (
+        credentials is None
+        and settings.codec_dev_ui_without_token
+        and settings.environment == "development"
+    ):
+        return DEV_WEB_UI
+    return await _codec_roles(await get_principal(services, credentials))
+
+
+CodecUserDep = Annotated[Principal, Depends(codec_user)]
 
 
 class CodecPayload(BaseModel):

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # Comma-separated "key_id:base64key" pairs; the first one encrypts, all of them decrypt.
     codec_keys: SecretStr = SecretStr(f"dev1:{DEV_CODEC_KEY}")
     codec_cors_origin: str = "http://localhost:8233"
+    # Development only (refused in production): the local Temporal UI of `daiban run` has no
+    # sign-in and sends no token, so let it decode without one. Production UIs pass an OIDC token.
+    codec_dev_ui_without_token: bool = False
 
     # Submit rate limit per token (requests per minute).
     submit_rate_per_minute: int = Field(120, ge=1)
@@ -93,6 +96,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DAIBAN_JWT_SECRET must be set to a real secret (32+ characters) in production"
             )
+        if self.codec_dev_ui_without_token:
+            raise ValueError("DAIBAN_CODEC_DEV_UI_WITHOUT_TOKEN is for development only")
         if DEV_CODEC_KEY in self.codec_keys.get_secret_value():
             raise ValueError("DAIBAN_CODEC_KEYS must not use the development key in production")
         return self

@@ -286,6 +286,8 @@ class Stack:
         if c.ui_url is not None:
             # The Temporal UI decodes payloads through the API's codec endpoint from this origin.
             env.setdefault("DAIBAN_CODEC_CORS_ORIGIN", c.ui_url)
+            # Its UI has no sign-in: in development it may decode without a token.
+            env.setdefault("DAIBAN_CODEC_DEV_UI_WITHOUT_TOKEN", "true")
         return env
 
     def _spawn(self, name: str, argv: list[str]) -> None:

@@ -13,16 +13,18 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from rich.console import Console
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
+from api import create_app
 from daiban.codec import ENCODING, KEY_ID, EncryptionCodec, new_key, parse_keys
 from daiban.routes_codec import cors_origins
 from daiban.settings import Settings
 from daiban.stack import Stack as ProcessStack
 from daiban.stack import StackConfig
-from tests.api.conftest import CITY, RESIDENT, TOWNSHIP, VILLAGE, Caller, Stack
+from tests.api.conftest import CITY, RESIDENT, TOWNSHIP, VILLAGE, Caller, Stack, serve
 from tests.api.test_validation import with_check_digit
 from tests.conftest import temporal_binary
 from tests.workflows.test_privacy import payloads
@@ -244,9 +246,33 @@ async def test_documented_in_openapi(stack: Stack) -> None:
 
 def test_daiban_run_points_the_ui_at_the_codec(tmp_path: Path) -> None:
     config = StackConfig(var_dir=tmp_path, database_url="sqlite://", api_port=8123)
-    argv = ProcessStack(config, Settings(), Console())._temporal_argv()
+    stack = ProcessStack(config, Settings(), Console())
+    argv = stack._temporal_argv()
     at = argv.index("--ui-codec-endpoint")
     assert argv[at + 1] == "http://127.0.0.1:8123/codec"
+    # Its local UI has no sign-in: the development stack lets it decode without a token.
+    assert stack._child_env()["DAIBAN_CODEC_DEV_UI_WITHOUT_TOKEN"] == "true"
+
+
+async def test_the_development_ui_decodes_without_a_token(stack: Stack, agent: Caller) -> None:
+    dev = Settings(**{**stack.settings.model_dump(), "environment": "development",
+                      "codec_dev_ui_without_token": True})  # fmt: skip
+    test = Settings(**{**stack.settings.model_dump(), "codec_dev_ui_without_token": True})
+    for settings, expected in ((dev, 200), (test, 401)):
+        app = create_app(settings, client=stack.client, engine=stack.engine)
+        async with serve(app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
+            response = await http.post("/codec/decode", json=as_json(PLAIN), headers={"Origin": UI})
+            assert response.status_code == expected, response.text
+            # A token, when sent, is still checked: an agent's is refused.
+            response = await Caller(http, agent.token).post("/codec/decode", as_json(PLAIN))
+            assert response.status_code == 403
+    with pytest.raises(ValueError, match="development only"):
+        Settings(
+            environment="production",
+            jwt_secret=SecretStr("s" * 40),
+            codec_keys=SecretStr(f"k1:{new_key()}"),
+            codec_dev_ui_without_token=True,
+        )
 
 
 # --- no personal data at rest in Temporal, nor in the logs ---------------------------------------
