@@ -66,6 +66,7 @@ from daiban.simulate import Report, SimulationOptions
 from daiban.simulate import render as render_report
 from daiban.simulate import simulate as play
 from daiban.stack import Stack, StackConfig
+from daiban.startup import check_configuration, clear_startup_errors
 from daiban.temporal import connect
 from models.contracts import ActionCommand, Actor
 from workflows.rules import ACTIONS, field_errors
@@ -249,6 +250,8 @@ def run(
     Stop with Ctrl-C; the next run continues with the same data (var/temporal.db, the database).
     """
     settings = _settings()
+    with clear_startup_errors("daiban run"):
+        check_configuration(settings)
     external = temporal_address or (settings.temporal_address if no_temporal else None)
     config = StackConfig(
         var_dir=var_dir,
@@ -287,6 +290,8 @@ def serve(
     from daiban.logs import configure_logging
 
     settings = _settings()
+    with clear_startup_errors("api"):
+        check_configuration(settings)
     configure_logging(settings.log_level)
     # log_config=None: uvicorn's records go through our structlog pipeline, not its own handlers.
     uvicorn.run(

@@ -14,9 +14,10 @@ from contextlib import contextmanager
 
 from pydantic import ValidationError
 
-from daiban.catalog import CatalogError
-from daiban.codec import CodecKeyError
+from daiban.catalog import CatalogError, catalog_from_settings
+from daiban.codec import CodecKeyError, data_converter
 from daiban.db import DatabaseUnavailable, SchemaOutOfDate
+from daiban.settings import Settings
 
 EXIT_STARTUP = 2
 
@@ -52,3 +53,10 @@ def clear_startup_errors(process: str) -> Iterator[None]:
         sys.stderr.flush()
         # Not SystemExit: interpreter teardown after a Temporal client can abort (exit 134).
         os._exit(EXIT_STARTUP)
+
+
+def check_configuration(settings: Settings) -> None:
+    """What the API and the stack read from files and secrets, checked before anything starts:
+    the catalog (DAIBAN_CATALOG) and the codec keys."""
+    catalog_from_settings(settings)
+    data_converter(settings.codec_keys.get_secret_value())

@@ -52,3 +52,25 @@ def test_unmigrated_database_and_unreachable_temporal(tmp_path: Path) -> None:
     result = start_worker(tmp_path, DAIBAN_DATABASE_URL=url, DAIBAN_TEMPORAL_ADDRESS="127.0.0.1:1")
     assert result.returncode == 2 and "Temporal at 127.0.0.1:1 is unreachable" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["serve"], ["run", "--var-dir", "VAR"]])
+def test_a_bad_catalog_stops_the_api_and_the_stack_in_one_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    bad = tmp_path / "catalog.json"
+    bad.write_text('{"version": 1, "items": [{"code": "dibao", "name": ""}]}')
+    argv = [str(Path(sys.executable).parent / "daiban")] + [
+        str(tmp_path / "var") if part == "VAR" else part for part in command
+    ]
+    result = subprocess.run(
+        argv,
+        env={**os.environ, "DAIBAN_CATALOG": str(bad)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot start: catalog" in lines[0] and "'dibao'" in lines[0]
+    assert not (tmp_path / "var" / "temporal.db").exists()  # nothing was started
