@@ -15,8 +15,10 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -62,7 +64,7 @@ class StackRun:
     def output(self) -> Path:
         return self.root / f"run-{self.runs}.out"
 
-    def start(self) -> None:
+    def start(self, **env_extra: str) -> None:
         self.runs += 1
         argv = [sys.executable, "-m", "daiban.cli", "run", "--var-dir", str(self.root / "var")]
         argv += ["--temporal-port", str(self.temporal_port), "--ui-port", str(self.ui_port)]
@@ -70,6 +72,7 @@ class StackRun:
         env = os.environ | {
             "DAIBAN_DATABASE_URL": f"sqlite:///{self.root / 'daiban.db'}",
             "DAIBAN_JWT_SECRET": SECRET,
+            **env_extra,
         }
         with self.output.open("wb") as out:
             self.process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -160,6 +163,51 @@ def test_a_request_survives_a_restart_and_goes_on(stack: StackRun) -> None:
     logs = stack.root / "var" / "log"
     assert {p.name for p in logs.iterdir()} == {"temporal.log", "worker.log", "api.log"}
     assert (stack.root / "var" / "temporal.db").exists()
+
+
+def test_a_deadline_that_passes_while_the_stack_is_down_fires_on_restart(
+    stack: StackRun,
+) -> None:
+    """Durable timers: the official clock of an on-the-spot item runs out while everything is
+    stopped; started again, the red rung fires and is recorded."""
+    shanghai = ZoneInfo("Asia/Shanghai")
+    now = datetime.now(shanghai)
+    closing = now + timedelta(seconds=50)
+    assert closing.date() == now.date(), "too close to midnight in Shanghai for this test"
+    database = f"sqlite:///{stack.root / 'daiban.db'}"
+    cli = [sys.executable, "-m", "daiban.cli"]
+    subprocess.run([*cli, "db", "upgrade", "--url", database], check=True, timeout=60)
+    # Today must be a working day for a same-day deadline (the test may run on a holiday).
+    add = [*cli, "calendar", "add", now.date().isoformat(), "--kind", "workday", "--no-notify"]
+    subprocess.run([*add, "--url", database], check=True, timeout=60)
+    env = {"DAIBAN_CLOSING_TIME": closing.strftime("%H:%M:%S")}
+    agent, staff = bearer("agent", VILLAGE), bearer("township_staff", TOWNSHIP)
+
+    stack.start(**env)
+    body = {"item": "yanglao-dengji", "resident": RESIDENT, "materials": ["居民身份证"]}
+    submitted = httpx.post(f"{stack.api}/v1/requests", json=body, headers=agent, timeout=30)
+    assert submitted.status_code == 201, submitted.text
+    request_id = submitted.json()["id"]
+    act(stack.api, request_id, agent, "handoff")
+    accepted = act(stack.api, request_id, staff, "accept")
+    deadline = datetime.fromisoformat(accepted["deadline"])
+    assert deadline == closing.replace(microsecond=0)
+    assert accepted["overdue"] in ("none", "yellow")
+    stack.interrupt()
+
+    time.sleep(max(0.0, (deadline - datetime.now(shanghai)).total_seconds()) + 2)
+    stack.start(**env)
+    url = f"{stack.api}/v1/requests/{request_id}"
+    until = time.monotonic() + 60
+    state = httpx.get(url, headers=staff, timeout=30).json()
+    while state["overdue"] != "red" and time.monotonic() < until:
+        time.sleep(0.5)
+        state = httpx.get(url, headers=staff, timeout=30).json()
+    assert state["overdue"] == "red", state
+    [red] = [e for e in state["escalations"] if e["level"] == "red"]
+    assert red["clock"] == "official" and datetime.fromisoformat(red["at"]) >= deadline
+    assert state["red_flag"] and state["stage"] == "township_review"  # work is never blocked
+    stack.interrupt()
 
 
 def test_a_busy_port_stops_the_start_in_one_line(tmp_path: Path) -> None:
