@@ -33,5 +33,8 @@ lint: $(STAMP)
 chaos: $(STAMP)
 	$(BIN)/python -m chaos
 
+bench: $(STAMP)
+	$(BIN)/python -m bench $(if $(QUICK),--quick,)
+
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-* .pytest_cache .mypy_cache

@@ -1,0 +1,14 @@
+"""Benchmarks of daiban on one machine: ``python -m bench [--quick | --smoke]`` (``make bench``).
+
+Each run starts its own Temporal dev server, PostgreSQL databases, worker and API, measures five
+things, prints a table and writes the same figures to ``var/bench/<timestamp>.json``:
+
+1. lifecycle throughput through the API against a bare workflow (``lifecycle``, ``bare``);
+2. API latency at a fixed offered load (``latency``);
+3. cost as open work grows (``openwork``);
+4. read-model queries at scale on PostgreSQL (``readmodel``);
+5. escalation punctuality (``escalation``).
+
+Figures are ratios to a baseline measured in the same run where a baseline exists. BENCHMARKS.md
+holds the method, the figures of a full run and the targets.
+"""
