@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.calendar_source import CalendarSource
@@ -32,9 +32,14 @@ from workflows.request import ResidentRequestWorkflow
 log = get_logger("daiban.worker")
 
 
+# The sandbox re-imports workflow modules per run and guards every call; on these machines it
+# costs about a fifth of the worker's CPU per lifecycle (BENCHMARKS.md). Production runs without
+# it: `workflows/` is kept pure by tests/workflows/test_purity.py, and tests/replay replays every
+# stored history under the sandbox, which still catches a non-deterministic call before a deploy.
+WORKFLOW_RUNNER = UnsandboxedWorkflowRunner()
 # The contracts are plain dataclasses with no side effects: passing them through the sandbox keeps
 # one ``datetime`` class on both sides of the converter and avoids re-importing them per run.
-WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+SANDBOXED_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("models")
 )
 

@@ -15,7 +15,7 @@ from temporalio.worker import Replayer
 
 from daiban.settings import Settings
 from daiban.temporal import converter
-from worker import WORKFLOW_RUNNER
+from worker import SANDBOXED_RUNNER
 from workflows.request import ResidentRequestWorkflow
 
 # histories/ holds the current code's histories; each subfolder, those of an earlier version that
@@ -43,7 +43,7 @@ async def test_replay(path: Path) -> None:
     # The histories are encrypted like production ones; the development key decrypts them.
     replayer = Replayer(
         workflows=[ResidentRequestWorkflow],
-        workflow_runner=WORKFLOW_RUNNER,
+        workflow_runner=SANDBOXED_RUNNER,
         data_converter=converter(Settings()),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)

@@ -20,7 +20,7 @@ from activities.records import RecordActivities
 from daiban.settings import Settings
 from models.contracts import TransitionRecord
 from tests.workflows.conftest import AGENT, TOWNSHIP_STAFF, Harness
-from worker import WORKFLOW_RUNNER
+from worker import SANDBOXED_RUNNER
 from workflows.request import ResidentRequestWorkflow
 
 
@@ -48,7 +48,7 @@ async def test_retried_record_writes_no_duplicate_rows(
         task_queue=task_queue,
         workflows=[ResidentRequestWorkflow],
         activities=[DeadlineActivities(source).compute_deadlines, records.record_transition],
-        workflow_runner=WORKFLOW_RUNNER,
+        workflow_runner=SANDBOXED_RUNNER,
         activity_executor=ThreadPoolExecutor(4),
     )
     async with worker:
