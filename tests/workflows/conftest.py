@@ -51,6 +51,13 @@ AGENT = Actor("agent-1", "agent", VILLAGE)
 TOWNSHIP_STAFF = Actor("ts-1", "township_staff", TOWNSHIP)
 CITY_STAFF = Actor("cs-1", "city_staff", CITY)
 SUPERVISOR = Actor("sup-1", "supervisor", CITY)
+# A township item's ordinary path from registration to delivery of the result.
+TOWNSHIP_PATH = (
+    ("handoff", AGENT),
+    ("accept", TOWNSHIP_STAFF),
+    ("approve", TOWNSHIP_STAFF),
+    ("deliver", AGENT),
+)
 RESIDENT = Resident(name="王秀英", id_number="370285194802150024", phone="13805321234")
 
 
@@ -129,6 +136,15 @@ class Harness:
     async def act(self, request_id: str, action: str, actor: Actor, **fields: Any) -> RequestState:
         cmd = ActionCommand(action=action, actor=actor, **fields)
         return await self.handles[request_id].execute_update(ResidentRequestWorkflow.act, cmd)
+
+    async def drive(self, request_id: str, until: str = "deliver") -> RequestState:
+        """Take a township item through its ordinary path, up to and including ``until``."""
+        state = await self.state(request_id)
+        for action, actor in TOWNSHIP_PATH:
+            state = await self.act(request_id, action, actor)
+            if action == until:
+                break
+        return state
 
     async def state(self, request_id: str) -> RequestState:
         return await self.handles[request_id].query(ResidentRequestWorkflow.state)

@@ -134,12 +134,7 @@ async def test_withdraw_before_a_decision_only(harness: Harness) -> None:
     assert (await harness.handles[rid].result()).stage == "withdrawn"
 
     rid = await harness.submit()
-    for action, actor in (
-        ("handoff", AGENT),
-        ("accept", TOWNSHIP_STAFF),
-        ("approve", TOWNSHIP_STAFF),
-    ):
-        await harness.act(rid, action, actor)
+    await harness.drive(rid, until="approve")
     failure = await rejected(harness, rid, "withdraw", AGENT)
     assert failure.details[0]["allowed_actions"] == ["deliver"]
 
@@ -165,13 +160,7 @@ async def test_deny_then_delivery_and_rating(harness: Harness) -> None:
 
 async def test_bad_rating_opens_rectification_then_rectify(harness: Harness) -> None:
     rid = await harness.submit()
-    for action, actor in (
-        ("handoff", AGENT),
-        ("accept", TOWNSHIP_STAFF),
-        ("approve", TOWNSHIP_STAFF),
-        ("deliver", AGENT),
-    ):
-        await harness.act(rid, action, actor)
+    await harness.drive(rid)
     state = await harness.act(rid, "rate", AGENT, score=1, comment="等太久")
     assert (state.stage, state.responsible_office) == ("rectification", TOWNSHIP)
     assert state.deadline == cst("2030-03-11 17:00")  # 5 working days
@@ -186,13 +175,7 @@ async def test_bad_rating_opens_rectification_then_rectify(harness: Harness) -> 
 
 async def test_rating_appeal_upheld_closes_rectification(harness: Harness) -> None:
     rid = await harness.submit()
-    for action, actor in (
-        ("handoff", AGENT),
-        ("accept", TOWNSHIP_STAFF),
-        ("approve", TOWNSHIP_STAFF),
-        ("deliver", AGENT),
-    ):
-        await harness.act(rid, action, actor)
+    await harness.drive(rid)
     await harness.act(rid, "rate", AGENT, score=2)
     await rejected(harness, rid, "review_appeal", SUPERVISOR, upheld=True)  # nothing pending
     state = await harness.act(rid, "appeal_rating", TOWNSHIP_STAFF, note="评价对象错误")
@@ -244,13 +227,7 @@ async def test_extension_is_capped_at_statutory(harness: Harness) -> None:
 
 async def test_default_rating_after_the_rating_window(harness: Harness) -> None:
     rid = await harness.submit()
-    for action, actor in (
-        ("handoff", AGENT),
-        ("accept", TOWNSHIP_STAFF),
-        ("approve", TOWNSHIP_STAFF),
-        ("deliver", AGENT),
-    ):
-        await harness.act(rid, action, actor)
+    await harness.drive(rid)
     state = await harness.state(rid)
     assert state.deadline == cst("2030-03-11 17:00")  # 7 natural days from Mon 4 March
     await harness.skip_to(cst("2030-03-11 17:00"))

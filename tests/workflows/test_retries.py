@@ -19,7 +19,7 @@ from activities.ledger import verify
 from activities.records import RecordActivities
 from daiban.settings import Settings
 from models.contracts import TransitionRecord
-from tests.workflows.conftest import AGENT, TOWNSHIP_STAFF, Harness
+from tests.workflows.conftest import AGENT, Harness
 from worker import SANDBOXED_RUNNER
 from workflows.request import ResidentRequestWorkflow
 
@@ -54,13 +54,7 @@ async def test_retried_record_writes_no_duplicate_rows(
     async with worker:
         harness = Harness(env=env, engine=engine, settings=settings, task_queue=task_queue)
         rid = await harness.submit()
-        for action, actor in (
-            ("handoff", AGENT),
-            ("accept", TOWNSHIP_STAFF),
-            ("approve", TOWNSHIP_STAFF),
-            ("deliver", AGENT),
-        ):
-            await harness.act(rid, action, actor)
+        await harness.drive(rid)
         state = await harness.act(rid, "rate", AGENT, score=5)
 
     assert all(n == 2 for n in records.attempts.values())  # every transition was retried once
