@@ -74,7 +74,7 @@ def _json_default(value: object) -> str:
 
 
 def _json_dumps(value: object) -> str:
-    # Readable Chinese in the database (no \uXXXX escapes); dates as ISO 8601 strings.
+    # Readable Chinese in the database (no ASCII escapes); dates as ISO 8601 strings.
     return json.dumps(value, ensure_ascii=False, default=_json_default)
 
 
@@ -462,7 +462,8 @@ def upsert_request(session: Session, row: RequestRow) -> bool:
     elif dialect == "sqlite":
         insert = sqlite.insert(table).values(values)
     else:
-        raise NotImplementedError(f"upsert_request supports sqlite and postgresql, not {dialect}")
+        # The two databases this product supports (DESIGN §6); any other is a configuration error.
+        raise ValueError(f"the read model needs SQLite or PostgreSQL, not {dialect}")
     statement = insert.on_conflict_do_update(
         index_elements=[table.c.id],
         set_={name: insert.excluded[name] for name in values if name != "id"},
