@@ -113,11 +113,15 @@ def apply_shifts(state: RequestState, shifted: list[ClockTimes]) -> None:
             state.expected_at = times.deadline
             continue
         clock = find_clock(state, times.name)
-        if clock is None:
-            continue
-        clock.deadline, clock.statutory = times.deadline, times.statutory
-        clock.reminder_at, clock.yellow_at = times.reminder_at, times.yellow_at
-        clock.provisional = times.provisional
+        if clock is not None:
+            set_times(clock, times)
+
+
+def set_times(clock: Clock, times: ClockTimes) -> None:
+    """Give a running clock newly computed instants; the rungs it already fired stay fired."""
+    clock.deadline, clock.statutory = times.deadline, times.statutory
+    clock.reminder_at, clock.yellow_at = times.reminder_at, times.yellow_at
+    clock.provisional = times.provisional
 
 
 def pending_rungs(clock: Clock) -> list[tuple[str, datetime]]:

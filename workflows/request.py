@@ -386,9 +386,7 @@ class ResidentRequestWorkflow:
         changed = False
         for clock, times in zip(running, result.clocks, strict=True):
             before = (clock.deadline, clock.statutory, clock.provisional)
-            clock.deadline, clock.statutory = times.deadline, times.statutory
-            clock.reminder_at, clock.yellow_at = times.reminder_at, times.yellow_at
-            clock.provisional = times.provisional
+            clocks.set_times(clock, times)
             changed = changed or before != (clock.deadline, clock.statutory, clock.provisional)
         return changed
 
