@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, PayloadCodec
 
+from daiban.payloads import PayloadConverter
+
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
@@ -91,5 +93,7 @@ class EncryptionCodec(PayloadCodec):
 
 def data_converter(keys_spec: str) -> DataConverter:
     return dataclasses.replace(
-        DataConverter.default, payload_codec=EncryptionCodec(parse_keys(keys_spec))
+        DataConverter.default,
+        payload_converter_class=PayloadConverter,
+        payload_codec=EncryptionCodec(parse_keys(keys_spec)),
     )

@@ -5,8 +5,6 @@ workflow, the activities and the API agree on one shape. Fields are only ever ad
 defaults, so that running workflows keep decoding their histories.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -148,6 +146,23 @@ class RequestInput:
 
 
 @dataclass
+class ClockQuery:
+    """Compute one clock: chain the steps from ``start`` (each step starts where the last ended)."""
+
+    name: str
+    start: datetime
+    steps: list[LimitSpec]
+    statutory_steps: list[LimitSpec] | None = None
+    ladder: bool = True
+    # Instead of steps: the closing time of this date (rolled to the next working day).
+    until: str | None = None  # ISO date
+    # When computing again: working days added by pauses (deadline and statutory) and by an
+    # extension (deadline only, never past the statutory deadline).
+    paused_days: int = 0
+    extended_days: int = 0
+
+
+@dataclass
 class Clock:
     name: str
     office: str
@@ -280,23 +295,6 @@ class ActionCommand:
 
 
 # --- activities --------------------------------------------------------------------------------
-
-
-@dataclass
-class ClockQuery:
-    """Compute one clock: chain the steps from ``start`` (each step starts where the last ended)."""
-
-    name: str
-    start: datetime
-    steps: list[LimitSpec]
-    statutory_steps: list[LimitSpec] | None = None
-    ladder: bool = True
-    # Instead of steps: the closing time of this date (rolled to the next working day).
-    until: str | None = None  # ISO date
-    # When computing again: working days added by pauses (deadline and statutory) and by an
-    # extension (deadline only, never past the statutory deadline).
-    paused_days: int = 0
-    extended_days: int = 0
 
 
 @dataclass
