@@ -1,12 +1,24 @@
-"""The AES-GCM payload codec: round trips, key rotation, tamper detection, key parsing."""
+"""The AES-GCM payload codec: round trips, compression, key rotation, tamper detection, key
+parsing."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 
-from daiban.codec import ENCODING, KEY_ID, CodecKeyError, EncryptionCodec, new_key, parse_keys
+from daiban.codec import (
+    COMPRESSION,
+    ENCODING,
+    KEY_ID,
+    CodecKeyError,
+    EncryptionCodec,
+    new_key,
+    parse_keys,
+)
 
 PLAIN = Payload(metadata={"encoding": b"json/plain"}, data='{"name": "王秀英"}'.encode())
 
@@ -61,3 +73,50 @@ async def test_unencrypted_payloads_pass_through() -> None:
 def test_bad_key_specs_are_refused(spec: str, message: str) -> None:
     with pytest.raises(CodecKeyError, match=message):
         parse_keys(spec)
+
+
+STATE = Payload(
+    metadata={"encoding": b"json/plain"},
+    data=(
+        '{"resident": {"name": "王秀英"}, "history": ['
+        + ", ".join(
+            f'{{"action": "accept", "at": "2026-03-0{n % 9 + 1}T09:00:00+08:00", "office": "town-03"}}'
+            for n in range(30)
+        )
+        + "]}"
+    ).encode(),
+)
+
+
+async def test_large_payloads_are_compressed_then_encrypted() -> None:
+    codec = EncryptionCodec(parse_keys(f"k1:{new_key()}"))
+    [small, large] = await codec.encode([PLAIN, STATE])
+    assert COMPRESSION not in small.metadata
+    assert large.metadata[COMPRESSION] == b"zlib"
+    assert len(large.data) < len(STATE.SerializeToString()) / 3
+    assert "王秀英".encode() not in large.data
+    assert await codec.decode([small, large]) == [PLAIN, STATE]
+
+
+async def test_payloads_written_before_compression_still_decode() -> None:
+    key = new_key()
+    cipher = AESGCM(base64.b64decode(key))
+    nonce = bytes(12)
+    # The earlier form: the key id alone as associated data, no compression mark.
+    sealed = Payload(
+        metadata={"encoding": ENCODING, KEY_ID: b"k1"},
+        data=nonce + cipher.encrypt(nonce, STATE.SerializeToString(), b"k1"),
+    )
+    assert await EncryptionCodec(parse_keys(f"k1:{key}")).decode([sealed]) == [STATE]
+
+
+async def test_the_compression_mark_cannot_be_stripped_or_added() -> None:
+    codec = EncryptionCodec(parse_keys(f"k1:{new_key()}"))
+    [small, large] = await codec.encode([PLAIN, STATE])
+    stripped = Payload(
+        metadata={k: v for k, v in large.metadata.items() if k != COMPRESSION}, data=large.data
+    )
+    added = Payload(metadata={**small.metadata, COMPRESSION: b"zlib"}, data=small.data)
+    for forged in (stripped, added):
+        with pytest.raises(InvalidTag):
+            await codec.decode([forged])
