@@ -75,14 +75,12 @@ def test_bad_key_specs_are_refused(spec: str, message: str) -> None:
         parse_keys(spec)
 
 
+ENTRY = '{"action": "accept", "at": "2026-03-0%dT09:00:00+08:00", "office": "town-03"}'
 STATE = Payload(
     metadata={"encoding": b"json/plain"},
     data=(
         '{"resident": {"name": "王秀英"}, "history": ['
-        + ", ".join(
-            f'{{"action": "accept", "at": "2026-03-0{n % 9 + 1}T09:00:00+08:00", "office": "town-03"}}'
-            for n in range(30)
-        )
+        + ", ".join(ENTRY % (n % 9 + 1) for n in range(30))
         + "]}"
     ).encode(),
 )
