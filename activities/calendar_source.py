@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time as clock
 from datetime import time
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -35,6 +36,10 @@ class CalendarSource:
         self._calendar = WorkdayCalendar(tz=tz, closing=closing)
         self._version: str | None = None
         self._checked_at = float("-inf")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self._calendar.tz
 
     def calendar(self) -> WorkdayCalendar:
         if self._engine is None or clock.monotonic() - self._checked_at < self._recheck:

@@ -1,8 +1,9 @@
 """``record_transition``: one database transaction per workflow transition.
 
-It appends the ledger rows, projects the read-model row, upserts the rating and queues the
-notifications; then it delivers the queued notifications. Every part is idempotent (event keys,
-versioned upsert, unique outbox rows), so Temporal may retry it at will.
+It appends the ledger rows, projects the read-model row (which moves the per-day statistics
+rollup with it), upserts the rating and queues the notifications; then it delivers the queued
+notifications. Every part is idempotent (event keys, versioned upsert, unique outbox rows), so
+Temporal may retry it at will.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ class RecordActivities:
         state = record.state
         with session_scope(self._engine) as session:
             append_events(session, state.id, record.events)
-            upsert_request(session, project(state, self._source))
+            upsert_request(session, project(state, self._source), self._source.tz)
             _save_rating(session, state)
             _queue(session, state.id, record.notifications)
         if record.notifications:

@@ -24,14 +24,18 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import String, any_, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlmodel import col
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from bench.config import Sizes
 from bench.load import JSON, Api, Arrival, Latencies, closed_loop, evenly, open_loop, resident
 from bench.system import TASK_QUEUE, System, township_of_village
+from daiban import rollup
 from daiban.catalog import load_catalog
+from daiban.db import session_scope
 from daiban.intake import item_spec, policy
 from daiban.offices import CITY_CODE
 from models import search_attributes as sa
@@ -144,7 +148,8 @@ class OpenWork:
 
 def copy_rows(system: System, ids: list[str]) -> None:
     """A read-model row for each deferred request: a copy of the newest real open request's row
-    (same width, same indexes touched) under its own id."""
+    (same width, same indexes touched) under its own id, counted in the statistics rollup as
+    ``upsert_request`` would have."""
     if not ids:
         return
     assert system.engine is not None
@@ -157,9 +162,11 @@ def copy_rows(system: System, ids: list[str]) -> None:
         "  AND stage = 'village_intake' ORDER BY created_at DESC LIMIT 1) AS t, "
         "  unnest(CAST(:ids AS text[])) AS x(id)"
     )
-    with system.engine.begin() as connection:
-        connection.execute(query, {"ids": ids})
-        connection.execute(text("ANALYZE requests"))
+    with session_scope(system.engine) as session:
+        session.connection().execute(query, {"ids": ids})
+        copied = col(RequestRow.id) == any_(bindparam("ids", ids, type_=ARRAY(String())))
+        rollup.add_requests(session, system.tz, copied)
+        session.connection().execute(text("ANALYZE requests"))
 
 
 async def start_requests(

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
 from pydantic import ValidationError
@@ -36,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from daiban import client as api
-from daiban import render
+from daiban import render, rollup
 from daiban.auth import mint_token
 from daiban.client import DEFAULT_API_URL, JSON, ApiClient, ApiError, ApiUnreachable
 from daiban.db import (
@@ -574,12 +575,22 @@ def db_upgrade(url: UrlOption = None) -> None:
     """Migrate the database to the newest schema (safe to run again, and from several hosts)."""
     database_url = _database_url(url)
     try:
-        revision = upgrade(database_url)
+        revision = upgrade(database_url, timezone=_settings().timezone)
     except DatabaseUnavailable as error:
         _fail(str(error))
     except SQLAlchemyError as error:
         _fail(f"migration failed: {describe_error(error)}")
     typer.echo(f"database {display_url(database_url)} is at revision {revision} (head)")
+
+
+@db_app.command("rebuild-stats")
+def db_rebuild_stats(url: UrlOption = None) -> None:
+    """Recompute the statistics rollup from the read model (after a bulk load of requests or a
+    change of DAIBAN_TIMEZONE); writers wait while it runs."""
+    tz = ZoneInfo(_settings().timezone)
+    with _session(url) as session:
+        rows, requests = rollup.rebuild(session, tz)
+    typer.echo(f"statistics rebuilt: {requests} requests in {rows} rows (day, township, city)")
 
 
 # --- daiban calendar ---------------------------------------------------------------------------

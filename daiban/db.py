@@ -16,18 +16,19 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, func, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, Table, create_engine, event, func, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from sqlmodel import Session, SQLModel, col, delete, select
 
+from daiban import rollup
 from models.db import CalendarOverride, CalendarYear, Office, RequestRow, utc_now
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -139,6 +140,10 @@ def _make_sqlite_engine(url: URL) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
+        # The statistics rollup groups by local day; SQLite has no time zones of its own.
+        dbapi_connection.create_function(
+            rollup.SQLITE_LOCAL_DATE, 2, rollup.sqlite_local_date, deterministic=True
+        )
 
     return engine
 
@@ -236,12 +241,18 @@ def check_schema(engine: Engine) -> None:
         )
 
 
-def upgrade(url: str, revision: str = "head") -> str | None:
-    """Run the migrations up to ``revision`` (head by default); return the revision reached."""
+def upgrade(url: str, revision: str = "head", timezone: str | None = None) -> str | None:
+    """Run the migrations up to ``revision`` (head by default); return the revision reached.
+
+    ``timezone`` is the offices' (the statistics rollup groups by local day); None reads
+    ``DAIBAN_TIMEZONE`` from the settings.
+    """
     engine = make_engine(url)
     try:
         check_database(engine)
         config = _alembic_config()
+        if timezone is not None:
+            config.attributes["timezone"] = timezone
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 # Held until commit: a second replica waits here, then finds nothing to do.
@@ -447,27 +458,35 @@ def load_calendar_year(
 # --- read model --------------------------------------------------------------------------------
 
 
-def upsert_request(session: Session, row: RequestRow) -> bool:
-    """Insert or replace a read-model row unless the stored one has the same or a newer version.
+def upsert_request(session: Session, row: RequestRow, tz: ZoneInfo) -> bool:
+    """Insert or replace a read-model row unless the stored one has the same or a newer version,
+    and move the statistics rollup by the difference (``daiban.rollup``), in the caller's
+    transaction. Returns True when the row was written; a retry of the same version writes
+    nothing and adds nothing.
 
-    One statement (``INSERT … ON CONFLICT DO UPDATE … WHERE version < excluded.version``), so two
-    activities racing with versions 5 and 6 always leave 6. Returns True when the row was written.
+    The stored row is read locked (``SELECT … FOR UPDATE``) before it is replaced, so the amount
+    subtracted is what the row held. When there is no row yet, insert-if-absent: of two first
+    writes of one request, the second waits for the first's commit, finds the row and locks it.
+    SQLite has no row locks: there the insert comes first, as it takes the database's write lock,
+    and nothing can change the row between the read and the update.
     """
-    table = SQLModel.metadata.tables["requests"]
+    table: Table = SQLModel.metadata.tables["requests"]
     values = {column.name: getattr(row, column.name) for column in table.columns}
-    dialect = session.get_bind().dialect.name
-    insert: postgresql.Insert | sqlite.Insert
-    if dialect == "postgresql":
-        insert = postgresql.insert(table).values(values)
-    elif dialect == "sqlite":
-        insert = sqlite.insert(table).values(values)
-    else:
-        # The two databases this product supports (DESIGN §6); any other is a configuration error.
-        raise ValueError(f"the read model needs SQLite or PostgreSQL, not {dialect}")
-    statement = insert.on_conflict_do_update(
-        index_elements=[table.c.id],
-        set_={name: insert.excluded[name] for name in values if name != "id"},
-        where=table.c.version < insert.excluded.version,
-    ).returning(table.c.id)
-    # RETURNING rather than rowcount, which psycopg does not report for this statement.
-    return session.exec(statement).first() is not None
+    counted = [table.c[name] for name in ("version", *rollup.SOURCE_COLUMNS)]
+    locked = select(*counted).where(table.c.id == row.id).with_for_update()
+    # PostgreSQL: lock first, since nearly every write replaces a row (one statement fewer).
+    old = session.exec(locked).first() if session.get_bind().dialect.name != "sqlite" else None
+    if old is None:
+        insert = rollup.dialect_insert(session, table).values(values)
+        absent = insert.on_conflict_do_nothing(index_elements=[table.c.id])
+        # RETURNING rather than rowcount, which psycopg does not report for this statement.
+        if session.exec(absent.returning(table.c.id)).first() is not None:
+            rollup.apply(session, tz, values)
+            return True
+        old = session.exec(locked).one()
+    if old.version >= row.version:
+        return False
+    changed = {name: value for name, value in values.items() if name != "id"}
+    session.exec(update(table).where(table.c.id == row.id).values(changed))
+    rollup.apply(session, tz, values, old._mapping)
+    return True

@@ -10,6 +10,7 @@ by every list, so what a caller may open and what it may list cannot disagree:
 - admin: everything; a rating link: its one request.
 
 Lists page by keyset, never by offset: the cursor is an opaque base64 of the last row's sort key.
+Statistics read whole days from the per-day rollup (``daiban.rollup``) where the scope allows.
 """
 
 from __future__ import annotations
@@ -21,16 +22,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, true
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from daiban import rollup
 from daiban.auth import RATING_LINK, Principal
 from daiban.offices import office_index
 from daiban.problems import invalid
 from models.contracts import Level, RequestState, Role
-from models.db import LedgerRow, Office, RequestRow
+from models.db import LedgerRow, Office, RequestRow, RequestStatsDaily
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -270,74 +273,100 @@ def request_ids_in_scope(session: Session, principal: Principal) -> list[str]:
 # --- statistics --------------------------------------------------------------------------------
 
 
-def _count(condition: ColumnElement[bool]) -> Any:
-    return func.sum(case((condition, 1), else_=0))
+def rollup_scope(principal: Principal) -> ColumnElement[bool] | None:
+    """``scope_clause`` on the statistics rollup's columns, or None where the scope is finer than
+    a township (agents, staff, rating links): those read ``requests`` directly."""
+    p, r = principal, RequestStatsDaily
+    if p.role == Role.ADMIN:
+        return true()
+    if p.role == Role.SUPERVISOR:
+        tier = office_index()[p.office].tier
+        return col(r.city if tier == "city" else r.township) == p.office
+    return None
+
+
+def _direct_sums(
+    session: Session,
+    principal: Principal,
+    township: str | None,
+    ranges: Sequence[tuple[datetime | None, datetime | None]],
+) -> dict[str, list[int]]:
+    """Per township, the rollup's sums computed over ``requests`` created in any of ``ranges``."""
+    r = RequestRow
+    query = select(col(r.township), *rollup.sum_columns(r)).where(scope_clause(principal))
+    if township is not None:
+        query = query.where(col(r.township) == township)
+    within = []
+    for start, end in ranges:
+        bounds = []
+        if start is not None:
+            bounds.append(col(r.created_at) >= start)
+        if end is not None:
+            bounds.append(col(r.created_at) < end)
+        within.append(and_(true(), *bounds))
+    query = query.where(or_(*within))
+    rows = session.exec(query.group_by(col(r.township))).all()
+    return {row[0]: [int(n or 0) for n in row[1:]] for row in rows}
 
 
 def township_stats(
     session: Session,
     principal: Principal,
+    tz: ZoneInfo,
     township: str | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Per township (every request belongs to exactly one), one GROUP BY over the read model.
+    """Per township (every request belongs to exactly one), requests created in [from, to).
+
+    Whole local days (in ``tz``) come from the per-day rollup when the caller's scope is a
+    township, a city or everything; the partial days at the edges, and every finer scope, from
+    ``requests``. The same sums either way (``daiban.rollup``), so the figures are identical.
 
     Rates are None where nothing was measured: ``on_time_rate`` over decided requests,
     ``satisfaction_rate`` = ratings of 3–5 over all ratings (defaults included),
     ``rectified_rate`` = rectified requests over bad ratings (1–2).
     """
-    r = RequestRow
-    score = col(r.rating_score)
-    columns = [
-        col(r.township),
-        func.count(),
-        _count(col(r.stage) == "completed"),
-        _count(col(r.on_time).is_(True)),
-        func.count(col(r.on_time)),
-        func.avg(col(r.working_days)),
-        func.coalesce(func.sum(col(r.reminder_count)), 0),
-        func.coalesce(func.sum(col(r.yellow_count)), 0),
-        func.coalesce(func.sum(col(r.red_count)), 0),
-        *(_count(score == n) for n in range(1, 6)),
-        func.count(score),
-        _count(col(r.rectified).is_(True)),
-    ]
-    query = select(*columns).where(scope_clause(principal))
-    if township is not None:
-        query = query.where(col(r.township) == township)
-    if created_from is not None:
-        query = query.where(col(r.created_at) >= created_from)
-    if created_to is not None:
-        query = query.where(col(r.created_at) < created_to)
-    rows = session.exec(query.group_by(col(r.township)).order_by(col(r.township))).all()
-    codes = [row[0] for row in rows]
+    scope = rollup_scope(principal)
+    if scope is None:
+        sums = _direct_sums(session, principal, township, [(created_from, created_to)])
+    else:
+        parts = rollup.split(created_from, created_to, tz)
+        sums = {}
+        if parts.days is not None:
+            sums = rollup.township_sums(session, scope, township, parts.days)
+        if parts.edges:
+            for office, edge in _direct_sums(session, principal, township, parts.edges).items():
+                whole = sums.setdefault(office, [0] * len(edge))
+                sums[office] = [a + b for a, b in zip(whole, edge, strict=True)]
+    # A rollup row whose requests all moved to another day stays, summing to zero: not listed.
+    codes = sorted(office for office, values in sums.items() if values[0])
     offices = select(Office.code, Office.name).where(col(Office.code).in_(codes))
     names = dict(session.exec(offices).all())
-    return [_stats_row(row, names.get(row[0])) for row in rows]
+    return [_stats_row(code, sums[code], names.get(code)) for code in codes]
 
 
 def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _stats_row(row: Sequence[Any], name: str | None) -> dict[str, Any]:
-    (office, total, completed, on_time, decided, avg_days, reminder, yellow, red) = row[:9]
-    ratings = [int(n or 0) for n in row[9:14]]
-    rated, rectified = int(row[14] or 0), int(row[15] or 0)
+def _stats_row(office: str, values: list[int], name: str | None) -> dict[str, Any]:
+    sums = dict(zip(rollup.STATS, values, strict=True))
+    ratings = [sums[f"rating_{n}"] for n in range(1, 6)]
+    days, decided = sums["working_days_sum"], sums["working_days_count"]
     return {
         "office": office,
         "name": name,
-        "total": int(total),
-        "completed": int(completed or 0),
-        "on_time_rate": _ratio(int(on_time or 0), int(decided or 0)),
-        "avg_working_days": round(float(avg_days), 2) if avg_days is not None else None,
-        "reminder": int(reminder),
-        "yellow": int(yellow),
-        "red": int(red),
+        "total": sums["total"],
+        "completed": sums["completed"],
+        "on_time_rate": _ratio(sums["on_time_true"], sums["on_time_count"]),
+        "avg_working_days": round(days / decided, 2) if decided else None,
+        "reminder": sums["reminder"],
+        "yellow": sums["yellow"],
+        "red": sums["red"],
         "ratings": {str(n): ratings[n - 1] for n in range(1, 6)},
-        "satisfaction_rate": _ratio(sum(ratings[2:]), rated),
-        "rectified_rate": _ratio(rectified, ratings[0] + ratings[1]),
+        "satisfaction_rate": _ratio(sum(ratings[2:]), sums["rated"]),
+        "rectified_rate": _ratio(sums["rectified_true"], ratings[0] + ratings[1]),
     }
 
 

@@ -115,6 +115,7 @@ async def stats(
     rows = await services.db(
         readmodel.township_stats,
         principal,
+        services.tz,
         query.township,
         _day_start(query.from_, services.tz),
         _day_start(to, services.tz),

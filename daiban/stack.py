@@ -298,7 +298,7 @@ class Stack:
     def _prepare_database(self) -> None:
         url = self.config.database_url
         try:
-            revision = upgrade(url)
+            revision = upgrade(url, timezone=self.settings.timezone)
             engine = make_engine(url)
             try:
                 changed = load_offices(engine, demo_offices())

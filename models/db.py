@@ -188,6 +188,37 @@ class RequestRow(SQLModel, table=True):
     state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON(), nullable=False))
 
 
+class RequestStatsDaily(SQLModel, table=True):
+    """Per local day of creation, township and city: the sums ``township_stats`` aggregates.
+
+    Every column is a sum of per-request contributions, so a read-model write adds the new row's
+    contribution and subtracts the old one's in the same transaction (``daiban.rollup``). ``day``
+    is the date of ``created_at`` in the offices' time zone (``DAIBAN_TIMEZONE``).
+    """
+
+    __tablename__ = "request_stats_daily"
+
+    day: date = Field(sa_column=Column(Date(), primary_key=True))
+    township: str = Field(primary_key=True)
+    city: str = Field(primary_key=True)
+    total: int = 0
+    completed: int = 0
+    on_time_true: int = 0
+    on_time_count: int = 0
+    working_days_sum: int = 0
+    working_days_count: int = 0
+    reminder: int = 0
+    yellow: int = 0
+    red: int = 0
+    rating_1: int = 0
+    rating_2: int = 0
+    rating_3: int = 0
+    rating_4: int = 0
+    rating_5: int = 0
+    rated: int = 0
+    rectified_true: int = 0
+
+
 # --- supervision -------------------------------------------------------------------------------
 
 

@@ -7,6 +7,9 @@ Called two ways:
 - by the ``alembic`` command line with ``-c daiban/migrations/alembic.ini``; the URL then comes from
   ``-x url=...`` or from the settings (``DAIBAN_DATABASE_URL``).
 
+The offices' time zone is in ``config.attributes["timezone"]``: given by ``daiban.db.upgrade``, or
+else ``DAIBAN_TIMEZONE`` from the settings.
+
 Autogenerate renders our column types as plain SQLAlchemy types so that revision files never import
 application code, and SQLite gets batch mode so that later ALTERs work there too.
 """
@@ -84,6 +87,10 @@ def _url() -> str:
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
     # The alembic command line only; never let a library call reset the application's loggers.
     fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+if "timezone" not in config.attributes:
+    # The offices' time zone, for migrations that group by local day (0002's backfill).
+    config.attributes["timezone"] = get_settings().timezone
 
 if context.is_offline_mode():
     run_migrations_offline()

@@ -1,27 +1,36 @@
 """The read-model queries and idempotency claims of the API on SQLite and PostgreSQL, without a
-server: scope, keyset pages, the queue's order, statistics, and concurrent claims."""
+server: scope, keyset pages, the queue's order, statistics (from the per-day rollup and from the
+read model, identical), and concurrent claims."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, func
+from sqlalchemy import event as sa_event
+from sqlmodel import select
 
 from activities.ledger import append_events
-from daiban import idempotency, readmodel
+from daiban import idempotency, readmodel, rollup
 from daiban.auth import Principal
-from daiban.db import make_engine, session_scope, upgrade
+from daiban.db import make_engine, session_scope, upgrade, upsert_request
 from daiban.problems import InvalidInput
 from models.contracts import LedgerEvent
 from models.db import RequestRow
 from tests.pg import create_database, drop_database
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+TZ = ZoneInfo("Asia/Shanghai")
 CITY, TOWN, OTHER_TOWN = "370285000", "370285004", "370285005"
 VILLAGE, OTHER_VILLAGE = "370285004001", "370285005001"
 
@@ -57,7 +66,8 @@ def event(rid: str, n: int, action: str = "accept", **fields: Any) -> LedgerEven
 
 def add(engine: Engine, rows: list[RequestRow], forwarded: tuple[str, ...] = ()) -> None:
     with session_scope(engine) as session:
-        session.add_all(rows)
+        for r in rows:
+            upsert_request(session, r, TZ)
         for r in rows:
             actions = ["submit", "forward"] if r.id in forwarded else ["submit"]
             append_events(session, r.id, [event(r.id, n, a) for n, a in enumerate(actions)])
@@ -139,7 +149,7 @@ def test_queue_earliest_deadline_first_nulls_last(engine: Engine) -> None:
     assert seen == ["q3", "q5", "q1", "q2", "q4"]
 
 
-def test_stats_are_one_group_by(engine: Engine) -> None:
+def test_stats_per_township(engine: Engine) -> None:
     add(
         engine,
         [
@@ -153,10 +163,10 @@ def test_stats_are_one_group_by(engine: Engine) -> None:
         ],
     )  # fmt: skip
     with session_scope(engine) as session:
-        city = readmodel.township_stats(session, Principal("x", "supervisor", CITY))
-        town = readmodel.township_stats(session, Principal("x", "supervisor", TOWN))
+        city = readmodel.township_stats(session, Principal("x", "supervisor", CITY), TZ)
+        town = readmodel.township_stats(session, Principal("x", "supervisor", TOWN), TZ)
         late = readmodel.township_stats(
-            session, Principal("x", "admin", CITY), created_from=T0 + timedelta(days=1)
+            session, Principal("x", "admin", CITY), TZ, created_from=T0 + timedelta(days=1)
         )
     assert [s["office"] for s in city] == [TOWN, OTHER_TOWN]
     assert town == [city[0]]
@@ -176,6 +186,138 @@ def test_stats_are_one_group_by(engine: Engine) -> None:
         "rectified_rate": 0.5,
     }
     assert city[1]["satisfaction_rate"] == 1.0 and city[1]["rectified_rate"] is None
+
+
+# Local midnight of 2026-03-02 in Asia/Shanghai, and the instants the range tests cut at.
+MIDNIGHT = datetime(2026, 3, 1, 16, 0, tzinfo=UTC)
+FAR_TOWN, FAR_CITY = "370283001", "370283000"  # a township of another city
+CUTS = [MIDNIGHT + timedelta(days=d, seconds=s) for d in range(-1, 5) for s in (-1, 0, 1, 21600)]
+PRINCIPALS = [
+    Principal("x", "admin", CITY),
+    Principal("x", "supervisor", CITY),
+    Principal("x", "supervisor", TOWN),
+    Principal("x", "supervisor", OTHER_TOWN),
+    Principal("x", "township_staff", TOWN),  # finer than the rollup: always the direct query
+]
+
+
+def spread(engine: Engine, count: int = 80) -> None:
+    """Requests over five local days, many within seconds of midnight, in three townships."""
+    rng = random.Random(11)
+    rows = []
+    for n in range(count):
+        village = rng.choice([VILLAGE, OTHER_VILLAGE, FAR_TOWN + "001"])
+        minutes = rng.choice([-1, 0, 1, rng.randint(-1440, 1440)])
+        rows.append(
+            row(
+                f"x{n:03}", village,
+                city=FAR_CITY if village.startswith(FAR_TOWN) else CITY,
+                created_at=MIDNIGHT + timedelta(days=rng.randint(-1, 3), minutes=minutes),
+                stage=rng.choice(["completed", "township_review", "refused"]),
+                on_time=rng.choice([None, True, False]),
+                working_days=rng.choice([None, rng.randint(0, 25)]),
+                reminder_count=rng.randint(0, 2), yellow_count=rng.randint(0, 1),
+                red_count=rng.randint(0, 1), rating_score=rng.choice([None, 1, 2, 3, 4, 5]),
+                rectified=rng.choice([None, True, False]),
+            )
+        )  # fmt: skip
+    add(engine, rows)
+
+
+def stats_both_ways(
+    engine: Engine,
+    principal: Principal,
+    township: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """``township_stats`` as it runs, the same with the rollup switched off (the direct query),
+    and the SQL the first one sent."""
+    statements: list[str] = []
+
+    def capture(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        statements.append(sql)
+
+    with session_scope(engine) as session:
+        sa_event.listen(engine, "before_cursor_execute", capture)
+        try:
+            fast = readmodel.township_stats(session, principal, TZ, township, start, end)
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", capture)
+        with patch.object(readmodel, "rollup_scope", lambda _: None):
+            direct = readmodel.township_stats(session, principal, TZ, township, start, end)
+    return fast, direct, statements
+
+
+def reads(statements: list[str], table: str) -> bool:
+    return any(f"FROM {table}" in sql for sql in statements)
+
+
+def test_stats_from_the_rollup_equal_the_direct_query(engine: Engine) -> None:
+    spread(engine)
+    day = timedelta(days=1)
+    ranges: list[tuple[datetime | None, datetime | None]] = [
+        (None, None),  # all time: the rollup alone
+        (MIDNIGHT, MIDNIGHT + 2 * day),  # whole days: the rollup alone
+        (MIDNIGHT - timedelta(seconds=1), MIDNIGHT + 2 * day + timedelta(seconds=1)),  # + edges
+        (MIDNIGHT + timedelta(hours=5), None),  # a partial first day, open end
+        (None, MIDNIGHT + day + timedelta(hours=7)),  # open start, a partial last day
+        (MIDNIGHT + timedelta(hours=1), MIDNIGHT + timedelta(hours=20)),  # inside one day
+        (MIDNIGHT + timedelta(hours=20), MIDNIGHT + day + timedelta(hours=3)),  # two partial days
+        (MIDNIGHT + 2 * day, MIDNIGHT),  # empty
+    ]
+    seen_rollup = seen_edges = 0
+    for principal in PRINCIPALS:
+        for township in (None, TOWN, FAR_TOWN):
+            for start, end in ranges:
+                fast, direct, sql = stats_both_ways(engine, principal, township, start, end)
+                assert fast == direct, (principal, township, start, end)
+                if principal.role == "township_staff":
+                    assert not reads(sql, "request_stats_daily")
+                    continue
+                split = rollup.split(start, end, TZ)
+                assert reads(sql, "request_stats_daily") == (split.days is not None)
+                assert reads(sql, "requests") == bool(split.edges)
+                seen_rollup += split.days is not None
+                seen_edges += bool(split.edges)
+    assert seen_rollup and seen_edges
+    fast, _, _ = stats_both_ways(engine, PRINCIPALS[0], None, None, None)
+    assert [s["office"] for s in fast] == [FAR_TOWN, TOWN, OTHER_TOWN]
+    assert sum(s["total"] for s in fast) == 80
+    city, _, _ = stats_both_ways(engine, PRINCIPALS[1], None, None, None)
+    assert [s["office"] for s in city] == [TOWN, OTHER_TOWN]
+    assert city == fast[1:]
+
+
+cuts = (
+    st.none()
+    | st.sampled_from(CUTS)
+    | st.integers(-2000, 7000).map(lambda m: MIDNIGHT + timedelta(minutes=m))
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    principal=st.sampled_from(PRINCIPALS[:4]),
+    township=st.sampled_from([None, TOWN, OTHER_TOWN]),
+    start=cuts,
+    end=cuts,
+)
+def test_stats_from_the_rollup_equal_the_direct_query_for_any_range(
+    engine: Engine,
+    principal: Principal,
+    township: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> None:
+    with session_scope(engine) as session:
+        empty = session.exec(select(func.count()).select_from(RequestRow)).one() == 0
+    if empty:
+        spread(engine)
+    fast, direct, _ = stats_both_ways(engine, principal, township, start, end)
+    assert fast == direct
 
 
 def test_concurrent_claims_of_one_key(engine: Engine) -> None:

@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import Result
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from daiban.cli import app
+from daiban.db import make_engine, session_scope
 from daiban.settings import get_settings
+from models.db import RequestRow
+from tests.db.rollup_rows import INSTANTS, expected, request, stored
 
 UNREACHABLE = "postgresql://daiban:s3cret@127.0.0.1:1/nope"
 
@@ -53,7 +58,7 @@ def overrides_json(runner: CliRunner, url: str, *extra: str) -> dict[str, list[d
 def url(runner: CliRunner, db_url: str) -> str:
     result = run(runner, "db", "upgrade", "--url", db_url)
     assert result.exit_code == 0, result.stderr
-    assert "at revision 0001 (head)" in result.stdout
+    assert "at revision 0002 (head)" in result.stdout
     return db_url
 
 
@@ -75,6 +80,38 @@ def test_db_upgrade_defaults_to_the_settings(runner: CliRunner, settings_url: st
     result = run(runner, "db", "upgrade")
     assert result.exit_code == 0, result.stderr
     assert settings_url in result.stdout
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York"])
+def test_db_rebuild_stats(
+    runner: CliRunner, url: str, zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:  # a bulk load: the rollup knows nothing of it
+            session.add_all(
+                request(f"b{n}", 1, created_at=at, rating_score=n % 5 + 1)
+                for n, at in enumerate(INSTANTS)
+            )
+        monkeypatch.setenv("DAIBAN_TIMEZONE", zone)
+        get_settings.cache_clear()
+        try:
+            result = run(runner, "db", "rebuild-stats", "--url", url)
+        finally:
+            get_settings.cache_clear()
+        assert result.exit_code == 0, result.stderr
+        with session_scope(engine) as session:
+            rows = session.exec(select(RequestRow)).all()
+            rebuilt = stored(session)
+        assert rebuilt == expected(rows, ZoneInfo(zone)) and len(rebuilt) >= 4
+        days = len({day for day, _, _ in rebuilt})
+        assert f"statistics rebuilt: {len(INSTANTS)} requests in {days} rows" in result.stdout
+    finally:
+        engine.dispose()
+
+
+def test_db_rebuild_stats_needs_a_migrated_database(runner: CliRunner, db_url: str) -> None:
+    assert_one_line_error(run(runner, "db", "rebuild-stats", "--url", db_url), 1)
 
 
 def test_calendar_add_list_remove(runner: CliRunner, url: str) -> None:

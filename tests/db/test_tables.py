@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, text
@@ -26,6 +27,7 @@ from daiban.db import (
 from models.db import LedgerRow, Office, OutboxRow, RatingRow, RequestRow
 
 SHANGHAI = timezone(timedelta(hours=8))
+TZ = ZoneInfo("Asia/Shanghai")
 
 
 def ledger_row(**overrides: Any) -> LedgerRow:
@@ -148,13 +150,13 @@ def test_naive_timestamps_are_refused(engine: Engine) -> None:
 
 def test_upsert_request_never_replaces_a_newer_version(engine: Engine) -> None:
     with session_scope(engine) as session:
-        assert upsert_request(session, request_row(version=2, stage="township_review"))
+        assert upsert_request(session, request_row(version=2, stage="township_review"), TZ)
     with session_scope(engine) as session:
-        assert not upsert_request(session, request_row(version=1, stage="village_intake"))
-        assert not upsert_request(session, request_row(version=2, stage="village_intake"))
+        assert not upsert_request(session, request_row(version=1, stage="village_intake"), TZ)
+        assert not upsert_request(session, request_row(version=2, stage="village_intake"), TZ)
     with session_scope(engine) as session:
         assert upsert_request(
-            session, request_row(version=3, stage="city_review", state={"阶段": "市级审核"})
+            session, request_row(version=3, stage="city_review", state={"阶段": "市级审核"}), TZ
         )
     with session_scope(engine) as session:
         loaded = session.get(RequestRow, "r1")
