@@ -32,6 +32,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from bench.config import Sizes
 from bench.load import JSON, Api, Arrival, Latencies, closed_loop, evenly, open_loop, resident
+from bench.procs import rss_mib
 from bench.system import TASK_QUEUE, System, township_of_village
 from daiban import rollup
 from daiban.catalog import load_catalog
@@ -85,7 +86,7 @@ class OpenWork:
     def memory(self) -> dict[str, float]:
         s = self.system
         return {
-            name: child.rss_mib()
+            name: rss_mib(child.pid) if child.running() else 0.0
             for name, child in (("server", s.temporal), ("worker", s.worker), ("api", s.api))
             if child is not None
         }

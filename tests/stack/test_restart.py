@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from daiban.auth import mint_token
+from daiban.procs import free_port
 from daiban.settings import Settings
 from tests.conftest import temporal_binary
 
@@ -31,13 +32,6 @@ SECRET = "stack-test-secret-" + "0123456789abcdef" * 4
 VILLAGE, TOWNSHIP = "370285004001", "370285004"
 RESIDENT = {"name": "王秀英", "id_number": "370285194802150024", "phone": "13805321234"}
 READY_TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def bearer(role: str, office: str) -> dict[str, str]:
