@@ -1,8 +1,10 @@
-"""The payload converter: the same JSON as Temporal's default, both ways, on real payloads."""
+"""The payload converter and the read model's documents: the same JSON as Temporal's default,
+both ways, on real payloads."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from daiban.codec import EncryptionCodec, parse_keys
 from daiban.payloads import PayloadConverter
 from daiban.settings import Settings
 from models.contracts import ActionCommand, RequestInput, RequestState, TransitionRecord
+from models.documents import state_from_document, to_document
 
 STORED = Path(__file__).parent / "replay" / "histories"
 HISTORIES = sorted(STORED.rglob("*.json"))
@@ -111,3 +114,14 @@ def test_a_wrong_field_names_the_field() -> None:
     [payload] = DefaultPayloadConverter().to_payloads([{"inner": None, "items": [{"at": 5}]}])
     with pytest.raises(Exception, match="field items on dataclass"):
         converter.from_payloads([payload], [Outer])
+
+
+async def test_read_model_documents_are_the_payloads_json() -> None:
+    states = [p for hint, p in await _typed_payloads(HISTORIES_NOW) if hint is RequestState]
+    assert states
+    default = DefaultPayloadConverter()
+    for payload in states:
+        [state] = default.from_payloads([payload], [RequestState])
+        document = to_document(state)
+        assert document == json.loads(payload.data)
+        assert state_from_document(document) == state
