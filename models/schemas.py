@@ -7,7 +7,7 @@ times to the offices' time zone; masking happens before, in ``daiban.privacy``.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields, is_dataclass
 from datetime import date, datetime, tzinfo
 from typing import Annotated, Any, Literal
 
@@ -370,9 +370,12 @@ class Health(BaseModel):
 
 
 def _local(value: Any, tz: tzinfo) -> Any:
-    """Times leave the API in the offices' zone (ISO 8601 with offset, e.g. +08:00)."""
+    """Times leave the API in the offices' zone (ISO 8601 with offset, e.g. +08:00); dataclasses
+    become dicts on the way (``asdict`` would deep-copy every field first)."""
     if isinstance(value, datetime):
         return value.astimezone(tz)
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _local(getattr(value, f.name), tz) for f in fields(value)}
     if isinstance(value, dict):
         return {k: _local(v, tz) for k, v in value.items()}
     if isinstance(value, list):
@@ -382,7 +385,7 @@ def _local(value: Any, tz: tzinfo) -> Any:
 
 def request_out(state: RequestState, allowed: list[str], tz: tzinfo) -> RequestOut:
     """The API shape of a (possibly masked) state."""
-    data = _local(asdict(state), tz)
+    data = _local(state, tz)
     return RequestOut.model_validate({**data, "allowed_actions": allowed})
 
 
