@@ -7,6 +7,7 @@ queues come from the read model only. Scope is checked on the read model before 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Annotated
@@ -74,6 +75,8 @@ from workflows.rules import ACTIONS, allowed_actions, field_errors
 router = APIRouter(prefix="/v1", tags=["requests"])
 # A query that takes longer means Temporal is in trouble: answer from the read model instead.
 QUERY_TIMEOUT = timedelta(seconds=5)
+# What a workflow query may end in besides a state (Problem: Temporal is not connected).
+QUERY_ERRORS = (Problem, RPCError, RPCTimeoutOrCancelledError, WorkflowQueryFailedError)
 RequestId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="request id")]
 
 
@@ -92,10 +95,8 @@ async def current_state(services: Services, row: RequestRow) -> RequestState:
     """The live state from the workflow query; the read model's copy when the workflow is gone
     (past retention) or Temporal cannot answer now."""
     try:
-        client = await services.temporal()
-        handle = client.get_workflow_handle(workflow_id(row.id))
-        return await handle.query(ResidentRequestWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
-    except (Problem, RPCError, RPCTimeoutOrCancelledError, WorkflowQueryFailedError):
+        return await _query_state(services, row.id)
+    except QUERY_ERRORS:
         return state_from_document(row.state)
 
 
@@ -186,27 +187,52 @@ async def submit(
 
 @router.get("/requests/{id}", response_model=RequestOut, responses=responses(401, 403, 404, 422))
 async def get_request(id: RequestId, principal: PrincipalDep, services: ServicesDep) -> RequestOut:
+    # The scope check (read model) and the live state (workflow query) are independent reads:
+    # asked at once, a GET waits for the slower of the two instead of their sum. A state fetched
+    # for a request out of the caller's scope is dropped unseen.
+    query = asyncio.ensure_future(_query_state(services, id))
     try:
         row = await scoped_row(services, principal, id)
     except Unavailable:
         # The database is away: a request that is still running can be read from Temporal
         # alone, with the same scope rules applied to its state.
-        return present(services, principal, await _live_state_in_scope(services, principal, id))
-    return present(services, principal, await current_state(services, row))
+        return present(services, principal, await _live_state_in_scope(query, principal))
+    except BaseException:
+        _discard(query)
+        raise
+    try:
+        state = await query
+    except QUERY_ERRORS:
+        # Past retention, or Temporal cannot answer now: the read model's copy.
+        state = state_from_document(row.state)
+    return present(services, principal, state)
+
+
+async def _query_state(services: Services, request_id: str) -> RequestState:
+    client = await services.temporal()
+    handle = client.get_workflow_handle(workflow_id(request_id))
+    return await handle.query(ResidentRequestWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+
+
+def _discard(task: asyncio.Future[RequestState]) -> None:
+    """Stop a query whose answer is not wanted, and consume its error if it already failed."""
+    if task.done():
+        if not task.cancelled():
+            task.exception()
+    else:
+        task.cancel()
 
 
 async def _live_state_in_scope(
-    services: Services, principal: Principal, request_id: str
+    query: asyncio.Future[RequestState], principal: Principal
 ) -> RequestState:
-    client = await services.temporal()
-    handle = client.get_workflow_handle(workflow_id(request_id))
     try:
-        state = await handle.query(ResidentRequestWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+        state = await query
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise not_found() from None
         raise Unavailable("neither the database nor Temporal can answer now") from None
-    except (RPCTimeoutOrCancelledError, WorkflowQueryFailedError):
+    except QUERY_ERRORS:
         raise Unavailable("neither the database nor Temporal can answer now") from None
     if not readmodel.state_in_scope(principal, state):
         raise not_found()
