@@ -82,7 +82,9 @@ class EncryptionCodec(PayloadCodec):
         metadata = {"encoding": ENCODING, KEY_ID: key_id}
         # A request's state is JSON of about 3 KB that compresses to a third: the history keeps
         # (and the server writes, sends and caches) a third of the bytes. Compression happens
-        # before encryption, where it still finds redundancy.
+        # before encryption, where it still finds redundancy. A compressed length says how
+        # redundant the plain text was; a payload holds one request's data only, into which no
+        # other party can mix guesses and watch the length (what compression attacks need).
         if len(plain) >= COMPRESS_FROM:
             plain = zlib.compress(plain, 1)
             metadata[COMPRESSION] = ZLIB
