@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +22,11 @@ from daiban.procs import Child, dev_server_argv, free_port
 TAIL_LINES = 15
 
 
-def _children_of(pid: int) -> list[int]:
-    found: list[int] = []
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, command name, the fields after the name) of every process, from /proc/<pid>/stat."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -30,53 +34,37 @@ def _children_of(pid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        # Field 4 (ppid) follows the command name, which is in parentheses and may hold spaces.
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 1 and int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return found
+        # The command name is in parentheses and may hold spaces (and parentheses).
+        name, _, rest = stat.partition("(")[2].rpartition(")")
+        yield int(entry.name), name, rest.split()
 
 
-_TICKS = os.sysconf("SC_CLK_TCK")
+def _cpu_ticks(fields: list[str]) -> int:
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
 
 
 def _tree(pid: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for child, _, fields in _processes():
+        parents.setdefault(int(fields[1]), []).append(child)  # field 4: ppid
     found, pending = [], [pid]
     while pending:
         current = pending.pop()
         found.append(current)
-        pending.extend(_children_of(current))
+        pending.extend(parents.get(current, []))
     return found
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its descendants (/proc/<pid>/stat)."""
-    total = 0
-    for current in _tree(pid):
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[-1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total / _TICKS
+    tree = set(_tree(pid))
+    return sum(_cpu_ticks(f) for p, _, f in _processes() if p in tree) / _TICKS
 
 
 def postgres_cpu_seconds() -> float:
     """CPU time of every PostgreSQL server process on the machine (the bench's load is the only
     load it has)."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name, _, rest = stat.partition("(")[2].rpartition(")")
-        if name.startswith("postgres"):
-            fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / _TICKS
+    return sum(_cpu_ticks(f) for _, name, f in _processes() if name.startswith("postgres")) / _TICKS
 
 
 def rss_mib(pid: int) -> float:
