@@ -127,33 +127,33 @@ async def run(system: System, sizes: Sizes, api: Api) -> JSON:
         bare_profile, _ = await history_profile(bare_client, bare_ids[-1])
     finally:
         await system.stop_bare_worker()
-    bare_rate = counts["bare"] / seconds["bare"]
-    real_rate = counts["real"] / seconds["real"]
+    profiles = {"bare": bare_profile, "real": real_profile}
+
+    def rate(name: str) -> float:
+        return counts[name] / seconds[name]
+
+    def figures(name: str) -> JSON:
+        return {
+            "lifecycles": counts[name],
+            "seconds": round(seconds[name], 2),
+            "per_second": round(rate(name), 2),
+            "cpu_ms_per_lifecycle": _per(cpu[name], counts[name]),
+            "history": profiles[name],
+        }
+
     result: dict[str, Any] = {
         "concurrency": sizes.concurrency,
         "lifecycles_per_round": per_round,
         "rounds": ROUNDS,
-        "bare": {
-            "lifecycles": counts["bare"],
-            "seconds": round(seconds["bare"], 2),
-            "per_second": round(bare_rate, 2),
-            "cpu_ms_per_lifecycle": _per(cpu["bare"], counts["bare"]),
-            "history": bare_profile,
-        },
-        "real": {
-            "lifecycles": counts["real"],
-            "seconds": round(seconds["real"], 2),
-            "per_second": round(real_rate, 2),
-            "cpu_ms_per_lifecycle": _per(cpu["real"], counts["real"]),
-            "history": real_profile,
-        },
+        "bare": figures("bare"),
+        "real": figures("real"),
         "plan": {
             "start": [plan.start.local, plan.start.regular],
             "per_update": [[step.local, step.regular] for step in plan.updates],
             "legend": "[local activities, regular activities]",
         },
         "updates_per_lifecycle": 1 + len(plan.updates),
-        "ratio": round(real_rate / bare_rate, 3),
+        "ratio": round(rate("real") / rate("bare"), 3),
         # Actions answered 404 right after their submission (see bench.load.Api.first_act).
         "not_yet_readable": api.latencies.not_yet_readable,
     }
