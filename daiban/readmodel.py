@@ -51,6 +51,12 @@ def forwarded() -> ColumnElement[bool]:
     )
 
 
+def supervised_field(principal: Principal) -> str:
+    """What a supervisor oversees, as the field named alike in requests, their states and the
+    statistics rollup: a city supervisor its ``city``, a township supervisor its ``township``."""
+    return "city" if office_index()[principal.office].tier == "city" else "township"
+
+
 def scope_clause(principal: Principal) -> ColumnElement[bool]:
     p = principal
     if p.role == Role.ADMIN:
@@ -64,9 +70,7 @@ def scope_clause(principal: Principal) -> ColumnElement[bool]:
     if p.role == Role.CITY_STAFF:
         return and_(col(RequestRow.city) == p.office, forwarded())
     if p.role == Role.SUPERVISOR:
-        tier = office_index()[p.office].tier
-        column = RequestRow.city if tier == "city" else RequestRow.township
-        return col(column) == p.office
+        return col(getattr(RequestRow, supervised_field(p))) == p.office
     return false()
 
 
@@ -85,8 +89,8 @@ def state_in_scope(principal: Principal, state: RequestState) -> bool:
     if p.role == Role.CITY_STAFF:
         return state.city == p.office and any(h.action == "forward" for h in state.history)
     if p.role == Role.SUPERVISOR:
-        tier = office_index()[p.office].tier
-        return (state.city if tier == "city" else state.township) == p.office
+        supervised: str = getattr(state, supervised_field(p))
+        return supervised == p.office
     return False
 
 
@@ -280,8 +284,7 @@ def rollup_scope(principal: Principal) -> ColumnElement[bool] | None:
     if p.role == Role.ADMIN:
         return true()
     if p.role == Role.SUPERVISOR:
-        tier = office_index()[p.office].tier
-        return col(r.city if tier == "city" else r.township) == p.office
+        return col(getattr(r, supervised_field(p))) == p.office
     return None
 
 
