@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Faults injected while requests are in flight (RELIABILITY.md); `python -m chaos --ci` is the
 # bounded form that CI runs through tests/chaos.

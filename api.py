@@ -3,8 +3,9 @@ read model, map errors once.
 
 ``create_app`` builds the app; tests inject a Temporal client and an engine, production lets the
 lifespan make them once. ``app`` is the module-level instance for ``uvicorn api:app``: importing
-this module connects to nothing. Routes live in ``daiban/routes_*.py``; dependencies in
-``daiban/deps.py``; every error leaves as ``application/problem+json`` (``daiban/problems.py``).
+this module connects to nothing. Routes live in ``daiban/http/routes_*.py``; dependencies in
+``daiban/http/deps.py``; every error leaves as ``application/problem+json``
+(``daiban/http/problems.py``).
 """
 
 from __future__ import annotations
@@ -25,26 +26,28 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from temporalio.client import Client
 
-from daiban import readmodel
-from daiban.catalog import catalog_from_settings
-from daiban.db import DatabaseUnavailable, check_database, make_engine
-from daiban.deps import Services, ServicesDep
-from daiban.logs import configure_logging, get_logger
-from daiban.problems import (
+from daiban.core.logs import configure_logging, get_logger
+from daiban.core.settings import Settings, get_settings
+from daiban.domain.catalog import catalog_from_settings
+from daiban.http.deps import Services, ServicesDep
+from daiban.http.problems import (
     InvalidInput,
     PayloadTooLarge,
     Problem,
     Unavailable,
     field_error,
+    from_store,
     http_problem,
     invalid,
 )
-from daiban.routes_codec import CodecCORS
-from daiban.routes_codec import router as codec_router
-from daiban.routes_requests import router as requests_router
-from daiban.routes_supervision import router as supervision_router
-from daiban.settings import Settings, get_settings
-from daiban.telemetry import Metrics, RequestContext
+from daiban.http.routes_codec import CodecCORS
+from daiban.http.routes_codec import router as codec_router
+from daiban.http.routes_requests import router as requests_router
+from daiban.http.routes_supervision import router as supervision_router
+from daiban.http.telemetry import Metrics, RequestContext
+from daiban.store import readmodel
+from daiban.store.db import DatabaseUnavailable, check_database, make_engine
+from daiban.store.errors import StoreError
 from models.schemas import Health
 from models.schemas import Problem as ProblemSchema
 
@@ -137,12 +140,17 @@ def _add_error_handlers(app: FastAPI) -> None:
             return PayloadTooLarge(str(exc.detail)).response(request.url.path)
         return http_problem(exc.status_code, str(exc.detail), exc.headers)
 
+    async def store(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StoreError)
+        return from_store(exc).response(request.url.path)
+
     async def unexpected(request: Request, exc: Exception) -> Response:
         # The traceback goes to the log (with the request id), never to the client.
         log.error("unhandled error", exc_info=exc)
         return Problem("the server could not complete the request").response(request.url.path)
 
     app.add_exception_handler(Problem, problem)
+    app.add_exception_handler(StoreError, store)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(HTTPException, http)
     app.add_exception_handler(Exception, unexpected)

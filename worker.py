@@ -22,11 +22,11 @@ from activities.calendar_source import CalendarSource
 from activities.deadlines import DeadlineActivities
 from activities.notify import NotificationGateway, gateway_for, relay_pending
 from activities.records import RecordActivities
-from daiban.db import check_database, check_schema, make_engine
-from daiban.logs import configure_logging, get_logger
-from daiban.settings import Settings, get_settings
-from daiban.startup import TemporalUnavailable, clear_startup_errors
-from daiban.temporal import connect, converter
+from daiban.core.logs import configure_logging, get_logger
+from daiban.core.settings import Settings, get_settings
+from daiban.core.temporal import connect, converter
+from daiban.run.startup import TemporalUnavailable, clear_startup_errors
+from daiban.store.db import check_database, check_schema, make_engine
 from workflows.request import ResidentRequestWorkflow
 
 log = get_logger("daiban.worker")

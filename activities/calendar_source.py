@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from daiban.db import calendar_version
-from daiban.workdays import DayKind, WorkdayCalendar
+from daiban.domain.workdays import DayKind, WorkdayCalendar
+from daiban.store.db import calendar_version
 from models.db import CalendarOverride, CalendarYear
 
 

@@ -12,7 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.calendar_source import CalendarSource
-from daiban.workdays import Deadline, WorkdayCalendar
+from daiban.domain.workdays import Deadline, WorkdayCalendar
 from models.contracts import (
     ClockQuery,
     ClockTimes,

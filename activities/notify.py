@@ -13,8 +13,8 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from daiban.db import session_scope
-from daiban.logs import get_logger
+from daiban.core.logs import get_logger
+from daiban.store.db import session_scope
 from models.db import OutboxRow, utc_now
 
 log = get_logger("daiban.notify")

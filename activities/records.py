@@ -13,9 +13,9 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.calendar_source import CalendarSource
-from activities.ledger import append_events
 from activities.notify import LogGateway, NotificationGateway, deliver_pending
-from daiban.db import session_scope, upsert_request
+from daiban.store.db import session_scope, upsert_request
+from daiban.store.ledger import append_events
 from models.contracts import Level, Notification, RequestState, TransitionRecord
 from models.db import OutboxRow, RatingRow, RequestRow
 from models.documents import to_document

@@ -34,11 +34,11 @@ from bench.config import Sizes
 from bench.load import JSON, Api, Arrival, Latencies, closed_loop, evenly, open_loop, resident
 from bench.procs import rss_mib
 from bench.system import TASK_QUEUE, System, township_of_village
-from daiban import rollup
-from daiban.catalog import load_catalog
-from daiban.db import session_scope
-from daiban.intake import item_spec, policy
-from daiban.offices import CITY_CODE
+from daiban.domain.catalog import load_catalog
+from daiban.domain.intake import item_spec, policy
+from daiban.domain.offices import CITY_CODE
+from daiban.store import rollup
+from daiban.store.db import session_scope
 from models import search_attributes as sa
 from models.contracts import Actor, RequestInput, Resident, Stage
 from models.db import RequestRow

@@ -1,7 +1,7 @@
 """The processes a bench run starts (the Temporal dev server, workers and the API), and the CPU
 and memory they use.
 
-The children are ``daiban.procs.Child``: each in its own process group (a Ctrl-C in the terminal
+The children are ``daiban.run.procs.Child``: each in its own process group (a Ctrl-C in the terminal
 reaches only the bench, which then stops the children in order) and, on Linux, SIGTERM if the bench
 itself dies, so no orphan keeps holding a port. ``Children.stop_all`` is called from a ``finally``
 in the entry point.
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daiban.procs import Child, dev_server_argv, free_port
+from daiban.run.procs import Child, dev_server_argv, free_port
 
 # Lines of a child's log shown when it fails.
 TAIL_LINES = 15

@@ -1,5 +1,5 @@
 """4. Read-model queries at scale on PostgreSQL: the supervisor list, the staff work queue and the
-statistics, through the same functions the API calls (``daiban.readmodel``), over tables of
+statistics, through the same functions the API calls (``daiban.store.readmodel``), over tables of
 100,000 and 1,000,000 synthetic requests; p50/p95 of each, and its EXPLAIN (ANALYZE, BUFFERS)
 plan with the indexes it used.
 
@@ -39,11 +39,11 @@ from bench.config import Sizes
 from bench.load import JSON, percentile
 from bench.procs import TAIL_LINES
 from bench.system import System
-from daiban import readmodel, rollup
-from daiban.auth import Principal
-from daiban.catalog import load_catalog
-from daiban.db import make_engine, session_scope, upgrade
-from daiban.offices import CITY_CODE, demo_offices
+from daiban.domain.catalog import load_catalog
+from daiban.domain.offices import CITY_CODE, demo_offices
+from daiban.domain.scope import Principal
+from daiban.store import readmodel, rollup
+from daiban.store.db import make_engine, session_scope, upgrade
 from models.contracts import Role
 
 YEARS = 4

@@ -22,13 +22,13 @@ from sqlalchemy import Engine, text
 from temporalio.client import Client
 
 from bench.procs import Children, cpu_seconds, postgres_cpu_seconds, temporal_argv, wait_for_port
-from daiban.auth import mint_token
-from daiban.db import load_offices, make_engine, session_scope, set_override, upgrade
-from daiban.offices import CITY_CODE, demo_offices
-from daiban.procs import Child, free_port
-from daiban.settings import Settings
-from daiban.temporal import converter
-from daiban.workdays import WorkdayCalendar
+from daiban.core.settings import Settings
+from daiban.core.temporal import converter
+from daiban.domain.offices import CITY_CODE, demo_offices
+from daiban.domain.workdays import WorkdayCalendar
+from daiban.http.auth import mint_token
+from daiban.run.procs import Child, free_port
+from daiban.store.db import load_offices, make_engine, session_scope, set_override, upgrade
 from tests.pg import create_database, drop_database
 
 TASK_QUEUE = "daiban-bench"

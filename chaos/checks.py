@@ -19,8 +19,8 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session, SQLModel
 from temporalio.client import Client
 
-from activities.ledger import verify
 from chaos.workload import Case
+from daiban.store.ledger import verify
 from models.contracts import RequestState
 from workflows.request import ResidentRequestWorkflow
 

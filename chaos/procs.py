@@ -1,10 +1,10 @@
 """The system under test as child processes of the chaos runner, as in production.
 
-A dedicated PostgreSQL instance (``initdb`` on a temporary directory, ``postgres`` in the
-foreground on a free port), the Temporal dev server (SQLite file, the search attributes and
-settings of ``daiban run``), two workers (``python -m worker``) and the API (``uvicorn api:app``).
-Each child (``daiban.procs.Child``) runs in its own process group (a Ctrl-C in the terminal reaches
-only the runner) and gets a signal from the kernel if the runner dies, so nothing outlives a run.
+A dedicated PostgreSQL instance (``initdb`` on a temporary directory, ``postgres`` in the foreground
+on a free port), the Temporal dev server (SQLite file, the search attributes and settings of
+``daiban run``), two workers (``python -m worker``) and the API (``uvicorn api:app``). Each child
+(``daiban.run.procs.Child``) runs in its own process group (a Ctrl-C in the terminal reaches only
+the runner) and gets a signal from the kernel if the runner dies, so nothing outlives a run.
 
 Nothing here touches the machine's own PostgreSQL: stopping the dedicated instance for the outage
 affects no other test on the machine.
@@ -31,10 +31,10 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from daiban.db import load_offices, make_engine, upgrade
-from daiban.offices import demo_offices
-from daiban.procs import Child, dev_server_argv, free_ports, temporal_not_ready
-from daiban.settings import Settings
+from daiban.core.settings import Settings
+from daiban.domain.offices import demo_offices
+from daiban.run.procs import Child, dev_server_argv, free_ports, temporal_not_ready
+from daiban.store.db import load_offices, make_engine, upgrade
 
 REPO = Path(__file__).resolve().parent.parent
 NAMESPACE = "default"

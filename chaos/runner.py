@@ -45,9 +45,9 @@ from rich.table import Table
 from chaos.checks import Verdict, converge
 from chaos.procs import StartError, System
 from chaos.workload import PHASES, Case, Driver, plan
-from daiban.db import make_engine
-from daiban.offices import CITY_CODE
-from daiban.temporal import connect
+from daiban.core.temporal import connect
+from daiban.domain.offices import CITY_CODE
+from daiban.store.db import make_engine
 
 OUTAGE_SECONDS = 20.0
 WORKER_KILLS = 5

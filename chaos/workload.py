@@ -28,10 +28,10 @@ from typing import Any
 
 import httpx
 
-from daiban.auth import mint_token
-from daiban.offices import CITY_CODE, demo_offices
-from daiban.settings import Settings
-from daiban.simulate import fake_resident
+from daiban.cli.simulate import fake_resident
+from daiban.core.settings import Settings
+from daiban.domain.offices import CITY_CODE, demo_offices
+from daiban.http.auth import mint_token
 
 JSON = dict[str, Any]
 TOKEN_TTL_SECONDS = 6 * 3600

@@ -280,7 +280,7 @@ class RequestState:
 @dataclass
 class ActionCommand:
     """One staff/agent action (the Update argument). Optional fields are required by some actions;
-    the stage/action table in ``workflows.rules`` says which."""
+    the stage/action table in ``models.actions`` says which."""
 
     action: str
     actor: Actor

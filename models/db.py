@@ -11,7 +11,8 @@ There are deliberately no foreign keys between these tables: activities write th
 in any order and with retries (a ledger row may land before the read-model row, offices may be
 loaded after requests exist), and each table is keyed by the ids the workflow already owns.
 
-The migration ``daiban/migrations/versions`` must match this module exactly; a test compares them.
+The migration ``daiban/store/migrations/versions`` must match this module exactly; a test compares
+them.
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ class RequestRow(SQLModel, table=True):
     """The read model of one request, for lists, work queues and statistics.
 
     ``version`` is the workflow's state version; an upsert never replaces a newer version with an
-    older one (see ``daiban.db.upsert_request``). ``state`` is the full state document.
+    older one (see ``daiban.store.db.upsert_request``). ``state`` is the full state document.
     """
 
     __tablename__ = "requests"
@@ -192,8 +193,8 @@ class RequestStatsDaily(SQLModel, table=True):
     """Per local day of creation, township and city: the sums ``township_stats`` aggregates.
 
     Every column is a sum of per-request contributions, so a read-model write adds the new row's
-    contribution and subtracts the old one's in the same transaction (``daiban.rollup``). ``day``
-    is the date of ``created_at`` in the offices' time zone (``DAIBAN_TIMEZONE``).
+    contribution and subtracts the old one's in the same transaction (``daiban.store.rollup``).
+    ``day`` is the date of ``created_at`` in the offices' time zone (``DAIBAN_TIMEZONE``).
     """
 
     __tablename__ = "request_stats_daily"

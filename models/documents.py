@@ -4,7 +4,7 @@ read model stores the same shape the workflow query returns.
 The encoder and the decoder here give Temporal's JSON byte for byte, without two of its costs:
 encoding a dataclass through ``dataclasses.asdict``, which deep-copies every field first, and
 asking ``typing.get_type_hints`` for a dataclass's fields on every value decoded. A request's
-state is about forty dataclass values; ``daiban.payloads`` puts both into every client's and
+state is about forty dataclass values; ``daiban.core.payloads`` puts both into every client's and
 worker's payload converter.
 """
 

@@ -2,7 +2,7 @@
 
 Inputs refuse unknown fields and over-long values (422); outputs only ever gain fields. A
 ``RequestOut`` is built from the workflow's ``RequestState`` by ``request_out``, which converts
-times to the offices' time zone; masking happens before, in ``daiban.privacy``.
+times to the offices' time zone; masking happens before, in ``daiban.domain.privacy``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from daiban.privacy import check_id_number, check_name, check_phone
+from daiban.domain.privacy import check_id_number, check_name, check_phone
+from models.actions import ACTIONS
 from models.contracts import PAUSE_REASONS, RequestState
-from workflows.rules import ACTIONS
 
 Channel = Literal["proxy_room", "hotline", "web"]
 Tier = Literal["village", "township", "city"]

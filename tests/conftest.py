@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from daiban.procs import installed_binary
+from daiban.run.procs import installed_binary
 
 _exit_status = 0
 

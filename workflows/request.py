@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
+from models import actions as rules
 from models import search_attributes as sa
 from models.contracts import (
     ActionCommand,
@@ -42,7 +43,7 @@ from models.contracts import (
     Stage,
     TransitionRecord,
 )
-from workflows import clocks, rules
+from workflows import clocks
 from workflows.notice import service_notice
 from workflows.timeouts import COMPUTE_RETRY, COMPUTE_TIMEOUT, RECORD_RETRY, RECORD_TIMEOUT
 
@@ -66,7 +67,7 @@ class ResidentRequestWorkflow:
 
     Input: ``RequestInput`` (the item and the policy are snapshots taken at submission).
     Update ``act(ActionCommand) -> RequestState``: every action of the stage/action table in
-    ``workflows.rules``; the validator rejects, writing nothing, an action not allowed now, for
+    ``models.actions``; the validator rejects, writing nothing, an action not allowed now, for
     this role or office, or missing a required field (``ApplicationError`` of type
     ``ActionNotAllowed``, ``Forbidden`` or ``InvalidAction`` with ``allowed_actions`` and field
     ``errors`` in its details).

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from daiban.db import make_engine, upgrade
+from daiban.store.db import make_engine, upgrade
 from tests.pg import create_database, drop_database
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from activities.notify import WebhookGateway, deliver_pending, relay_pending
-from daiban.db import session_scope
+from daiban.store.db import session_scope
 from models.db import OutboxRow
 
 

@@ -26,11 +26,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api import create_app
-from daiban.auth import mint_token
-from daiban.db import load_offices, make_engine, upgrade
-from daiban.offices import CITY_CODE, demo_offices
-from daiban.settings import Settings
-from daiban.temporal import connect
+from daiban.core.settings import Settings
+from daiban.core.temporal import connect
+from daiban.domain.offices import CITY_CODE, demo_offices
+from daiban.http.auth import mint_token
+from daiban.store.db import load_offices, make_engine, upgrade
 from tests.temporal_helpers import start_dev_server, target_of
 from worker import build_worker
 

@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from pydantic import SecretStr
 
-from daiban.auth import TokenVerifier, mint_token
-from daiban.problems import Unauthorized
-from daiban.settings import Settings
+from daiban.core.settings import Settings
+from daiban.http.auth import TokenVerifier, mint_token
+from daiban.http.problems import Unauthorized
 from tests.api.conftest import SECRET, TOWNSHIP, VILLAGE, Caller, Stack
 
 

@@ -19,11 +19,11 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
 from api import create_app
-from daiban.codec import ENCODING, KEY_ID, EncryptionCodec, new_key, parse_keys
-from daiban.routes_codec import cors_origins
-from daiban.settings import Settings
-from daiban.stack import Stack as ProcessStack
-from daiban.stack import StackConfig
+from daiban.core.codec import ENCODING, KEY_ID, EncryptionCodec, new_key, parse_keys
+from daiban.core.settings import Settings
+from daiban.http.routes_codec import cors_origins
+from daiban.run.stack import Stack as ProcessStack
+from daiban.run.stack import StackConfig
 from tests.api.conftest import CITY, RESIDENT, TOWNSHIP, VILLAGE, Caller, Stack, serve
 from tests.api.test_validation import with_check_digit
 from tests.conftest import temporal_binary

@@ -20,9 +20,9 @@ from sqlalchemy import create_engine
 from sqlmodel import Session, col, select
 
 from api import create_app
-from daiban import idempotency
-from daiban.problems import RateLimited
-from daiban.ratelimit import RateLimiter
+from daiban.http.problems import RateLimited
+from daiban.http.ratelimit import RateLimiter
+from daiban.store import idempotency
 from models.db import IdempotencyKey, utc_now
 from tests.api.conftest import (
     CITY,

@@ -8,7 +8,7 @@ import httpx
 from sqlmodel import Session, col, select
 
 from api import create_app
-from daiban.offices import get_office
+from daiban.domain.offices import get_office
 from models.db import LedgerRow
 from tests.api.conftest import CITY, CITY_ITEM, MASKED, RESIDENT, Caller, Stack, serve
 

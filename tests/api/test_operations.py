@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from api import create_app
-from daiban.db import make_engine
+from daiban.store.db import make_engine
 from tests.api.conftest import Caller, Stack, make_settings, serve
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from api import create_app
-from daiban.db import make_engine
+from daiban.store.db import make_engine
 from tests.api.conftest import FAR_VILLAGE, VILLAGE, Caller, Stack, serve
 
 DEAD_DATABASE = "postgresql://daiban@127.0.0.1:1/daiban"  # connection refused

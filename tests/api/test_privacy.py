@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from daiban.privacy import (
+from daiban.domain.privacy import (
     check_id_number,
     check_name,
     check_phone,

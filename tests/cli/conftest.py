@@ -20,12 +20,12 @@ import uvicorn
 from typer.testing import CliRunner
 
 from api import create_app
-from daiban.auth import mint_token
-from daiban.cli import NO_HARD_EXIT
-from daiban.db import load_offices, make_engine, upgrade
-from daiban.offices import demo_offices
-from daiban.settings import Settings, get_settings
-from daiban.temporal import connect
+from daiban.cli.main import NO_HARD_EXIT
+from daiban.core.settings import Settings, get_settings
+from daiban.core.temporal import connect
+from daiban.domain.offices import demo_offices
+from daiban.http.auth import mint_token
+from daiban.store.db import load_offices, make_engine, upgrade
 from tests.temporal_helpers import start_dev_server, target_of
 from worker import build_worker
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from typer.testing import CliRunner, Result
 
-from daiban.catalog import load_catalog
-from daiban.cli import app
+from daiban.cli.main import app
+from daiban.domain.catalog import load_catalog
 from tests.cli.conftest import CITY, RESIDENT, TOWNSHIP, VILLAGE, token
 
 AGENT = token("agent", VILLAGE)

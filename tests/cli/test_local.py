@@ -13,8 +13,8 @@ import jwt
 import pytest
 from typer.testing import CliRunner, Result
 
-from daiban.cli import NO_HARD_EXIT, app, main
-from daiban.settings import Settings
+from daiban.cli.main import NO_HARD_EXIT, app, main
+from daiban.core.settings import Settings
 from tests.cli.conftest import SECRET, TOWNSHIP, VILLAGE
 
 
@@ -139,7 +139,17 @@ def test_main_ends_through_the_exit_helper(
 def test_a_real_process_keeps_the_exit_code() -> None:
     """The console script as users run it, with the hard exit (os._exit) in place."""
     env = {k: v for k, v in os.environ.items() if k != NO_HARD_EXIT}
-    argv = [sys.executable, "-m", "daiban.cli", "show", "abc", "--api", dead_url(), "--token", "t"]
+    argv = [
+        sys.executable,
+        "-m",
+        "daiban.cli",
+        "show",
+        "abc",
+        "--api",
+        dead_url(),
+        "--token",
+        "t",
+    ]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 3, done.stderr
     assert done.stderr.startswith("error: cannot connect"), done.stderr

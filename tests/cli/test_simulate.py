@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 from typer.testing import CliRunner
 
-from daiban.cli import app
-from daiban.privacy import check_id_number, check_name, check_phone
-from daiban.simulate import fake_resident, id_check_char, poisson
+from daiban.cli.main import app
+from daiban.cli.simulate import fake_resident, id_check_char, poisson
+from daiban.domain.privacy import check_id_number, check_name, check_phone
 from tests.cli.conftest import CITY, token
 
 

@@ -1,6 +1,6 @@
 """Static checks of deploy/: the files parse, and they agree with the code and with each other.
 
-No Docker engine and no cluster here: settings names come from ``daiban.settings.Settings``,
+No Docker engine and no cluster here: settings names come from ``daiban.core.settings.Settings``,
 search attributes from ``models.search_attributes``, entry points from pyproject.toml; the compose
 file, the Kubernetes manifests and the Helm values are read as YAML and cross-checked.
 """
@@ -18,7 +18,7 @@ import pytest
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from daiban.settings import Settings
+from daiban.core.settings import Settings
 from models import search_attributes
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from daiban.settings import Settings
-from daiban.temporal import converter
+from daiban.core.settings import Settings
+from daiban.core.temporal import converter
 from worker import SANDBOXED_RUNNER
 from workflows.request import ResidentRequestWorkflow
 

@@ -25,11 +25,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from daiban.catalog import load_catalog
-from daiban.db import load_calendar_year, make_engine, session_scope, upgrade
-from daiban.intake import item_spec, policy
-from daiban.settings import Settings
-from daiban.temporal import converter
+from daiban.core.settings import Settings
+from daiban.core.temporal import converter
+from daiban.domain.catalog import load_catalog
+from daiban.domain.intake import item_spec, policy
+from daiban.store.db import load_calendar_year, make_engine, session_scope, upgrade
 from models import search_attributes as sa
 from models.contracts import ActionCommand, Actor, RequestInput, RequestState, Resident
 from models.db import LedgerRow, OutboxRow, RequestRow

@@ -10,8 +10,8 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from daiban.db import load_calendar_year, session_scope
-from daiban.recompute import signal_open_requests
+from daiban.store.db import load_calendar_year, session_scope
+from daiban.store.recompute import signal_open_requests
 from tests.workflows.conftest import (
     AGENT,
     CITY_STAFF,

@@ -9,8 +9,8 @@ import pytest
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 
-from daiban.codec import ENCODING
-from daiban.logs import configure_logging
+from daiban.core.codec import ENCODING
+from daiban.core.logs import configure_logging
 from tests.workflows.conftest import AGENT, CITY_STAFF, RESIDENT, TOWNSHIP_STAFF, Harness
 
 SECRETS = [RESIDENT.name, RESIDENT.id_number, RESIDENT.phone]

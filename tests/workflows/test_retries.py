@@ -15,9 +15,9 @@ from temporalio.worker import Worker
 
 from activities.calendar_source import CalendarSource
 from activities.deadlines import DeadlineActivities
-from activities.ledger import verify
 from activities.records import RecordActivities
-from daiban.settings import Settings
+from daiban.core.settings import Settings
+from daiban.store.ledger import verify
 from models.contracts import TransitionRecord
 from tests.workflows.conftest import AGENT, Harness
 from worker import SANDBOXED_RUNNER

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from models import actions as rules
 from models.contracts import ActionCommand, Actor, Clock, Expiry, RequestState, Resident
-from workflows import clocks, rules
+from workflows import clocks
 
 CST = timezone(timedelta(hours=8))
 T = datetime(2030, 3, 4, 9, 0, tzinfo=CST)

@@ -1,0 +1,482 @@
+"""``daiban simulate``: realistic traffic for the demo city, through the real HTTP API.
+
+Residents arrive at village proxy rooms (a Poisson number per village per simulated working day),
+with a mix of items that favours the on-the-spot enrolments and the social-assistance items. Each
+request is played as the people involved would: the agent registers and hands it off, township
+(and for city items city) staff accept, ask for a supplement, accept with a gap, refuse, forward,
+approve or deny; the agent delivers and the resident rates; a bad rating is rectified by the
+handling office. Agents and staff act concurrently (asyncio) after short random delays.
+
+Time is compressed, honestly: the Temporal server runs in real time, so deadlines are never waited
+for. A ``late_fraction`` of requests is instead left untouched at some stage ("left waiting"):
+their escalation ladder fires when their real deadlines pass. A run is reproducible per request
+for a given ``seed`` (each request draws from its own generator), whatever the interleaving.
+
+Tokens are minted locally (``mint_token``) for every agent, township staff, the city staff and a
+city supervisor. At the end the report compares its own counts with the change of the API's
+``GET /v1/stats`` totals over the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from daiban.cli import client as api
+from daiban.cli.client import JSON, ApiError, ApiUnreachable, AsyncApiClient
+from daiban.core.settings import Settings
+from daiban.domain.offices import CITY_CODE
+from daiban.http.auth import mint_token
+
+# Relative weights of the items a village brings in; items missing here get weight 1.
+ITEM_WEIGHTS = {
+    "yibao-dengji": 22,
+    "yanglao-dengji": 20,
+    "shebao-ka": 14,
+    "dibao": 10,
+    "linshi-jiuzhu": 8,
+    "gaoling-jintie": 5,
+    "yanglao-daiyu": 5,
+    "canji-zheng": 4,
+    "shengyu-dengji": 4,
+    "canji-butie": 3,
+    "shenfenzheng": 3,
+    "tekun": 1,
+    "zhaijidi": 1,
+}
+SCORE_WEIGHTS = {5: 55, 4: 25, 3: 10, 2: 6, 1: 4}
+# Where a late request is left untouched: the agent never hands off, the township never accepts,
+# the agent never delivers, the resident never rates.
+LATE_STAGES = ("village_intake", "township_review", "result_delivery", "awaiting_rating")
+# A simulated working day lasts this many seconds at --speed 1.
+DAY_SECONDS = 20.0
+TOKEN_TTL_SECONDS = 24 * 3600
+# The totals of GET /v1/stats that the report compares with its own counts.
+COMPARED = ("total", "completed", "bad_ratings")
+
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕姜"
+GIVEN = "秀英桂兰玉珍凤芝淑华建国志强海涛德福明军丽红春梅晓燕文静立新永胜金山月娥翠萍国庆学勇"
+REGIONS = ("370285",) * 8 + ("370283", "370281", "370211")  # mostly born in the city itself
+PHONE_PREFIXES = (
+    "130 131 132 135 136 137 138 139 150 151 152 155 156 157 158 159 177 182 186".split()
+)
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK_CHARS = "10X98765432"
+
+REFUSE_NOTES = ("申请人不属于本辖区", "所申请事项不属于本机关职权范围", "申请材料存在虚假内容")
+DENY_NOTES = ("家庭人均收入高于当地保障标准", "不符合认定条件", "经核查家庭财产超过规定")
+BAD_COMMENTS = ("等了太久", "工作人员态度不好", "来回跑了好几趟", "材料要求没有一次说清")
+FIX_NOTES = ("已电话回访并当面说明原因", "已致歉并加快办理", "已上门补办并解释政策")
+
+
+@dataclass(frozen=True)
+class Mix:
+    """How people behave: probabilities of each turn a request can take."""
+
+    withdraw: float = 0.03
+    refuse: float = 0.04
+    supplement: float = 0.12
+    gap: float = 0.05
+    deny: float = 0.07
+    hotline: float = 0.1
+    rectify: float = 0.9
+    rate_fix: float = 0.6
+
+
+@dataclass(frozen=True)
+class SimulationOptions:
+    days: int = 3
+    rate: float = 0.05
+    villages: int | None = None
+    seed: int | None = None
+    speed: float = 1.0
+    late_fraction: float = 0.05
+    concurrency: int = 8
+    mix: Mix = field(default_factory=Mix)
+
+
+# --- residents ---------------------------------------------------------------------------------
+
+
+def id_check_char(first17: str) -> str:
+    """The GB 11643 check character of the first 17 digits."""
+    total = sum(int(d) * w for d, w in zip(first17, ID_WEIGHTS, strict=True))
+    return ID_CHECK_CHARS[total % 11]
+
+
+def fake_resident(rng: random.Random, today: date) -> dict[str, str]:
+    """A resident with a plausible name, a valid ID number (born 1935 up to 18 years ago) and a
+    valid mobile number. Generated, never real: the birth serials are random."""
+    name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2, 2))))
+    earliest, latest = date(1935, 1, 1), today.replace(year=today.year - 18, day=1)
+    born = earliest + timedelta(days=rng.randrange((latest - earliest).days))
+    first17 = f"{rng.choice(REGIONS)}{born:%Y%m%d}{rng.randrange(1000):03d}"
+    phone = rng.choice(PHONE_PREFIXES) + f"{rng.randrange(10**8):08d}"
+    return {"name": name, "id_number": first17 + id_check_char(first17), "phone": phone}
+
+
+def poisson(rng: random.Random, mean: float) -> int:
+    """Knuth's method: fine for the small means of per-village arrivals."""
+    limit, k, product = math.exp(-mean), 0, rng.random()
+    while product > limit:
+        k += 1
+        product *= rng.random()
+    return k
+
+
+# --- one request -------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One resident's request as the simulation plays it, and what became of it."""
+
+    number: int
+    village: str
+    township: str
+    item: JSON  # the catalog entry
+    rng: random.Random
+    start_after: float
+    late_at: str | None
+    state: JSON = field(default_factory=dict)
+    supplemented: bool = False
+    bad_rating: bool = False
+    rectified: bool = False
+    left_waiting: str | None = None
+    error: str | None = None
+
+    @property
+    def id(self) -> str | None:
+        return self.state.get("id")
+
+    @property
+    def stage(self) -> str:
+        return str(self.state.get("stage", "not_submitted"))
+
+    @property
+    def outcome(self) -> str:
+        """completed, refused, withdrawn, lapsed, in_progress, or error / not_submitted."""
+        if self.error is not None:
+            return "error"
+        if not self.state:
+            return "not_submitted"
+        return self.stage if self.state.get("status") == "closed" else "in_progress"
+
+
+class CaseFailed(Exception):
+    """An API call of one case failed; the case stops, the simulation goes on."""
+
+
+class Simulation:
+    def __init__(
+        self, http: AsyncApiClient, settings: Settings, options: SimulationOptions
+    ) -> None:
+        self.http = http
+        self.settings = settings
+        self.options = options
+        self.rng = random.Random(options.seed)
+        self.today = datetime.now(ZoneInfo(settings.timezone)).date()
+        self._slots = asyncio.Semaphore(options.concurrency)
+        self._tokens: dict[tuple[str, str], str] = {}
+
+    def token(self, role: str, office: str) -> str:
+        key = (role, office)
+        if key not in self._tokens:
+            sub = f"sim-{role}-{office}"
+            self._tokens[key] = mint_token(self.settings, sub, role, office, TOKEN_TTL_SECONDS)
+        return self._tokens[key]
+
+    @property
+    def supervisor(self) -> str:
+        return self.token("supervisor", CITY_CODE)
+
+    async def plan(self) -> list[Case]:
+        """Villages, items and arrivals, drawn from the seed before anything is sent."""
+        offices = await self.http.send(api.offices(tier="village").as_(self.supervisor))
+        villages = [(o["code"], o["parent"]) for o in offices["items"]]
+        if self.options.villages is not None and self.options.villages < len(villages):
+            villages = sorted(self.rng.sample(villages, self.options.villages))
+        items = (await self.http.send(api.catalog().as_(self.supervisor)))["items"]
+        weights = [ITEM_WEIGHTS.get(item["code"], 1) for item in items]
+        day_seconds = DAY_SECONDS / self.options.speed
+        cases: list[Case] = []
+        for day in range(self.options.days):
+            for village, township in villages:
+                for _ in range(poisson(self.rng, self.options.rate)):
+                    late = self.rng.random() < self.options.late_fraction
+                    cases.append(
+                        Case(
+                            number=len(cases) + 1,
+                            village=village,
+                            township=township,
+                            item=self.rng.choices(items, weights)[0],
+                            rng=random.Random(self.rng.getrandbits(64)),
+                            start_after=(day + self.rng.random()) * day_seconds,
+                            late_at=self.rng.choice(LATE_STAGES) if late else None,
+                        )
+                    )
+        return cases
+
+    async def stats_totals(self) -> dict[str, int]:
+        """The city supervisor's ``/v1/stats``, summed over the townships."""
+        stats = await self.http.send(api.stats().as_(self.supervisor))
+        totals: Counter[str] = Counter()
+        for office in stats["offices"]:
+            totals["total"] += office["total"]
+            totals["completed"] += office["completed"]
+            totals["bad_ratings"] += office["ratings"].get("1", 0) + office["ratings"].get("2", 0)
+        return {name: totals[name] for name in COMPARED}
+
+    async def run(self, cases: list[Case], done: Callable[[Case], None]) -> None:
+        async def play(case: Case) -> None:
+            try:
+                await self._play(case)
+            except CaseFailed:
+                pass  # recorded in case.error
+            done(case)
+
+        await asyncio.gather(*(play(case) for case in cases))
+
+    # --- the people ----------------------------------------------------------------------------
+
+    async def _send(self, case: Case, call: api.Call) -> JSON:
+        async with self._slots:
+            try:
+                answer = await self.http.send(call)
+            except (ApiError, ApiUnreachable) as error:
+                case.error = f"{call.method} {call.path}: {error}"
+                raise CaseFailed from error
+        if "stage" in answer:
+            case.state = answer
+        return answer
+
+    async def _act(self, case: Case, token: str, action: str, **fields: object) -> None:
+        await self._think(case)
+        assert case.id is not None
+        await self._send(case, api.act(case.id, action, **fields).as_(token))
+
+    async def _think(self, case: Case) -> None:
+        await asyncio.sleep(case.rng.uniform(0.05, 0.6) / self.options.speed)
+
+    def _stops_at(self, case: Case, stage: str) -> bool:
+        if case.late_at == stage:
+            case.left_waiting = stage
+            return True
+        return False
+
+    async def _play(self, case: Case) -> None:
+        rng, mix = case.rng, self.options.mix
+        agent = self.token("agent", case.village)
+        await asyncio.sleep(case.start_after)
+        submit = api.submit(
+            case.item["code"],
+            fake_resident(rng, self.today),
+            list(case.item["materials"]),
+            channel="hotline" if rng.random() < mix.hotline else "proxy_room",
+            idempotency_key=f"sim-{rng.getrandbits(64):016x}",
+        )
+        await self._send(case, submit.as_(agent))
+        if self._stops_at(case, "village_intake"):
+            return
+        if rng.random() < mix.withdraw:
+            await self._act(case, agent, "withdraw", note="居民决定暂不申请")
+            return
+        await self._act(case, agent, "handoff")
+        if self._stops_at(case, "township_review"):
+            return
+        township = self.token("township_staff", case.township)
+        if not await self._review(case, township, agent):
+            return
+        decider = township
+        if case.item["deciding_tier"] == "city":
+            await self._act(case, township, "forward", note="初审通过，转报市行政服务中心")
+            decider = self.token("city_staff", CITY_CODE)
+            if not await self._review(case, decider, agent):
+                return
+        if rng.random() < mix.deny:
+            await self._act(case, decider, "deny", note=rng.choice(DENY_NOTES))
+        else:
+            await self._act(case, decider, "approve")
+        if self._stops_at(case, "result_delivery"):
+            return
+        await self._act(case, agent, "deliver")
+        if self._stops_at(case, "awaiting_rating"):
+            return
+        await self._rate(case, agent)
+
+    async def _review(self, case: Case, staff: str, agent: str) -> bool:
+        """Accept (perhaps after a supplement, or with a gap) or refuse; False when refused."""
+        rng, mix = case.rng, self.options.mix
+        draw = rng.random()
+        if draw < mix.refuse:
+            await self._act(case, staff, "refuse", note=rng.choice(REFUSE_NOTES))
+            return False
+        materials = list(case.item["materials"])
+        missing = rng.sample(materials, min(len(materials), rng.choice((1, 1, 2))))
+        if draw < mix.refuse + mix.supplement:
+            await self._act(case, staff, "request_supplement", missing_materials=missing)
+            await self._act(case, agent, "supplement", note="材料已补齐")
+            case.supplemented = True
+        elif draw < mix.refuse + mix.supplement + mix.gap:
+            due = (self.today + timedelta(days=rng.randint(3, 7))).isoformat()
+            await self._act(case, staff, "accept_with_gap", missing_materials=missing[:1], due=due)
+            return True
+        await self._act(case, staff, "accept")
+        return True
+
+    async def _rate(self, case: Case, agent: str) -> None:
+        rng, mix = case.rng, self.options.mix
+        score = rng.choices(list(SCORE_WEIGHTS), list(SCORE_WEIGHTS.values()))[0]
+        comment = rng.choice(BAD_COMMENTS) if score <= 2 else None
+        await self._think(case)
+        assert case.id is not None
+        await self._send(case, api.rate(case.id, score, comment).as_(agent))
+        if score > 2:
+            return
+        case.bad_rating = True
+        if rng.random() >= mix.rectify:
+            case.left_waiting = "rectification"
+            return
+        handling = case.state.get("handling_office") or case.township
+        role = "city_staff" if handling == CITY_CODE else "township_staff"
+        await self._act(case, self.token(role, handling), "rectify", note=rng.choice(FIX_NOTES))
+        case.rectified = True
+        if rng.random() < mix.rate_fix:
+            await self._think(case)
+            await self._send(case, api.rate(case.id, rng.choice((3, 4, 5))).as_(agent))
+
+
+# --- the report --------------------------------------------------------------------------------
+
+OUTCOMES = ("completed", "refused", "withdrawn", "lapsed", "in_progress", "error")
+
+
+@dataclass
+class Report:
+    options: SimulationOptions
+    cases: list[Case]
+    before: dict[str, int]
+    after: dict[str, int]
+
+    def counts(self) -> dict[str, int]:
+        outcomes = Counter(case.outcome for case in self.cases)
+        return {
+            "submitted": sum(1 for case in self.cases if case.id is not None),
+            **{name: outcomes[name] for name in OUTCOMES},
+            "denied": sum(1 for case in self.cases if case.state.get("decision") == "denied"),
+            "supplemented": sum(case.supplemented for case in self.cases),
+            "bad_ratings": sum(case.bad_rating for case in self.cases),
+            "rectified": sum(case.rectified for case in self.cases),
+            "left_waiting": sum(case.left_waiting is not None for case in self.cases),
+        }
+
+    def by_item(self) -> dict[str, dict[str, int]]:
+        table: dict[str, Counter[str]] = {}
+        for case in self.cases:
+            row = table.setdefault(case.item["code"], Counter())
+            row["submitted"] += case.id is not None
+            row[case.outcome] += 1
+        return {item: {n: row[n] for n in ("submitted", *OUTCOMES)} for item, row in table.items()}
+
+    def waiting(self) -> dict[str, int]:
+        return dict(Counter(case.left_waiting for case in self.cases if case.left_waiting))
+
+    def stats_check(self) -> dict[str, dict[str, int | bool]]:
+        """Our counts against the change of the API's totals over the run."""
+        ours = self.counts()
+        ours["total"] = ours["submitted"]
+        check: dict[str, dict[str, int | bool]] = {}
+        for name in COMPARED:
+            delta = self.after[name] - self.before[name]
+            check[name] = {"simulated": ours[name], "api": delta, "match": ours[name] == delta}
+        return check
+
+    @property
+    def matches(self) -> bool:
+        return all(row["match"] for row in self.stats_check().values())
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"#{case.number} {case.error}" for case in self.cases if case.error]
+
+    def to_json(self) -> JSON:
+        return {
+            "options": asdict(self.options),
+            "counts": self.counts(),
+            "by_item": self.by_item(),
+            "left_waiting": self.waiting(),
+            "stats_check": self.stats_check(),
+            "stats_match": self.matches,
+            "errors": self.errors,
+            "requests": [
+                {"id": c.id, "item": c.item["code"], "village": c.village, "outcome": c.outcome}
+                for c in self.cases
+            ],
+        }
+
+
+def render(console: Console, report: Report) -> None:
+    counts = report.counts()
+    summary = Table(title="Simulation summary")
+    summary.add_column("")
+    summary.add_column("requests", justify="right")
+    for name, value in counts.items():
+        summary.add_row(name.replace("_", " "), str(value))
+    console.print(summary)
+    items = Table(title="By item")
+    items.add_column("item", no_wrap=True)
+    for heading in ("submitted", *OUTCOMES):
+        items.add_column("open" if heading == "in_progress" else heading, justify="right")
+    for item, row in sorted(report.by_item().items(), key=lambda kv: -kv[1]["submitted"]):
+        items.add_row(item, *(str(v) for v in row.values()))
+    console.print(items)
+    waiting = report.waiting()
+    if waiting:
+        where = ", ".join(f"{stage} {n}" for stage, n in sorted(waiting.items()))
+        console.print(
+            f"Left waiting (they escalate when their real deadlines pass): {where}",
+            highlight=False,
+        )
+    for name, row in report.stats_check().items():
+        mark = "[green]match[/green]" if row["match"] else "[red]differ[/red]"
+        console.print(
+            f"API stats {name}: simulated {row['simulated']}, API change {row['api']} — {mark}"
+        )
+    for line in report.errors[:10]:
+        console.print(f"[red]error[/red] {escape(line)}", highlight=False)
+
+
+async def simulate(
+    http: AsyncApiClient, settings: Settings, options: SimulationOptions, console: Console
+) -> Report:
+    """Plan, play with a progress bar, and report. Raises ``ApiUnreachable``/``ApiError`` only
+    when the setup calls (offices, catalog, stats) fail; a failing request is counted instead."""
+    simulation = Simulation(http, settings, options)
+    cases = await simulation.plan()
+    before = await simulation.stats_totals()
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("requests played", total=len(cases))
+
+        def done(_case: Case) -> None:
+            progress.advance(task)
+
+        await simulation.run(cases, done)
+    after = await simulation.stats_totals()
+    return Report(options, cases, before, after)

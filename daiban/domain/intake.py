@@ -1,0 +1,35 @@
+"""Turning a submission into the workflow's input: snapshots of the catalog item and the policy."""
+
+from __future__ import annotations
+
+from daiban.core.settings import Settings
+from daiban.domain.catalog import ServiceItem
+from models.contracts import ItemSpec, LimitSpec, Policy
+
+
+def item_spec(item: ServiceItem) -> ItemSpec:
+    statutory = item.limits.statutory
+    return ItemSpec(
+        code=item.code,
+        name=item.name,
+        deciding_tier=item.deciding_tier,
+        promised=LimitSpec(item.limits.promised.limit, item.limits.promised.unit),
+        statutory=LimitSpec(statutory.limit, statutory.unit) if statutory else None,
+        materials=list(item.materials),
+    )
+
+
+def policy(settings: Settings) -> Policy:
+    return Policy(
+        agent_handoff_days=settings.agent_handoff_days,
+        acceptance_window_days=settings.acceptance_window_days,
+        township_step_days=settings.township_step_days,
+        township_step_statutory_days=settings.township_step_statutory_days,
+        delivery_days=settings.delivery_days,
+        supplement_window_natural_days=settings.supplement_window_natural_days,
+        rating_window_natural_days=settings.rating_window_natural_days,
+        rectification_days=settings.rectification_days,
+        reminder_days=settings.reminder_working_days_before,
+        yellow_fraction=settings.yellow_fraction,
+        default_rating=settings.default_rating,
+    )

@@ -1,0 +1,353 @@
+"""Routes of requests: submit, read, act, rate, list, and the staff work queue.
+
+Writes go to Temporal (update-with-start for a submission, an update per action); a single request
+is read from the workflow query while the workflow exists, else from the read model; lists and
+queues come from the read model only. Scope is checked on the read model before Temporal is asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Response
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import (
+    Client,
+    RPCTimeoutOrCancelledError,
+    WithStartWorkflowOperation,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from daiban.domain.intake import item_spec, policy
+from daiban.domain.offices import CITY_CODE, township_of
+from daiban.domain.privacy import for_viewer, mask_resident
+from daiban.domain.scope import RATING_LINK, Principal, state_in_scope
+from daiban.http.auth import mint_token
+from daiban.http.deps import (
+    AgentDep,
+    CatalogDep,
+    ClientDep,
+    EngineDep,
+    PrincipalDep,
+    RaterDep,
+    Services,
+    ServicesDep,
+    SettingsDep,
+    StaffDep,
+)
+from daiban.http.problems import (
+    Forbidden,
+    InvalidInput,
+    Problem,
+    Unavailable,
+    from_temporal,
+    invalid,
+    not_found,
+    responses,
+)
+from daiban.store import idempotency, readmodel
+from daiban.store.idempotency import KEY_MAX, Claim
+from models.actions import ACTIONS, allowed_actions, field_errors
+from models.contracts import ActionCommand, RequestInput, RequestState, Resident
+from models.db import RequestRow
+from models.documents import state_from_document
+from models.schemas import (
+    ActionIn,
+    ListQuery,
+    PageQuery,
+    RatingIn,
+    RatingLinkOut,
+    RequestOut,
+    RequestPage,
+    ResidentOut,
+    SubmitIn,
+    request_out,
+    summary_out,
+)
+from workflows.request import ResidentRequestWorkflow
+
+router = APIRouter(prefix="/v1", tags=["requests"])
+# A query that takes longer means Temporal is in trouble: answer from the read model instead.
+QUERY_TIMEOUT = timedelta(seconds=5)
+# What a workflow query may end in besides a state (Problem: Temporal is not connected).
+QUERY_ERRORS = (Problem, RPCError, RPCTimeoutOrCancelledError, WorkflowQueryFailedError)
+RequestId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="request id")]
+
+
+def workflow_id(request_id: str) -> str:
+    return f"req-{request_id}"
+
+
+def present(services: Services, principal: Principal, state: RequestState) -> RequestOut:
+    allowed = allowed_actions(state, principal.actor())
+    if principal.role == RATING_LINK:
+        allowed = [a for a in allowed if a == "rate"]
+    return request_out(for_viewer(principal, state), allowed, services.tz)
+
+
+async def current_state(services: Services, row: RequestRow) -> RequestState:
+    """The live state from the workflow query; the read model's copy when the workflow is gone
+    (past retention) or Temporal cannot answer now."""
+    try:
+        return await _query_state(services, row.id)
+    except QUERY_ERRORS:
+        return state_from_document(row.state)
+
+
+async def scoped_row(services: Services, principal: Principal, request_id: str) -> RequestRow:
+    row = await services.db(readmodel.request_in_scope, principal, request_id)
+    if row is None:
+        raise not_found()
+    return row
+
+
+# --- submit ------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/requests",
+    status_code=201,
+    response_model=RequestOut,
+    responses={
+        200: {"description": "A replayed Idempotency-Key: the same request", "model": RequestOut},
+        **responses(401, 403, 413, 422, 429, 503),
+    },
+)
+async def submit(
+    body: SubmitIn,
+    principal: AgentDep,
+    services: ServicesDep,
+    client: ClientDep,
+    settings: SettingsDep,
+    engine: EngineDep,
+    catalog: CatalogDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None, Header(min_length=1, max_length=KEY_MAX, alias="Idempotency-Key")
+    ] = None,
+) -> RequestOut:
+    """Register a resident's request at the agent's village (update-with-start: the workflow
+    starts and the reply carries its first deadlines)."""
+    services.limiter.check(principal.sub)
+    item = catalog.get(body.item)
+    if item is None:
+        raise invalid("item", f"unknown service item {body.item!r}")
+    if idempotency_key is None:
+        claim = Claim(uuid.uuid4().hex, created=True)
+    else:
+        digest = idempotency.body_hash(principal.office, body.model_dump(mode="json"))
+        claim = await run_in_threadpool(
+            idempotency.claim, engine, principal.sub, idempotency_key, digest
+        )
+    inp = RequestInput(
+        request_id=claim.request_id,
+        item=item_spec(item),
+        village=principal.office,
+        township=township_of(principal.office) or "",
+        city=CITY_CODE,
+        resident=Resident(**body.resident.model_dump()),
+        agent=principal.actor(),
+        materials=list(body.materials),
+        note=body.note,
+        channel=body.channel,
+        policy=policy(settings),
+    )
+    start = WithStartWorkflowOperation(
+        ResidentRequestWorkflow.run,
+        inp,
+        id=workflow_id(claim.request_id),
+        task_queue=settings.task_queue,
+        # Concurrent duplicates of one key attach to the one workflow; an id is never reused.
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )
+    try:
+        state = await client.execute_update_with_start_workflow(
+            ResidentRequestWorkflow.ready, start_workflow_operation=start
+        )
+    except WorkflowAlreadyStartedError:
+        # A replayed key whose request has closed since: answer with it as it is now.
+        state = await current_state(services, await scoped_row(services, principal, inp.request_id))
+    except (RPCError, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError) as error:
+        raise from_temporal(error) from None
+    response.headers["Location"] = f"/v1/requests/{claim.request_id}"
+    if not claim.created:
+        response.status_code = 200
+    return present(services, principal, state)
+
+
+# --- one request -------------------------------------------------------------------------------
+
+
+@router.get("/requests/{id}", response_model=RequestOut, responses=responses(401, 403, 404, 422))
+async def get_request(id: RequestId, principal: PrincipalDep, services: ServicesDep) -> RequestOut:
+    # The scope check (read model) and the live state (workflow query) are independent reads:
+    # asked at once, a GET waits for the slower of the two instead of their sum. A state fetched
+    # for a request out of the caller's scope is dropped unseen.
+    query = asyncio.ensure_future(_query_state(services, id))
+    try:
+        row = await scoped_row(services, principal, id)
+    except Unavailable:
+        # The database is away: a request that is still running can be read from Temporal
+        # alone, with the same scope rules applied to its state.
+        return present(services, principal, await _live_state_in_scope(query, principal))
+    except BaseException:
+        _discard(query)
+        raise
+    try:
+        state = await query
+    except QUERY_ERRORS:
+        # Past retention, or Temporal cannot answer now: the read model's copy.
+        state = state_from_document(row.state)
+    return present(services, principal, state)
+
+
+async def _query_state(services: Services, request_id: str) -> RequestState:
+    client = await services.temporal()
+    handle = client.get_workflow_handle(workflow_id(request_id))
+    return await handle.query(ResidentRequestWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+
+
+def _discard(task: asyncio.Future[RequestState]) -> None:
+    """Stop a query whose answer is not wanted, and consume its error if it already failed."""
+    if task.done():
+        if not task.cancelled():
+            task.exception()
+    else:
+        task.cancel()
+
+
+async def _live_state_in_scope(
+    query: asyncio.Future[RequestState], principal: Principal
+) -> RequestState:
+    try:
+        state = await query
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise not_found() from None
+        raise Unavailable("neither the database nor Temporal can answer now") from None
+    except QUERY_ERRORS:
+        raise Unavailable("neither the database nor Temporal can answer now") from None
+    if not state_in_scope(principal, state):
+        raise not_found()
+    return state
+
+
+async def _act(
+    services: Services, client: Client, principal: Principal, request_id: str, cmd: ActionCommand
+) -> RequestOut:
+    outcome = "error"
+    try:
+        if cmd.actor.role not in ACTIONS[cmd.action].roles:
+            raise Forbidden(f"role {principal.role} may never {cmd.action}")
+        errors = field_errors(cmd)
+        if errors:
+            raise InvalidInput("; ".join(e["message"] for e in errors), errors)
+        await scoped_row(services, principal, request_id)
+        handle = client.get_workflow_handle(workflow_id(request_id))
+        try:
+            state = await handle.execute_update(ResidentRequestWorkflow.act, cmd)
+        except (WorkflowUpdateFailedError, RPCError, RPCTimeoutOrCancelledError) as error:
+            raise from_temporal(error) from None
+        outcome = "ok"
+        return present(services, principal, state)
+    except Problem as problem:
+        outcome = problem.slug
+        raise
+    finally:
+        services.metrics.actions.labels(cmd.action, outcome).inc()
+
+
+@router.post(
+    "/requests/{id}/actions",
+    response_model=RequestOut,
+    responses=responses(401, 403, 404, 409, 413, 422, 503),
+)
+async def act(
+    id: RequestId, body: ActionIn, principal: PrincipalDep, services: ServicesDep, client: ClientDep
+) -> RequestOut:
+    """One action of the stage/action table; the reply is the request's new state."""
+    # mode="json": dates cross the workflow boundary as ISO strings (the contract says so).
+    cmd = ActionCommand(actor=principal.actor(), **body.model_dump(mode="json"))
+    return await _act(services, client, principal, id, cmd)
+
+
+@router.post(
+    "/requests/{id}/rating",
+    response_model=RequestOut,
+    responses=responses(401, 403, 404, 409, 413, 422, 503),
+)
+async def rate(
+    id: RequestId, body: RatingIn, principal: RaterDep, services: ServicesDep, client: ClientDep
+) -> RequestOut:
+    """The resident's rating, through the village agent or a rating-link token for this request;
+    a score of 1 or 2 opens a rectification."""
+    cmd = ActionCommand(
+        action="rate", actor=principal.actor(), score=body.score, comment=body.comment
+    )
+    return await _act(services, client, principal, id, cmd)
+
+
+@router.post(
+    "/requests/{id}/rating-link",
+    response_model=RatingLinkOut,
+    status_code=201,
+    responses=responses(401, 403, 404, 422),
+)
+async def rating_link(
+    id: RequestId, principal: AgentDep, services: ServicesDep, settings: SettingsDep
+) -> RatingLinkOut:
+    """A token the resident can rate this one request with (valid for the rating window)."""
+    await scoped_row(services, principal, id)
+    ttl = settings.rating_window_natural_days * 86400
+    token = mint_token(settings, f"resident:{id}", RATING_LINK, principal.office, ttl, {"req": id})
+    return RatingLinkOut(token=token, request_id=id, expires_in=ttl)
+
+
+# --- lists -------------------------------------------------------------------------------------
+
+
+def _summaries(services: Services, page: readmodel.Page) -> RequestPage:
+    items = [
+        summary_out(
+            row,
+            ResidentOut(**vars(mask_resident(Resident(**row.state["resident"])))),
+            services.tz,
+        )
+        for row in page.rows
+    ]
+    return RequestPage(items=items, next_cursor=page.next_cursor)
+
+
+@router.get("/requests", response_model=RequestPage, responses=responses(401, 403, 422))
+async def list_requests(
+    query: Annotated[ListQuery, Query()], principal: PrincipalDep, services: ServicesDep
+) -> RequestPage:
+    """Requests in the caller's scope, newest first; residents masked."""
+    filters = readmodel.RequestFilters(
+        stage=query.stage,
+        office=query.office,
+        township=query.township,
+        item=query.item,
+        overdue=query.overdue,
+        created_from=services.local_time(query.created_from),
+        created_to=services.local_time(query.created_to),
+    )
+    page = await services.db(readmodel.list_requests, principal, filters, query.limit, query.cursor)
+    return _summaries(services, page)
+
+
+@router.get("/queue", response_model=RequestPage, responses=responses(401, 403, 422))
+async def queue(
+    query: Annotated[PageQuery, Query()], principal: StaffDep, services: ServicesDep
+) -> RequestPage:
+    """Open requests waiting on the caller's office, earliest deadline first."""
+    page = await services.db(readmodel.work_queue, principal.office, query.limit, query.cursor)
+    return _summaries(services, page)

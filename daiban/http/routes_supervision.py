@@ -1,0 +1,151 @@
+"""Routes of supervision and reference data: ledger events, chain verification, statistics, the
+catalog and the offices. All of it is read from the database; none of it asks Temporal.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlmodel import Session, col, select
+
+from daiban.domain.catalog import ServiceItem
+from daiban.domain.offices import CITY_CODE
+from daiban.domain.scope import Principal
+from daiban.http.deps import CatalogDep, OversightDep, PrincipalDep, ServicesDep
+from daiban.http.problems import not_found, responses
+from daiban.store import readmodel
+from daiban.store.ledger import Verification, verify
+from models.contracts import Role
+from models.db import Office
+from models.schemas import (
+    PRINTABLE,
+    EventPage,
+    EventsQuery,
+    LedgerEventOut,
+    OfficeList,
+    OfficeOut,
+    OfficesQuery,
+    OfficeStats,
+    StatsOut,
+    StatsQuery,
+    VerifyOut,
+)
+
+router = APIRouter(prefix="/v1")
+
+
+def _day_start(day: date | None, tz: tzinfo) -> datetime | None:
+    return None if day is None else datetime.combine(day, time(0), tzinfo=tz)
+
+
+@router.get(
+    "/supervision/events",
+    response_model=EventPage,
+    tags=["supervision"],
+    responses=responses(401, 403, 422),
+)
+async def events(
+    query: Annotated[EventsQuery, Query()], principal: OversightDep, services: ServicesDep
+) -> EventPage:
+    """Supervision ledger rows of requests in scope, newest first."""
+    since = services.local_time(query.since)
+    filters = readmodel.EventFilters(query.request, query.level, query.office, since)
+    page = await services.db(readmodel.ledger_events, principal, filters, query.limit, query.cursor)
+    items = [
+        LedgerEventOut.model_validate(
+            {
+                **row.model_dump(),
+                "at": row.at.astimezone(services.tz),
+                "deadline": row.deadline.astimezone(services.tz) if row.deadline else None,
+            }
+        )
+        for row in page.rows
+    ]
+    return EventPage(items=items, next_cursor=page.next_cursor)
+
+
+def _verify_in_scope(
+    session: Session, principal: Principal, request_id: str | None
+) -> Verification | None:
+    if request_id is not None:
+        if readmodel.request_in_scope(session, principal, request_id) is None:
+            return None
+        return verify(session, request_id)
+    if principal.role == Role.ADMIN or principal.office == CITY_CODE:
+        return verify(session)
+    # A township supervisor: each chain of its township (verify takes one request or all).
+    total = Verification()
+    for rid in readmodel.request_ids_in_scope(session, principal):
+        one = verify(session, rid)
+        total.checked += one.checked
+        total.broken.extend(one.broken)
+    total.ok = not total.broken
+    return total
+
+
+@router.get(
+    "/supervision/verify",
+    response_model=VerifyOut,
+    tags=["supervision"],
+    responses=responses(401, 403, 404, 422),
+)
+async def verify_chains(
+    principal: OversightDep,
+    services: ServicesDep,
+    request: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
+) -> VerifyOut:
+    """Re-check the ledger's hash chains: one request, or every request in scope."""
+    result = await services.db(_verify_in_scope, principal, request)
+    if result is None:
+        raise not_found()
+    return VerifyOut(ok=result.ok, checked=result.checked, broken=result.broken)
+
+
+@router.get(
+    "/stats", response_model=StatsOut, tags=["supervision"], responses=responses(401, 403, 422)
+)
+async def stats(
+    query: Annotated[StatsQuery, Query()], principal: OversightDep, services: ServicesDep
+) -> StatsOut:
+    """Per township (requests created in [from, to], local dates): volumes, timeliness,
+    escalations and satisfaction."""
+    to = query.to + timedelta(days=1) if query.to is not None else None
+    rows = await services.db(
+        readmodel.township_stats,
+        principal,
+        services.tz,
+        query.township,
+        _day_start(query.from_, services.tz),
+        _day_start(to, services.tz),
+    )
+    return StatsOut(offices=[OfficeStats.model_validate(row) for row in rows])
+
+
+# --- reference data ----------------------------------------------------------------------------
+
+
+@router.get("/catalog", tags=["reference"], responses=responses(401, 403))
+async def catalog(principal: PrincipalDep, catalog: CatalogDep) -> dict[str, list[ServiceItem]]:
+    """The service items: code, name, deciding tier, limits and required materials."""
+    return {"items": list(catalog.items)}
+
+
+def _offices(session: Session, tier: str | None, parent: str | None) -> list[Office]:
+    query = select(Office).order_by(col(Office.code))
+    if tier is not None:
+        query = query.where(col(Office.tier) == tier)
+    if parent is not None:
+        query = query.where(col(Office.parent) == parent)
+    return list(session.exec(query).all())
+
+
+@router.get(
+    "/offices", response_model=OfficeList, tags=["reference"], responses=responses(401, 403, 422)
+)
+async def offices(
+    query: Annotated[OfficesQuery, Query()], principal: PrincipalDep, services: ServicesDep
+) -> OfficeList:
+    rows = await services.db(_offices, query.tier, query.parent)
+    return OfficeList(items=[OfficeOut.model_validate(row.model_dump()) for row in rows])

@@ -1,0 +1,150 @@
+"""Request context and metrics: the request id on every response and log line, Prometheus metrics.
+
+``RequestContext`` is plain ASGI middleware (no per-request task, unlike ``BaseHTTPMiddleware``):
+it accepts the client's ``X-Request-ID`` when it is sane or makes one, binds it into structlog's
+contextvars for every log line of the request, refuses a body over the limit (a declared one before
+the app reads it, a chunked one as it arrives), times the request by route template, and writes one
+access line without the query string or body (they may hold personal data).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from daiban.core.logs import get_logger
+from daiban.http.problems import PayloadTooLarge
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+log = get_logger("daiban.api")
+
+
+class Metrics:
+    """The API's metrics in a registry of their own (several apps can live in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.latency = Histogram(
+            "daiban_http_request_duration_seconds",
+            "API latency by route template",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.actions = Counter(
+            "daiban_actions",
+            "Actions taken through the API, by action and outcome",
+            ["action", "outcome"],
+            registry=self.registry,
+        )
+        self.stages = Gauge(
+            "daiban_requests",
+            "Requests in the read model by stage",
+            ["stage"],
+            registry=self.registry,
+        )
+        self.escalations = Gauge(
+            "daiban_escalations",
+            "Escalations recorded in the supervision ledger by level",
+            ["level"],
+            registry=self.registry,
+        )
+
+    def render(self, stages: dict[str, int], escalations: dict[str, int]) -> bytes:
+        """The text exposition, with the gauges set from the read model's current counts."""
+        self.stages.clear()
+        for stage, count in stages.items():
+            self.stages.labels(stage=stage).set(count)
+        self.escalations.clear()
+        for level, count in escalations.items():
+            self.escalations.labels(level=level).set(count)
+        return generate_latest(self.registry)
+
+
+class RequestContext:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        max_body_bytes: int,
+        codec_max_body_bytes: int = 4 * 1024 * 1024,
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+        self.codec_max_body_bytes = codec_max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        given = headers.get(REQUEST_ID_HEADER, "")
+        request_id = given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        # The codec endpoint carries whole workflow states (long histories, notes in Chinese).
+        codec = scope.get("path", "").startswith("/codec/")
+        limit = self.codec_max_body_bytes if codec else self.max_body_bytes
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                # An HTTPException, so that FastAPI's body reader lets it through to the handler.
+                raise HTTPException(413, f"the body must be at most {limit} bytes")
+            return message
+
+        try:
+            if _declared_length(headers) > limit:
+                problem = PayloadTooLarge(f"the body must be at most {limit} bytes")
+                await problem.response(scope["path"])(scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive_within_limit, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            self.metrics.latency.labels(scope["method"], route, str(status)).observe(elapsed)
+            log.info(
+                "http request",
+                method=scope["method"],
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 1),
+            )
+            structlog.contextvars.clear_contextvars()
+
+
+def _declared_length(headers: Headers) -> int:
+    try:
+        return int(headers.get("content-length", "0"))
+    except ValueError:
+        return 0
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's template (``/v1/requests/{id}``): bounded label values, no ids."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"

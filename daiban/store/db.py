@@ -1,0 +1,492 @@
+"""Engines, sessions, migrations, and the small data-access helpers of the CLI, API and activities.
+
+SQLite (the embedded default) and PostgreSQL (production) are both first-class: every function here
+works on both, and tests/store runs on both.
+
+Errors meant for people are one line and never contain a password: ``DatabaseUnavailable`` when the
+database cannot be reached, ``SchemaOutOfDate`` when it is not migrated to this code's head.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, Table, create_engine, event, func, text, update
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlmodel import Session, SQLModel, col, delete, select
+
+from daiban.store import rollup
+from models.db import CalendarOverride, CalendarYear, Office, RequestRow, utc_now
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+OVERRIDE_KINDS = ("holiday", "workday")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+# Seconds to wait for a PostgreSQL connection before calling the database unreachable.
+PG_CONNECT_TIMEOUT = 10
+# A fixed key for pg_advisory_xact_lock, so that replicas migrating at once take turns.
+_MIGRATION_LOCK_KEY = 0x0DA1BA4
+# How long a SQLite writer waits for another writer's lock before failing, in milliseconds.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or opened; the message is one line without secrets."""
+
+
+class SchemaOutOfDate(Exception):
+    """The database is reachable but not migrated to the revision this code needs."""
+
+
+# --- engines and sessions ----------------------------------------------------------------------
+
+
+def normalize_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3, the driver we ship."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def display_url(url: str | URL) -> str:
+    """The URL as a person should see it: no password, no driver name."""
+    parsed = make_url(normalize_url(url)) if isinstance(url, str) else url
+    return parsed.set(drivername=parsed.get_backend_name()).render_as_string(hide_password=True)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _json_dumps(value: object) -> str:
+    # Readable Chinese in the database (no ASCII escapes); dates as ISO 8601 strings.
+    return json.dumps(value, ensure_ascii=False, default=_json_default)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for a SQLite file (or memory) or a PostgreSQL URL, configured for this service."""
+    try:
+        parsed = make_url(normalize_url(url))
+    except (ArgumentError, ValueError):
+        # The message leaves the URL out: an unparseable one may still hold a password.
+        raise DatabaseUnavailable(
+            "the database URL is not valid (expected sqlite:///PATH or postgresql://USER@HOST/DB)"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _make_sqlite_engine(parsed)
+    connect_args: dict[str, Any] = {}
+    if backend == "postgresql" and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        pool_recycle=1800,
+        connect_args=connect_args,
+        json_serializer=_json_dumps,
+    )
+
+
+def _make_sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    in_memory = in_memory or "mode=memory" in database
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False},
+        # One shared connection for an in-memory database, or every session would see its own.
+        poolclass=StaticPool if in_memory else None,
+        json_serializer=_json_dumps,
+    )
+
+    @event.listens_for(engine, "do_connect")
+    def _create_directory(*_args: Any) -> None:
+        # On first connect rather than in make_engine, so that a mistyped path that is only
+        # checked (check_schema) leaves nothing behind.
+        path = _sqlite_file(url)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                pass  # sqlite then fails to open the file; check_database says so in one line
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            # WAL lets readers run beside the one writer. NORMAL never corrupts the file; a power
+            # cut may lose the last commits (the durable middle ground of ENVIRONMENT.md).
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+        # The statistics rollup groups by local day; SQLite has no time zones of its own.
+        dbapi_connection.create_function(
+            rollup.SQLITE_LOCAL_DATE, 2, rollup.sqlite_local_date, deterministic=True
+        )
+
+    return engine
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite URL; None for an in-memory database or a ``file:`` URI."""
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that commits when the block succeeds and rolls back when it raises.
+
+    Objects stay readable after the block (``expire_on_commit=False``).
+    """
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def describe_error(error: BaseException) -> str:
+    """The first line of the driver's message (SQLAlchemy's wrapper adds SQL and links)."""
+    original = getattr(error, "orig", None) or error
+    lines = str(original).strip().splitlines()
+    return lines[0] if lines else type(original).__name__
+
+
+def _unreachable_reason(error: BaseException) -> str:
+    """A connection failure cut to its cause: 'connection refused', not the whole story."""
+    line = describe_error(error).rsplit("failed: ", 1)[-1].removeprefix("FATAL:").strip()
+    return line[:1].lower() + line[1:]
+
+
+def check_database(engine: Engine) -> None:
+    """Open a connection and run ``SELECT 1``; raise ``DatabaseUnavailable`` in one line if not."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as error:
+        raise DatabaseUnavailable(
+            f"database {display_url(engine.url)} is unreachable: {_unreachable_reason(error)}"
+        ) from error
+
+
+# --- migrations --------------------------------------------------------------------------------
+
+
+def _alembic_config() -> Config:
+    config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    # From the package path, so that it works from any working directory ('%' escaped for ini).
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.attributes["configure_logging"] = False
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration this code ships."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None for a database never migrated."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise ``SchemaOutOfDate`` unless the database is at this code's head revision.
+
+    A missing SQLite file is reported as such rather than created empty.
+    """
+    path = _sqlite_file(engine.url) if engine.dialect.name == "sqlite" else None
+    if path is not None and not path.exists():
+        raise SchemaOutOfDate(
+            f"database {display_url(engine.url)} does not exist: run `daiban db upgrade`"
+        )
+    check_database(engine)
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise SchemaOutOfDate(
+            f"database {display_url(engine.url)} is at revision {current or 'none'}, "
+            f"this code needs {head}: run `daiban db upgrade`"
+        )
+
+
+def upgrade(url: str, revision: str = "head", timezone: str | None = None) -> str | None:
+    """Run the migrations up to ``revision`` (head by default); return the revision reached.
+
+    ``timezone`` is the offices' (the statistics rollup groups by local day); None reads
+    ``DAIBAN_TIMEZONE`` from the settings.
+    """
+    engine = make_engine(url)
+    try:
+        check_database(engine)
+        config = _alembic_config()
+        if timezone is not None:
+            config.attributes["timezone"] = timezone
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Held until commit: a second replica waits here, then finds nothing to do.
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+        return current_revision(engine)
+    finally:
+        engine.dispose()
+
+
+# --- offices -----------------------------------------------------------------------------------
+
+
+class OfficeLike(Protocol):
+    """Anything with the attributes of an office (read-only, so frozen dataclasses fit)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def tier(self) -> str: ...
+    @property
+    def parent(self) -> str | None: ...
+    @property
+    def urban(self) -> bool: ...
+
+
+def _office_fields(office: Office) -> tuple[str, str, str | None, bool]:
+    return office.name, office.tier, office.parent, office.urban
+
+
+def load_offices(engine: Engine, offices: Iterable[OfficeLike]) -> int:
+    """Insert or update offices by code, in one transaction; return how many rows changed.
+
+    Idempotent: loading the same list again changes nothing and returns 0. Offices missing from
+    the list are kept (requests may still refer to them).
+    """
+    changed = 0
+    with session_scope(engine) as session:
+        existing = {office.code: office for office in session.exec(select(Office))}
+        for source in offices:
+            wanted = Office(
+                code=source.code,
+                name=source.name,
+                tier=str(source.tier),
+                parent=source.parent,
+                urban=bool(source.urban),
+            )
+            row = existing.get(wanted.code)
+            if row is None:
+                existing[wanted.code] = wanted
+                session.add(wanted)
+                changed += 1
+            elif _office_fields(row) != _office_fields(wanted):
+                row.name, row.tier, row.parent, row.urban = _office_fields(wanted)
+                changed += 1
+    return changed
+
+
+# --- calendar overrides ------------------------------------------------------------------------
+
+
+def calendar_version(session: Session) -> str:
+    """A token that changes whenever an override or a loaded year is added, changed or removed.
+
+    Any write stamps ``updated_at``/``loaded_at`` with a newer time and removals lower a count, so
+    (count, newest stamp) of both tables identifies the calendar data; compare, never parse, it.
+    """
+    overrides = session.exec(
+        select(func.count(), func.max(CalendarOverride.updated_at)).select_from(CalendarOverride)
+    ).one()
+    years = session.exec(
+        select(func.count(), func.max(CalendarYear.loaded_at)).select_from(CalendarYear)
+    ).one()
+    return "|".join(str(part) for part in (*overrides, *years))
+
+
+def list_overrides(session: Session, year: int | None = None) -> list[CalendarOverride]:
+    """Overrides in date order, optionally of one year."""
+    statement = select(CalendarOverride).order_by(col(CalendarOverride.day))
+    if year is not None:
+        statement = statement.where(
+            col(CalendarOverride.day) >= date(year, 1, 1),
+            col(CalendarOverride.day) <= date(year, 12, 31),
+        )
+    return list(session.exec(statement))
+
+
+def list_calendar_years(session: Session) -> list[CalendarYear]:
+    """Years whose complete schedule has been loaded, in order."""
+    return list(session.exec(select(CalendarYear).order_by(col(CalendarYear.year))))
+
+
+def set_override(session: Session, day: date, kind: str, note: str = "") -> CalendarOverride:
+    """Make ``day`` a holiday or a working day, replacing any override it had."""
+    if kind not in OVERRIDE_KINDS:
+        raise ValueError(f"kind must be holiday or workday, not {kind!r}")
+    row = session.get(CalendarOverride, day)
+    if row is None:
+        row = CalendarOverride(day=day, kind=kind, note=note)
+        session.add(row)
+    else:
+        row.kind, row.note = kind, note
+    row.updated_at = utc_now()
+    session.flush()
+    return row
+
+
+def remove_override(session: Session, day: date) -> bool:
+    """Remove the override of ``day``; False when there was none."""
+    row = session.get(CalendarOverride, day)
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
+def parse_calendar_year(data: object, year: int) -> tuple[list[date], list[date]]:
+    """Validate a year file's content: ``{"holidays": [ISO dates], "workdays": [ISO dates]}``.
+
+    Every date must be a real date in ``year`` and appear once; raises ValueError in one line.
+    """
+    if not isinstance(data, dict):
+        raise ValueError('expected a JSON object {"holidays": [...], "workdays": [...]}')
+    unknown = sorted(set(data) - {"holidays", "workdays"})
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r}: only 'holidays' and 'workdays' are allowed")
+    if "holidays" not in data:
+        raise ValueError("missing key 'holidays'")
+    seen: set[date] = set()
+    lists: list[list[date]] = []
+    for key in ("holidays", "workdays"):
+        values = data.get(key, [])
+        if not isinstance(values, list):
+            raise ValueError(f"{key!r} must be a list of dates")
+        days: list[date] = []
+        for value in values:
+            day = parse_day(value, where=key)
+            if day.year != year:
+                raise ValueError(f"{key}: {day.isoformat()} is not in {year}")
+            if day in seen:
+                raise ValueError(f"{key}: {day.isoformat()} is listed twice")
+            seen.add(day)
+            days.append(day)
+        lists.append(sorted(days))
+    return lists[0], lists[1]
+
+
+def parse_day(value: object, where: str = "") -> date:
+    """An ISO date (YYYY-MM-DD) or ValueError with a one-line message, prefixed by ``where``."""
+    # Strictly YYYY-MM-DD: date.fromisoformat also takes 20270101 and 2027-W01-1.
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    prefix = f"{where}: " if where else ""
+    raise ValueError(f"{prefix}{value!r} is not a date (expected YYYY-MM-DD)")
+
+
+def load_calendar_year(
+    session: Session,
+    year: int,
+    holidays: Sequence[date],
+    workdays: Sequence[date],
+    note: str = "",
+) -> int:
+    """Replace the year's overrides with the given schedule and mark the year as loaded.
+
+    Runs in the caller's transaction (all or nothing). Returns the number of overrides written.
+    """
+    for day in (*holidays, *workdays):
+        if day.year != year:
+            raise ValueError(f"{day.isoformat()} is not in {year}")
+    overlap = set(holidays) & set(workdays)
+    if overlap:
+        raise ValueError(f"{min(overlap).isoformat()} is both a holiday and a workday")
+    now = utc_now()
+    session.exec(
+        delete(CalendarOverride).where(
+            col(CalendarOverride.day) >= date(year, 1, 1),
+            col(CalendarOverride.day) <= date(year, 12, 31),
+        )
+    )
+    for kind, days in (("holiday", holidays), ("workday", workdays)):
+        session.add_all(
+            CalendarOverride(day=day, kind=kind, note=note, updated_at=now) for day in days
+        )
+    loaded = session.get(CalendarYear, year)
+    if loaded is None:
+        session.add(CalendarYear(year=year, note=note, loaded_at=now))
+    else:
+        loaded.note, loaded.loaded_at = note, now
+    session.flush()
+    return len(holidays) + len(workdays)
+
+
+# --- read model --------------------------------------------------------------------------------
+
+
+def upsert_request(session: Session, row: RequestRow, tz: ZoneInfo) -> bool:
+    """Insert or replace a read-model row unless the stored one has the same or a newer version,
+    and move the statistics rollup by the difference (``daiban.store.rollup``), in the caller's
+    transaction. Returns True when the row was written; a retry of the same version writes
+    nothing and adds nothing.
+
+    The stored row is read locked (``SELECT … FOR UPDATE``) before it is replaced, so the amount
+    subtracted is what the row held. When there is no row yet, insert-if-absent: of two first
+    writes of one request, the second waits for the first's commit, finds the row and locks it.
+    SQLite has no row locks: there the insert comes first, as it takes the database's write lock,
+    and nothing can change the row between the read and the update.
+    """
+    table: Table = SQLModel.metadata.tables["requests"]
+    values = {column.name: getattr(row, column.name) for column in table.columns}
+    counted = [table.c[name] for name in ("version", *rollup.SOURCE_COLUMNS)]
+    locked = select(*counted).where(table.c.id == row.id).with_for_update()
+    # PostgreSQL: lock first, since nearly every write replaces a row (one statement fewer).
+    old = session.exec(locked).first() if session.get_bind().dialect.name != "sqlite" else None
+    if old is None:
+        insert = rollup.dialect_insert(session, table).values(values)
+        absent = insert.on_conflict_do_nothing(index_elements=[table.c.id])
+        # RETURNING rather than rowcount, which psycopg does not report for this statement.
+        if session.exec(absent.returning(table.c.id)).first() is not None:
+            rollup.apply(session, tz, values)
+            return True
+        old = session.exec(locked).one()
+    if old.version >= row.version:
+        return False
+    changed = {name: value for name, value in values.items() if name != "id"}
+    session.exec(update(table).where(table.c.id == row.id).values(changed))
+    rollup.apply(session, tz, values, old._mapping)
+    return True

@@ -1,0 +1,279 @@
+"""The service catalog: the shipped data matches DESIGN §5, and a bad file is refused clearly."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from daiban.core.settings import Settings
+from daiban.domain.catalog import (
+    SHIPPED_CATALOG,
+    Catalog,
+    CatalogError,
+    DayUnit,
+    ItemLimits,
+    Limit,
+    Tier,
+    catalog_from_settings,
+    load_catalog,
+)
+
+# Written from DESIGN §5: code -> (deciding tier, promised limit, unit, statutory limit or None).
+DESIGN_5: dict[str, tuple[Tier, int, DayUnit, int | None]] = {
+    "dibao": ("city", 25, "working", 30),
+    "tekun": ("city", 20, "working", 40),
+    "linshi-jiuzhu": ("township", 10, "working", 20),
+    "canji-zheng": ("city", 10, "working", None),
+    "canji-butie": ("city", 20, "working", None),
+    "yanglao-dengji": ("township", 0, "working", None),
+    "yanglao-daiyu": ("city", 20, "working", None),
+    "yibao-dengji": ("township", 0, "working", None),
+    "shebao-ka": ("township", 1, "working", None),
+    "shengyu-dengji": ("township", 0, "working", None),
+    "shenfenzheng": ("city", 60, "natural", None),
+    "zhaijidi": ("township", 20, "working", None),
+    "gaoling-jintie": ("city", 22, "working", 30),
+}
+
+Data = dict[str, Any]
+
+
+def shipped_data() -> Data:
+    data: Data = json.loads(SHIPPED_CATALOG.read_text(encoding="utf-8"))
+    return data
+
+
+def item(data: Data, code: str) -> Data:
+    found: Data = next(entry for entry in data["items"] if entry["code"] == code)
+    return found
+
+
+def write(tmp_path: Path, data: Data) -> Path:
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+# --- the shipped catalog ---------------------------------------------------------------------
+
+
+def test_shipped_catalog_has_the_13_items_in_design_order() -> None:
+    catalog = load_catalog()
+    assert catalog.version == 1
+    assert catalog.codes() == list(DESIGN_5)
+
+
+@pytest.mark.parametrize("code", list(DESIGN_5))
+def test_shipped_item_matches_design(code: str) -> None:
+    tier, promised, unit, statutory = DESIGN_5[code]
+    entry = load_catalog().get(code)
+    assert entry is not None
+    assert entry.deciding_tier == tier
+    assert entry.limits.promised == Limit(limit=promised, unit=unit)
+    if statutory is None:
+        assert entry.limits.statutory is None
+    else:
+        assert entry.limits.statutory == Limit(limit=statutory, unit=unit)
+    assert entry.on_the_spot == (promised == 0)
+    assert entry.name and entry.name_en
+    assert 3 <= len(entry.materials) <= 6
+    assert all(material.strip() for material in entry.materials)
+
+
+def test_get_unknown_code_is_none() -> None:
+    assert load_catalog().get("no-such-item") is None
+
+
+def test_load_none_is_the_shipped_file() -> None:
+    assert load_catalog(None) == load_catalog(SHIPPED_CATALOG)
+
+
+# --- a replacement file ----------------------------------------------------------------------
+
+
+def test_replacement_file_via_settings(tmp_path: Path) -> None:
+    data = shipped_data()
+    item(data, "dibao")["limits"]["promised"]["limit"] = 15
+    data["items"] = [entry for entry in data["items"] if entry["code"] != "zhaijidi"]
+    path = write(tmp_path, data)
+
+    catalog = catalog_from_settings(Settings(catalog=path))
+
+    dibao = catalog.get("dibao")
+    assert dibao is not None and dibao.limits.promised.limit == 15
+    assert catalog.get("zhaijidi") is None
+    assert len(catalog.codes()) == 12
+
+
+def test_settings_without_catalog_give_the_shipped_one() -> None:
+    assert catalog_from_settings(Settings(catalog=None)) == load_catalog()
+
+
+# --- bad files -------------------------------------------------------------------------------
+
+
+def set_negative_limit(data: Data) -> None:
+    item(data, "dibao")["limits"]["promised"]["limit"] = -1
+
+
+def set_unknown_tier(data: Data) -> None:
+    item(data, "tekun")["deciding_tier"] = "county"
+
+
+def set_empty_materials(data: Data) -> None:
+    item(data, "canji-zheng")["materials"] = []
+
+
+def set_blank_material(data: Data) -> None:
+    item(data, "canji-zheng")["materials"][1] = "  "
+
+
+def set_statutory_below_promised(data: Data) -> None:
+    item(data, "gaoling-jintie")["limits"]["statutory"]["limit"] = 5
+
+
+def set_statutory_other_unit(data: Data) -> None:
+    item(data, "dibao")["limits"]["statutory"]["unit"] = "natural"
+
+
+def set_string_limit(data: Data) -> None:
+    item(data, "shebao-ka")["limits"]["promised"]["limit"] = "1"
+
+
+def set_unknown_field(data: Data) -> None:
+    item(data, "zhaijidi")["limits"]["statuary"] = None
+
+
+def set_duplicate_code(data: Data) -> None:
+    data["items"].append(copy.deepcopy(item(data, "dibao")))
+
+
+def set_bad_code(data: Data) -> None:
+    data["items"][4]["code"] = "Canji Butie"
+
+
+def drop_name(data: Data) -> None:
+    del item(data, "tekun")["name"]
+
+
+BAD_CASES: dict[str, tuple[Callable[[Data], None], str, str]] = {
+    # case -> (mutation, item label, field and message fragment)
+    "negative limit": (
+        set_negative_limit,
+        "item 'dibao'",
+        "field limits.promised.limit: Input should be greater than or equal to 0",
+    ),
+    "unknown tier": (set_unknown_tier, "item 'tekun'", "field deciding_tier: Input should be"),
+    "empty materials": (set_empty_materials, "item 'canji-zheng'", "field materials: "),
+    "blank material": (set_blank_material, "item 'canji-zheng'", "field materials.1: "),
+    "statutory below promised": (
+        set_statutory_below_promised,
+        "item 'gaoling-jintie'",
+        "field limits: statutory limit 5 is below promised limit 22",
+    ),
+    "statutory other unit": (set_statutory_other_unit, "item 'dibao'", "field limits: statutory"),
+    "string limit": (
+        set_string_limit,
+        "item 'shebao-ka'",
+        "field limits.promised.limit: Input should be a valid integer",
+    ),
+    "unknown field": (set_unknown_field, "item 'zhaijidi'", "field limits.statuary: "),
+    "duplicate code": (
+        set_duplicate_code,
+        "item #13 ('dibao')",
+        "field code: duplicate code, already used by item #0",
+    ),
+    "bad code": (set_bad_code, "item #4 ('Canji Butie')", "field code: String should match"),
+    "missing name": (drop_name, "item 'tekun'", "field name: Field required"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CASES))
+def test_bad_item_names_file_item_and_field(tmp_path: Path, case: str) -> None:
+    mutate, label, fragment = BAD_CASES[case]
+    data = shipped_data()
+    mutate(data)
+    path = write(tmp_path, data)
+
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(path)
+
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"catalog {path}: {label} {fragment}"), message
+
+
+def test_several_errors_are_counted_on_one_line(tmp_path: Path) -> None:
+    data = shipped_data()
+    set_negative_limit(data)
+    set_unknown_tier(data)
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(write(tmp_path, data))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "item 'dibao' field limits.promised.limit" in message
+    assert message.endswith("(and 1 more error)")
+
+
+def test_malformed_json(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.json"
+    path.write_text('{"version": 1, "items": [}', encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"catalog {path}: malformed JSON: ")
+    assert "line 1 column" in message
+
+
+def test_duplicate_json_key(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.json"
+    path.write_text('{"version": 1, "version": 2, "items": []}', encoding="utf-8")
+    with pytest.raises(CatalogError, match="duplicate key 'version'"):
+        load_catalog(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "absent.json"
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message == f"catalog {path}: cannot read file: No such file or directory"
+
+
+def test_top_level_errors(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.json"
+    path.write_text("[]", encoding="utf-8")
+    with pytest.raises(CatalogError, match=r": Input should be a valid dictionary"):
+        load_catalog(path)
+    path.write_text('{"items": []}', encoding="utf-8")
+    with pytest.raises(CatalogError, match=r": field version: Field required$"):
+        load_catalog(path)
+
+
+# --- the models on their own ------------------------------------------------------------------
+
+
+def test_models_reject_bad_values_directly() -> None:
+    with pytest.raises(ValidationError):
+        Limit(limit=-1, unit="working")
+    with pytest.raises(ValidationError):
+        ItemLimits(
+            promised=Limit(limit=10, unit="working"), statutory=Limit(limit=9, unit="working")
+        )
+    shipped = load_catalog()
+    with pytest.raises(ValidationError):
+        Catalog(version=1, items=[*shipped.items, shipped.items[0]])
+
+
+def test_catalog_is_immutable() -> None:
+    catalog = load_catalog()
+    with pytest.raises(ValidationError):
+        catalog.version = 2

@@ -1,0 +1,237 @@
+"""``daiban run`` as users run it: a request survives a restart of the whole stack and goes on.
+
+The stack runs as a subprocess on free ports, a temporary var directory and SQLite database; it is
+stopped with SIGINT (Ctrl-C) and started again on the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from daiban.core.settings import Settings
+from daiban.http.auth import mint_token
+from daiban.run.procs import free_port
+from tests.conftest import temporal_binary
+
+SECRET = "stack-test-secret-" + "0123456789abcdef" * 4
+VILLAGE, TOWNSHIP = "370285004001", "370285004"
+RESIDENT = {"name": "王秀英", "id_number": "370285194802150024", "phone": "13805321234"}
+READY_TIMEOUT = 60.0
+
+
+def bearer(role: str, office: str) -> dict[str, str]:
+    settings = Settings(environment="test", jwt_secret=SECRET)
+    return {"Authorization": f"Bearer {mint_token(settings, f'{role}-1', role, office)}"}
+
+
+@dataclass
+class StackRun:
+    """One ``daiban run`` process and where its output goes."""
+
+    root: Path
+    temporal_port: int
+    ui_port: int
+    api_port: int
+    process: subprocess.Popen[bytes] | None = None
+    runs: int = 0
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def output(self) -> Path:
+        return self.root / f"run-{self.runs}.out"
+
+    def start(self, **env_extra: str) -> None:
+        self.runs += 1
+        argv = [sys.executable, "-m", "daiban.cli", "run", "--var-dir", str(self.root / "var")]
+        argv += ["--temporal-port", str(self.temporal_port), "--ui-port", str(self.ui_port)]
+        argv += ["--api-port", str(self.api_port), "--stop-timeout", "15"]
+        env = os.environ | {
+            "DAIBAN_DATABASE_URL": f"sqlite:///{self.root / 'daiban.db'}",
+            "DAIBAN_JWT_SECRET": SECRET,
+            **env_extra,
+        }
+        with self.output.open("wb") as out:
+            self.process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.output.read_text()
+            # The banner is printed once the API is ready; then ask the API itself.
+            if "Press Ctrl-C to stop." in self.output.read_text():
+                assert httpx.get(f"{self.api}/readyz", timeout=5).status_code == 200
+                return
+            time.sleep(0.25)
+        raise AssertionError(f"not ready in {READY_TIMEOUT} s:\n{self.output.read_text()}")
+
+    def interrupt(self) -> str:
+        """Ctrl-C; the exit code must be 0 and every child stopped. Returns the output."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        assert self.process.wait(60) == 0, self.output.read_text()
+        self.process = None
+        text = self.output.read_text()
+        for child in ("api", "worker", "temporal"):
+            assert f"{child} stopped\n" in text, text
+        assert text.index("api stopped") < text.index("temporal stopped")
+        return text
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[StackRun]:
+    run = StackRun(tmp_path, free_port(), free_port(), free_port())
+    try:
+        yield run
+    finally:
+        run.kill()
+
+
+def act(api: str, request_id: str, headers: dict[str, str], action: str) -> dict[str, Any]:
+    url = f"{api}/v1/requests/{request_id}/actions"
+    response = httpx.post(url, json={"action": action}, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    state: dict[str, Any] = response.json()
+    return state
+
+
+def workflow_status(stack: StackRun, request_id: str) -> str:
+    """Asked of Temporal itself, not of the API's read model."""
+    argv = [temporal_binary("temporal"), "workflow", "describe", "--workflow-id"]
+    argv += [f"req-{request_id}", "--address", f"127.0.0.1:{stack.temporal_port}", "-o", "json"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True)
+    status: str = json.loads(done.stdout)["workflowExecutionInfo"]["status"]
+    return status
+
+
+def test_a_request_survives_a_restart_and_goes_on(stack: StackRun) -> None:
+    agent, staff = bearer("agent", VILLAGE), bearer("township_staff", TOWNSHIP)
+    stack.start()
+    first = stack.output.read_text()
+    assert "Temporal UI  http://127.0.0.1:" in first and "export AGENT=" in first
+    body = {"item": "linshi-jiuzhu", "resident": RESIDENT, "materials": ["临时救助申请书"]}
+    submitted = httpx.post(f"{stack.api}/v1/requests", json=body, headers=agent, timeout=30)
+    assert submitted.status_code == 201, submitted.text
+    request_id = submitted.json()["id"]
+    assert act(stack.api, request_id, agent, "handoff")["stage"] == "township_review"
+    stack.interrupt()
+
+    stack.start()
+    assert "demo offices loaded (0 changed)" in stack.output.read_text()
+    assert workflow_status(stack, request_id) == "WORKFLOW_EXECUTION_STATUS_RUNNING"
+    found = httpx.get(f"{stack.api}/v1/requests/{request_id}", headers=staff, timeout=30)
+    assert found.status_code == 200, found.text
+    assert found.json()["stage"] == "township_review"
+    assert "accept" in found.json()["allowed_actions"]
+    accepted = act(stack.api, request_id, staff, "accept")
+    assert [h["action"] for h in accepted["history"]] == ["submit", "handoff", "accept"]
+    assert accepted["accepted_at"] is not None
+    stack.interrupt()
+    logs = stack.root / "var" / "log"
+    assert {p.name for p in logs.iterdir()} == {"temporal.log", "worker.log", "api.log"}
+    assert (stack.root / "var" / "temporal.db").exists()
+
+
+def test_a_deadline_that_passes_while_the_stack_is_down_fires_on_restart(
+    stack: StackRun,
+) -> None:
+    """Durable timers: the official clock of an on-the-spot item runs out while everything is
+    stopped; started again, the red rung fires and is recorded."""
+    shanghai = ZoneInfo("Asia/Shanghai")
+    now = datetime.now(shanghai)
+    closing = now + timedelta(seconds=50)
+    assert closing.date() == now.date(), "too close to midnight in Shanghai for this test"
+    database = f"sqlite:///{stack.root / 'daiban.db'}"
+    cli = [sys.executable, "-m", "daiban.cli"]
+    subprocess.run([*cli, "db", "upgrade", "--url", database], check=True, timeout=60)
+    # Today must be a working day for a same-day deadline (the test may run on a holiday).
+    add = [*cli, "calendar", "add", now.date().isoformat(), "--kind", "workday", "--no-notify"]
+    subprocess.run([*add, "--url", database], check=True, timeout=60)
+    env = {"DAIBAN_CLOSING_TIME": closing.strftime("%H:%M:%S")}
+    agent, staff = bearer("agent", VILLAGE), bearer("township_staff", TOWNSHIP)
+
+    stack.start(**env)
+    body = {"item": "yanglao-dengji", "resident": RESIDENT, "materials": ["居民身份证"]}
+    submitted = httpx.post(f"{stack.api}/v1/requests", json=body, headers=agent, timeout=30)
+    assert submitted.status_code == 201, submitted.text
+    request_id = submitted.json()["id"]
+    act(stack.api, request_id, agent, "handoff")
+    accepted = act(stack.api, request_id, staff, "accept")
+    deadline = datetime.fromisoformat(accepted["deadline"])
+    assert deadline == closing.replace(microsecond=0)
+    assert accepted["overdue"] in ("none", "yellow")
+    stack.interrupt()
+
+    time.sleep(max(0.0, (deadline - datetime.now(shanghai)).total_seconds()) + 2)
+    stack.start(**env)
+    url = f"{stack.api}/v1/requests/{request_id}"
+    until = time.monotonic() + 60
+    state = httpx.get(url, headers=staff, timeout=30).json()
+    while state["overdue"] != "red" and time.monotonic() < until:
+        time.sleep(0.5)
+        state = httpx.get(url, headers=staff, timeout=30).json()
+    assert state["overdue"] == "red", state
+    [red] = [e for e in state["escalations"] if e["level"] == "red"]
+    assert red["clock"] == "official" and datetime.fromisoformat(red["at"]) >= deadline
+    assert state["red_flag"] and state["stage"] == "township_review"  # work is never blocked
+    stack.interrupt()
+
+
+def test_a_busy_port_stops_the_start_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = [sys.executable, "-m", "daiban.cli", "run", "--var-dir", str(tmp_path / "var")]
+        argv += ["--api-port", str(port), "--temporal-port", str(free_port())]
+        env = os.environ | {"DAIBAN_DATABASE_URL": f"sqlite:///{tmp_path / 'daiban.db'}"}
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"error: port {port} (API) is in use" in done.stderr
+    assert not (tmp_path / "var" / "log").exists()  # nothing was started
+
+
+def test_ctrl_c_while_waiting_for_temporal_stops_at_once(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "daiban.cli", "run", "--var-dir", str(tmp_path / "var")]
+    argv += ["--temporal-address", f"127.0.0.1:{free_port()}", "--api-port", str(free_port())]
+    env = os.environ | {"DAIBAN_DATABASE_URL": f"sqlite:///{tmp_path / 'daiban.db'}"}
+    output = tmp_path / "run.out"
+    with output.open("wb") as out:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while "Waiting for Temporal" not in output.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(10) == 0, output.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "daiban is running" not in output.read_text()

@@ -1,0 +1,115 @@
+"""The migrations build the schema of models/db.py, exactly, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+from sqlmodel import SQLModel
+
+import models.db  # noqa: F401  (registers the tables on SQLModel.metadata)
+from daiban.store.db import (
+    SchemaOutOfDate,
+    check_database,
+    check_schema,
+    current_revision,
+    head_revision,
+    make_engine,
+    upgrade,
+)
+
+TABLES = {
+    "offices",
+    "calendar_overrides",
+    "calendar_years",
+    "requests",
+    "supervision_ledger",
+    "ratings",
+    "notification_outbox",
+    "idempotency_keys",
+    "request_stats_daily",
+}
+
+INDEXES = {
+    "offices": {"ix_offices_parent"},
+    "requests": {
+        "ix_requests_created",
+        "ix_requests_township_created",
+        "ix_requests_village_created",
+        "ix_requests_stage_created",
+        "ix_requests_item_created",
+        "ix_requests_overdue_created",
+        "ix_requests_office_created",
+        "ix_requests_queue",
+    },
+    "supervision_ledger": {
+        "ix_supervision_ledger_office_at",
+        "ix_supervision_ledger_level_at",
+        "ix_supervision_ledger_at",
+    },
+    "ratings": {"ix_ratings_office_rated", "ix_ratings_township_rated"},
+    "notification_outbox": {
+        "ix_notification_outbox_request_id",
+        "ix_notification_outbox_status_id",
+    },
+    "idempotency_keys": {"ix_idempotency_keys_created_at"},
+}
+
+UNIQUES = {
+    "supervision_ledger": {
+        "uq_supervision_ledger_request_seq": ["request_id", "seq"],
+        "uq_supervision_ledger_request_event": ["request_id", "event_key"],
+    },
+    "notification_outbox": {
+        "uq_notification_outbox_event_recipient": [
+            "event_key",
+            "recipient_office",
+            "recipient_role",
+        ],
+    },
+}
+
+
+def test_upgrade_creates_tables_indexes_and_constraints(engine: Engine) -> None:
+    inspector = inspect(engine)
+    assert TABLES <= set(inspector.get_table_names())
+    for table, names in INDEXES.items():
+        assert names <= {index["name"] for index in inspector.get_indexes(table)}, table
+    for table, constraints in UNIQUES.items():
+        found = {u["name"]: u["column_names"] for u in inspector.get_unique_constraints(table)}
+        assert found == constraints, table
+    queue = {i["name"]: i["column_names"] for i in inspector.get_indexes("requests")}
+    assert queue["ix_requests_queue"] == ["responsible_office", "status", "deadline", "id"]
+    assert inspector.get_pk_constraint("idempotency_keys")["constrained_columns"] == [
+        "agent",
+        "key",
+    ]
+
+
+def test_metadata_matches_the_migration(engine: Engine) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diff = compare_metadata(context, SQLModel.metadata)
+    assert diff == []
+
+
+def test_upgrade_is_idempotent_and_reaches_head(db_url: str) -> None:
+    assert upgrade(db_url) == head_revision()
+    assert upgrade(db_url) == head_revision()
+    engine = make_engine(db_url)
+    try:
+        assert current_revision(engine) == head_revision() == "0002"
+        check_schema(engine)
+    finally:
+        engine.dispose()
+
+
+def test_check_schema_refuses_an_unmigrated_database(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        check_database(engine)  # connects, so an empty SQLite file exists
+        with pytest.raises(SchemaOutOfDate, match="revision none.*daiban db upgrade"):
+            check_schema(engine)
+    finally:
+        engine.dispose()

@@ -1,0 +1,334 @@
+"""The read-model queries and idempotency claims of the API on SQLite and PostgreSQL, without a
+server: scope, keyset pages, the queue's order, statistics (from the per-day rollup and from the
+read model, identical), and concurrent claims."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, func
+from sqlalchemy import event as sa_event
+from sqlmodel import select
+
+from daiban.domain.scope import Principal
+from daiban.store import idempotency, readmodel, rollup
+from daiban.store.db import make_engine, session_scope, upgrade, upsert_request
+from daiban.store.errors import InvalidQuery
+from daiban.store.ledger import append_events
+from models.contracts import LedgerEvent
+from models.db import RequestRow
+from tests.pg import create_database, drop_database
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+TZ = ZoneInfo("Asia/Shanghai")
+CITY, TOWN, OTHER_TOWN = "370285000", "370285004", "370285005"
+VILLAGE, OTHER_VILLAGE = "370285004001", "370285005001"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path / 'rm.db'}" if request.param == "sqlite" else create_database()
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        if request.param == "postgresql":
+            drop_database(url)
+
+
+def row(rid: str, village: str = VILLAGE, minutes: int = 0, **fields: Any) -> RequestRow:
+    township = village[:9]
+    values: dict[str, Any] = {
+        "id": rid, "item": "linshi-jiuzhu", "village": village, "township": township,
+        "city": CITY, "stage": "township_review", "responsible_office": township,
+        "agent": "a", "version": 1, "created_at": T0 + timedelta(minutes=minutes),
+        "state": {"resident": {"name": "王秀英", "id_number": "x", "phone": "y"}},
+    }  # fmt: skip
+    return RequestRow(**(values | fields))
+
+
+def event(rid: str, n: int, action: str = "accept", **fields: Any) -> LedgerEvent:
+    base = {"key": f"{rid}:{n}", "at": T0, "kind": "action", "actor": "s", "role": "r"}
+    return LedgerEvent(**(base | {"office": TOWN, "action": action} | fields))
+
+
+def add(engine: Engine, rows: list[RequestRow], forwarded: tuple[str, ...] = ()) -> None:
+    with session_scope(engine) as session:
+        for r in rows:
+            upsert_request(session, r, TZ)
+        for r in rows:
+            actions = ["submit", "forward"] if r.id in forwarded else ["submit"]
+            append_events(session, r.id, [event(r.id, n, a) for n, a in enumerate(actions)])
+
+
+def ids(engine: Engine, principal: Principal, **filters: Any) -> list[str]:
+    with session_scope(engine) as session:
+        page = readmodel.list_requests(
+            session, principal, readmodel.RequestFilters(**filters), limit=200
+        )
+    return [r.id for r in page.rows]
+
+
+def test_scope_of_each_role(engine: Engine) -> None:
+    add(
+        engine,
+        [row("a", minutes=1), row("b", minutes=2), row("c", OTHER_VILLAGE, minutes=3)],
+        forwarded=("b",),
+    )
+    cases = {
+        Principal("x", "agent", VILLAGE): ["b", "a"],
+        Principal("x", "agent", "370285004002"): [],
+        Principal("x", "township_staff", TOWN): ["b", "a"],
+        Principal("x", "township_staff", OTHER_TOWN): ["c"],
+        Principal("x", "city_staff", CITY): ["b"],
+        Principal("x", "supervisor", TOWN): ["b", "a"],
+        Principal("x", "supervisor", CITY): ["c", "b", "a"],
+        Principal("x", "admin", VILLAGE): ["c", "b", "a"],
+        Principal("x", "rating_link", VILLAGE, request="a"): ["a"],
+    }
+    for principal, expected in cases.items():
+        assert ids(engine, principal) == expected, principal
+        with session_scope(engine) as session:
+            for rid in "abc":
+                found = readmodel.request_in_scope(session, principal, rid) is not None
+                assert found == (rid in expected), (principal, rid)
+    # Ledger events follow the same scope (city staff are not readers of the ledger, but the
+    # forwarded() subquery must still correlate correctly inside a query on the ledger).
+    with session_scope(engine) as session:
+        city = Principal("x", "city_staff", CITY)
+        page = readmodel.ledger_events(session, city, readmodel.EventFilters(), limit=50)
+        assert {r.request_id for r in page.rows} == {"b"}
+
+
+def test_keyset_pages_break_ties_by_id(engine: Engine) -> None:
+    add(engine, [row(f"r{i}", minutes=i // 2) for i in range(7)])  # pairs share created_at
+    admin = Principal("x", "admin", CITY)
+    seen, cursor = [], None
+    while True:
+        with session_scope(engine) as session:
+            page = readmodel.list_requests(
+                session, admin, readmodel.RequestFilters(), limit=2, cursor=cursor
+            )
+        seen += [r.id for r in page.rows]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == ["r6", "r5", "r4", "r3", "r2", "r1", "r0"]
+    with pytest.raises(InvalidQuery), session_scope(engine) as session:
+        readmodel.list_requests(session, admin, readmodel.RequestFilters(), cursor="bm9wZQ")
+
+
+def test_queue_earliest_deadline_first_nulls_last(engine: Engine) -> None:
+    deadlines = {"q1": 3, "q2": None, "q3": 1, "q4": None, "q5": 1}
+    rows = [
+        row(rid, deadline=None if d is None else T0 + timedelta(days=d))
+        for rid, d in deadlines.items()
+    ]
+    rows.append(row("closed", status="closed", stage="completed", deadline=T0))
+    rows.append(row("elsewhere", responsible_office=VILLAGE, deadline=T0))
+    add(engine, rows)
+    seen, cursor = [], None
+    while True:
+        with session_scope(engine) as session:
+            page = readmodel.work_queue(session, TOWN, limit=2, cursor=cursor)
+        seen += [r.id for r in page.rows]
+        if (cursor := page.next_cursor) is None:
+            break
+    assert seen == ["q3", "q5", "q1", "q2", "q4"]
+
+
+def test_stats_per_township(engine: Engine) -> None:
+    add(
+        engine,
+        [
+            row("s1", stage="completed", status="closed", on_time=True, working_days=4,
+                rating_score=5, yellow_count=1),
+            row("s2", stage="completed", status="closed", on_time=False, working_days=8,
+                rating_score=1, rectified=True, red_count=2),
+            row("s3", stage="rectification", on_time=True, working_days=6, rating_score=2),
+            row("s4", reminder_count=1),
+            row("t1", OTHER_VILLAGE, rating_score=3, stage="completed", status="closed"),
+        ],
+    )  # fmt: skip
+    with session_scope(engine) as session:
+        city = readmodel.township_stats(session, Principal("x", "supervisor", CITY), TZ)
+        town = readmodel.township_stats(session, Principal("x", "supervisor", TOWN), TZ)
+        late = readmodel.township_stats(
+            session, Principal("x", "admin", CITY), TZ, created_from=T0 + timedelta(days=1)
+        )
+    assert [s["office"] for s in city] == [TOWN, OTHER_TOWN]
+    assert town == [city[0]]
+    assert late == []
+    assert town[0] == {  # offices are not loaded here: no name
+        "office": TOWN,
+        "name": None,
+        "total": 4,
+        "completed": 2,
+        "on_time_rate": round(2 / 3, 4),
+        "avg_working_days": 6.0,
+        "reminder": 1,
+        "yellow": 1,
+        "red": 2,
+        "ratings": {"1": 1, "2": 1, "3": 0, "4": 0, "5": 1},
+        "satisfaction_rate": round(1 / 3, 4),
+        "rectified_rate": 0.5,
+    }
+    assert city[1]["satisfaction_rate"] == 1.0 and city[1]["rectified_rate"] is None
+
+
+# Local midnight of 2026-03-02 in Asia/Shanghai, and the instants the range tests cut at.
+MIDNIGHT = datetime(2026, 3, 1, 16, 0, tzinfo=UTC)
+FAR_TOWN, FAR_CITY = "370283001", "370283000"  # a township of another city
+CUTS = [MIDNIGHT + timedelta(days=d, seconds=s) for d in range(-1, 5) for s in (-1, 0, 1, 21600)]
+PRINCIPALS = [
+    Principal("x", "admin", CITY),
+    Principal("x", "supervisor", CITY),
+    Principal("x", "supervisor", TOWN),
+    Principal("x", "supervisor", OTHER_TOWN),
+    Principal("x", "township_staff", TOWN),  # finer than the rollup: always the direct query
+]
+
+
+def spread(engine: Engine, count: int = 80) -> None:
+    """Requests over five local days, many within seconds of midnight, in three townships."""
+    rng = random.Random(11)
+    rows = []
+    for n in range(count):
+        village = rng.choice([VILLAGE, OTHER_VILLAGE, FAR_TOWN + "001"])
+        minutes = rng.choice([-1, 0, 1, rng.randint(-1440, 1440)])
+        rows.append(
+            row(
+                f"x{n:03}", village,
+                city=FAR_CITY if village.startswith(FAR_TOWN) else CITY,
+                created_at=MIDNIGHT + timedelta(days=rng.randint(-1, 3), minutes=minutes),
+                stage=rng.choice(["completed", "township_review", "refused"]),
+                on_time=rng.choice([None, True, False]),
+                working_days=rng.choice([None, rng.randint(0, 25)]),
+                reminder_count=rng.randint(0, 2), yellow_count=rng.randint(0, 1),
+                red_count=rng.randint(0, 1), rating_score=rng.choice([None, 1, 2, 3, 4, 5]),
+                rectified=rng.choice([None, True, False]),
+            )
+        )  # fmt: skip
+    add(engine, rows)
+
+
+def stats_both_ways(
+    engine: Engine,
+    principal: Principal,
+    township: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """``township_stats`` as it runs, the same with the rollup switched off (the direct query),
+    and the SQL the first one sent."""
+    statements: list[str] = []
+
+    def capture(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        statements.append(sql)
+
+    with session_scope(engine) as session:
+        sa_event.listen(engine, "before_cursor_execute", capture)
+        try:
+            fast = readmodel.township_stats(session, principal, TZ, township, start, end)
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", capture)
+        with patch.object(readmodel, "rollup_scope", lambda _: None):
+            direct = readmodel.township_stats(session, principal, TZ, township, start, end)
+    return fast, direct, statements
+
+
+def reads(statements: list[str], table: str) -> bool:
+    return any(f"FROM {table}" in sql for sql in statements)
+
+
+def test_stats_from_the_rollup_equal_the_direct_query(engine: Engine) -> None:
+    spread(engine)
+    day = timedelta(days=1)
+    ranges: list[tuple[datetime | None, datetime | None]] = [
+        (None, None),  # all time: the rollup alone
+        (MIDNIGHT, MIDNIGHT + 2 * day),  # whole days: the rollup alone
+        (MIDNIGHT - timedelta(seconds=1), MIDNIGHT + 2 * day + timedelta(seconds=1)),  # + edges
+        (MIDNIGHT + timedelta(hours=5), None),  # a partial first day, open end
+        (None, MIDNIGHT + day + timedelta(hours=7)),  # open start, a partial last day
+        (MIDNIGHT + timedelta(hours=1), MIDNIGHT + timedelta(hours=20)),  # inside one day
+        (MIDNIGHT + timedelta(hours=20), MIDNIGHT + day + timedelta(hours=3)),  # two partial days
+        (MIDNIGHT + 2 * day, MIDNIGHT),  # empty
+    ]
+    seen_rollup = seen_edges = 0
+    for principal in PRINCIPALS:
+        for township in (None, TOWN, FAR_TOWN):
+            for start, end in ranges:
+                fast, direct, sql = stats_both_ways(engine, principal, township, start, end)
+                assert fast == direct, (principal, township, start, end)
+                if principal.role == "township_staff":
+                    assert not reads(sql, "request_stats_daily")
+                    continue
+                split = rollup.split(start, end, TZ)
+                assert reads(sql, "request_stats_daily") == (split.days is not None)
+                assert reads(sql, "requests") == bool(split.edges)
+                seen_rollup += split.days is not None
+                seen_edges += bool(split.edges)
+    assert seen_rollup and seen_edges
+    fast, _, _ = stats_both_ways(engine, PRINCIPALS[0], None, None, None)
+    assert [s["office"] for s in fast] == [FAR_TOWN, TOWN, OTHER_TOWN]
+    assert sum(s["total"] for s in fast) == 80
+    city, _, _ = stats_both_ways(engine, PRINCIPALS[1], None, None, None)
+    assert [s["office"] for s in city] == [TOWN, OTHER_TOWN]
+    assert city == fast[1:]
+
+
+cuts = (
+    st.none()
+    | st.sampled_from(CUTS)
+    | st.integers(-2000, 7000).map(lambda m: MIDNIGHT + timedelta(minutes=m))
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    principal=st.sampled_from(PRINCIPALS[:4]),
+    township=st.sampled_from([None, TOWN, OTHER_TOWN]),
+    start=cuts,
+    end=cuts,
+)
+def test_stats_from_the_rollup_equal_the_direct_query_for_any_range(
+    engine: Engine,
+    principal: Principal,
+    township: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> None:
+    with session_scope(engine) as session:
+        empty = session.exec(select(func.count()).select_from(RequestRow)).one() == 0
+    if empty:
+        spread(engine)
+    fast, direct, _ = stats_both_ways(engine, principal, township, start, end)
+    assert fast == direct
+
+
+def test_concurrent_claims_of_one_key(engine: Engine) -> None:
+    digest = idempotency.body_hash(VILLAGE, {"item": "x"})
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        claims = list(
+            pool.map(lambda _: idempotency.claim(engine, "agent", "k", digest), range(10))
+        )
+    assert len({c.request_id for c in claims}) == 1
+    assert sorted(c.created for c in claims) == [False] * 9 + [True]
+    with pytest.raises(InvalidQuery):
+        idempotency.claim(engine, "agent", "k", idempotency.body_hash(VILLAGE, {"item": "y"}))
+    later = idempotency.claim(engine, "agent", "k", digest, now=T0 + timedelta(days=3650))
+    assert later.created and later.request_id != claims[0].request_id
