@@ -1,0 +1,196 @@
+"""``daiban db``, ``daiban calendar`` and ``daiban offices``: work on the database itself."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from daiban.cli import render
+from daiban.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    DateArgument,
+    NotifyOption,
+    UrlOption,
+    calendar_app,
+    day_or_fail,
+    db_app,
+    fail,
+    load_settings,
+    offices_app,
+    open_engine,
+    open_session,
+    url_or_default,
+)
+from daiban.core.temporal import connect
+from daiban.domain.offices import demo_offices
+from daiban.store import rollup
+from daiban.store.db import (
+    OVERRIDE_KINDS,
+    DatabaseUnavailable,
+    describe_error,
+    display_url,
+    list_calendar_years,
+    list_overrides,
+    load_calendar_year,
+    load_offices,
+    parse_calendar_year,
+    remove_override,
+    set_override,
+    upgrade,
+)
+from daiban.store.recompute import signal_open_requests
+
+# --- daiban db ---------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(url: UrlOption = None) -> None:
+    """Migrate the database to the newest schema (safe to run again, and from several hosts)."""
+    target = url_or_default(url)
+    try:
+        revision = upgrade(target, timezone=load_settings().timezone)
+    except DatabaseUnavailable as error:
+        fail(str(error))
+    except SQLAlchemyError as error:
+        fail(f"migration failed: {describe_error(error)}")
+    typer.echo(f"database {display_url(target)} is at revision {revision} (head)")
+
+
+@db_app.command("rebuild-stats")
+def db_rebuild_stats(url: UrlOption = None) -> None:
+    """Recompute the statistics rollup from the read model (after a bulk load of requests or a
+    change of DAIBAN_TIMEZONE); writers wait while it runs."""
+    tz = ZoneInfo(load_settings().timezone)
+    with open_session(url) as session:
+        rows, requests = rollup.rebuild(session, tz)
+    typer.echo(f"statistics rebuilt: {requests} requests in {rows} rows (day, township, city)")
+
+
+# --- daiban calendar ---------------------------------------------------------------------------
+
+
+@calendar_app.command("list")
+def calendar_list(
+    year: Annotated[int | None, typer.Option(help="Only this year.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    url: UrlOption = None,
+) -> None:
+    """List the overrides and the years loaded completely."""
+    with open_session(url) as session:
+        overrides = list_overrides(session, year)
+        years = [y for y in list_calendar_years(session) if year is None or y.year == year]
+    render.print_calendar(overrides, years, as_json)
+
+
+@calendar_app.command("add")
+def calendar_add(
+    day: DateArgument,
+    kind: Annotated[str, typer.Option("--kind", help="holiday or workday.", show_default=False)],
+    note: Annotated[str, typer.Option(help="Why, e.g. the notice it comes from.")] = "",
+    url: UrlOption = None,
+    notify: NotifyOption = True,
+) -> None:
+    """Make DATE a holiday or a working day (replaces its override, if any)."""
+    parsed = day_or_fail(day)
+    if kind not in OVERRIDE_KINDS:
+        fail(f"--kind must be holiday or workday, not {kind!r}", EXIT_BAD_INPUT)
+    with open_session(url) as session:
+        set_override(session, parsed, kind, note)
+    typer.echo(f"{parsed.isoformat()} is now a {kind}")
+    _recompute_running(url, notify)
+
+
+@calendar_app.command("remove")
+def calendar_remove(day: DateArgument, url: UrlOption = None, notify: NotifyOption = True) -> None:
+    """Remove the override of DATE."""
+    parsed = day_or_fail(day)
+    with open_session(url) as session:
+        removed = remove_override(session, parsed)
+    if not removed:
+        fail(f"{parsed.isoformat()} has no override")
+    typer.echo(f"removed the override of {parsed.isoformat()}")
+    _recompute_running(url, notify)
+
+
+@calendar_app.command("load-year")
+def calendar_load_year(
+    year: Annotated[int, typer.Argument(help="The year the file describes.", min=1900, max=2999)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help='JSON: {"holidays": ["YYYY-MM-DD", ...], "workdays": ["YYYY-MM-DD", ...]}.',
+            dir_okay=False,
+        ),
+    ],
+    note: Annotated[str, typer.Option(help="Source of the schedule [default: file name].")] = "",
+    url: UrlOption = None,
+    notify: NotifyOption = True,
+) -> None:
+    """Load a year's complete schedule: it replaces the year's overrides and marks it covered.
+
+    All or nothing: a bad file or date writes nothing.
+    """
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as error:
+        fail(f"cannot read {file}: {error.strerror or error}", EXIT_BAD_INPUT)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        fail(f"{file} is not valid JSON: {error}", EXIT_BAD_INPUT)
+    try:
+        holidays, workdays = parse_calendar_year(data, year)
+    except ValueError as error:
+        fail(f"{file}: {error}", EXIT_BAD_INPUT)
+    with open_session(url) as session:
+        load_calendar_year(session, year, holidays, workdays, note or f"loaded from {file.name}")
+    typer.echo(
+        f"{year}: loaded {len(holidays)} holidays and {len(workdays)} workdays; the year is covered"
+    )
+    _recompute_running(url, notify)
+
+
+@calendar_app.command("recompute")
+def calendar_recompute(url: UrlOption = None) -> None:
+    """Tell every open request to compute its deadlines again from the current calendar."""
+    _recompute_running(url, True)
+
+
+def _recompute_running(url: str | None, notify: bool) -> None:
+    """The calendar data changed: running requests recompute their clocks (provisional
+    deadlines become final). The database change stands even if Temporal is unreachable."""
+    if not notify:
+        return
+    settings = load_settings()
+
+    async def signal_all() -> int:
+        client = await connect(settings)
+        with open_engine(url) as engine:
+            return await signal_open_requests(client, engine)
+
+    try:
+        count = asyncio.run(signal_all())
+    except RuntimeError as error:  # the SDK reports a failed connection as RuntimeError
+        fail(
+            f"the calendar is saved, but running requests were not told: {error}",
+            EXIT_FAILURE,
+            "run `daiban calendar recompute` once Temporal is reachable",
+        )
+    typer.echo(f"{count} open requests recompute their deadlines")
+
+
+# --- daiban offices ----------------------------------------------------------------------------
+
+
+@offices_app.command("load")
+def offices_load(url: UrlOption = None) -> None:
+    """Load the demo city's offices into the database (safe to run again)."""
+    offices = demo_offices()
+    with open_engine(url) as engine:
+        changed = load_offices(engine, offices)
+    typer.echo(f"{len(offices)} offices of the demo city; {changed} added or changed")

@@ -1,0 +1,175 @@
+"""``daiban run``, ``worker``, ``serve`` and ``simulate``: the system's processes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from daiban.cli import client as api
+from daiban.cli import render
+from daiban.cli.client import DEFAULT_API_URL, ApiError, ApiUnreachable
+from daiban.cli.common import (
+    EXIT_FAILURE,
+    ApiOption,
+    JsonOption,
+    UrlOption,
+    app,
+    fail_api,
+    load_settings,
+    url_or_default,
+)
+from daiban.cli.simulate import Report, SimulationOptions
+from daiban.cli.simulate import render as render_report
+from daiban.cli.simulate import simulate as play
+from daiban.run.stack import Stack, StackConfig
+from daiban.run.startup import check_configuration, clear_startup_errors
+
+# --- daiban run, worker, serve, simulate -------------------------------------------------------
+# The worker module and uvicorn are imported when used: only their own commands need them.
+
+
+@app.command()
+def run(
+    temporal_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this Temporal cluster (HOST:PORT) instead of starting the dev server.",
+            show_default=False,
+        ),
+    ] = None,
+    no_temporal: Annotated[
+        bool,
+        typer.Option(
+            "--no-temporal",
+            help="Do not start the dev server: use the cluster at DAIBAN_TEMPORAL_ADDRESS.",
+        ),
+    ] = False,
+    temporal_port: Annotated[int, typer.Option(help="Port of the dev server.")] = 7233,
+    ui_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port of the Temporal UI [default: temporal port + 1000].", show_default=False
+        ),
+    ] = None,
+    api_host: Annotated[
+        str | None, typer.Option(help="[default: DAIBAN_API_HOST]", show_default=False)
+    ] = None,
+    api_port: Annotated[
+        int | None, typer.Option(help="[default: DAIBAN_API_PORT]", show_default=False)
+    ] = None,
+    var_dir: Annotated[
+        Path, typer.Option(help="Directory of temporal.db and the logs (log/).", file_okay=False)
+    ] = Path("var"),
+    stop_timeout: Annotated[
+        float, typer.Option(help="Seconds each child gets to stop before SIGKILL.", min=0)
+    ] = 20.0,
+    url: UrlOption = None,
+) -> None:
+    """Run the whole system: Temporal dev server, migrations, demo offices, worker and API.
+
+    Stop with Ctrl-C; the next run continues with the same data (var/temporal.db, the database).
+    """
+    settings = load_settings()
+    with clear_startup_errors("daiban run"):
+        check_configuration(settings)
+    external = temporal_address or (settings.temporal_address if no_temporal else None)
+    config = StackConfig(
+        var_dir=var_dir,
+        database_url=url_or_default(url),
+        namespace=settings.temporal_namespace,
+        external_temporal=external,
+        temporal_port=temporal_port,
+        ui_port=ui_port or temporal_port + 1000,
+        api_host=api_host or settings.api_host,
+        api_port=api_port or settings.api_port,
+        stop_timeout=stop_timeout,
+    )
+    raise typer.Exit(Stack(config, settings, Console(soft_wrap=True)).run())
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker (stops gracefully on SIGTERM or Ctrl-C)."""
+    import worker as worker_module
+
+    worker_module.main()
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="[default: DAIBAN_API_HOST]", show_default=False)
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="[default: DAIBAN_API_PORT]", show_default=False)
+    ] = None,
+) -> None:
+    """Serve the HTTP API (uvicorn api:app)."""
+    import uvicorn
+
+    from daiban.core.logs import configure_logging
+
+    settings = load_settings()
+    with clear_startup_errors("api"):
+        check_configuration(settings)
+    configure_logging(settings.log_level)
+    # log_config=None: uvicorn's records go through our structlog pipeline, not its own handlers.
+    uvicorn.run(
+        "api:app", host=host or settings.api_host, port=port or settings.api_port, log_config=None
+    )
+
+
+@app.command()
+def simulate(
+    days: Annotated[int, typer.Option(min=1, help="Simulated working days.")] = 3,
+    rate: Annotated[float, typer.Option(min=0, help="Requests per village per day.")] = 0.05,
+    villages: Annotated[
+        int | None,
+        typer.Option(min=1, help="Only this many villages (drawn at random).", show_default=False),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the draws.", show_default=False)] = None,
+    speed: Annotated[
+        float, typer.Option(min=0.01, help="Time compression: a day lasts 20/SPEED seconds.")
+    ] = 1.0,
+    late_fraction: Annotated[
+        float, typer.Option(min=0, max=1, help="Fraction left untouched at a stage, to escalate.")
+    ] = 0.05,
+    concurrency: Annotated[int, typer.Option(min=1, help="API calls in flight at once.")] = 8,
+    base_url: ApiOption = DEFAULT_API_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Play realistic traffic of the demo city through the API, then compare with /v1/stats.
+
+    Tokens are minted locally with the settings' secret. Exit code 1 when a request failed or the
+    counts differ from the API's (other traffic during the run makes them differ too).
+    """
+    options = SimulationOptions(
+        days=days,
+        rate=rate,
+        villages=villages,
+        seed=seed,
+        speed=speed,
+        late_fraction=late_fraction,
+        concurrency=concurrency,
+    )
+    settings = load_settings()
+    console = Console(stderr=as_json)
+
+    async def main() -> Report:
+        async with api.AsyncApiClient(base_url, max_connections=concurrency) as http:
+            return await play(http, settings, options, console)
+
+    try:
+        report = asyncio.run(main())
+    except (ApiUnreachable, ApiError) as error:
+        fail_api(error)
+    if as_json:
+        render.print_json(report.to_json())
+    else:
+        render_report(console, report)
+    if report.errors or not report.matches:
+        raise typer.Exit(EXIT_FAILURE)
