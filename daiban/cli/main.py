@@ -22,7 +22,13 @@ import os
 import sys
 from typing import NoReturn
 
-from daiban.cli import admin, requests, system  # noqa: F401  (importing registers the commands)
+# Importing a group registers its commands; `daiban --help` lists them in this order.
+# isort: off
+from daiban.cli import system  # noqa: F401
+from daiban.cli import requests  # noqa: F401
+from daiban.cli import admin  # noqa: F401
+
+# isort: on
 from daiban.cli.common import EXIT_FAILURE, EXIT_OK, NO_HARD_EXIT, app
 
 # --- the way out -------------------------------------------------------------------------------
