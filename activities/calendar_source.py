@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from daiban.domain.workdays import DayKind, WorkdayCalendar
-from daiban.store.db import calendar_version
+from daiban.store.calendar import calendar_version
 from models.db import CalendarOverride, CalendarYear
 
 

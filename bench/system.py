@@ -28,7 +28,8 @@ from daiban.domain.offices import CITY_CODE, demo_offices
 from daiban.domain.workdays import WorkdayCalendar
 from daiban.http.auth import mint_token
 from daiban.run.procs import Child, free_port
-from daiban.store.db import load_offices, make_engine, session_scope, set_override, upgrade
+from daiban.store.calendar import set_override
+from daiban.store.db import load_offices, make_engine, session_scope, upgrade
 from tests.pg import create_database, drop_database
 
 TASK_QUEUE = "daiban-bench"

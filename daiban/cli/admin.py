@@ -31,20 +31,16 @@ from daiban.cli.common import (
 from daiban.core.temporal import connect
 from daiban.domain.offices import demo_offices
 from daiban.store import rollup
-from daiban.store.db import (
+from daiban.store.calendar import (
     OVERRIDE_KINDS,
-    DatabaseUnavailable,
-    describe_error,
-    display_url,
     list_calendar_years,
     list_overrides,
     load_calendar_year,
-    load_offices,
     parse_calendar_year,
     remove_override,
     set_override,
-    upgrade,
 )
+from daiban.store.db import DatabaseUnavailable, describe_error, display_url, load_offices, upgrade
 from daiban.store.recompute import signal_open_requests
 
 # --- daiban db ---------------------------------------------------------------------------------

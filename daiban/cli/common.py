@@ -17,13 +17,13 @@ from sqlmodel import Session
 from daiban.cli import client as api
 from daiban.cli.client import JSON, ApiClient, ApiError, ApiUnreachable
 from daiban.core.settings import Settings, get_settings
+from daiban.store.calendar import parse_day
 from daiban.store.db import (
     DatabaseUnavailable,
     SchemaOutOfDate,
     check_schema,
     describe_error,
     make_engine,
-    parse_day,
     session_scope,
 )
 

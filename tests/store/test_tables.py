@@ -13,17 +13,15 @@ from sqlalchemy import Engine, func, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import select
 
-from daiban.store.db import (
+from daiban.store.calendar import (
     calendar_version,
     list_calendar_years,
     list_overrides,
     load_calendar_year,
-    load_offices,
     remove_override,
-    session_scope,
     set_override,
-    upsert_request,
 )
+from daiban.store.db import load_offices, session_scope, upsert_request
 from models.db import LedgerRow, Office, OutboxRow, RatingRow, RequestRow
 
 SHANGHAI = timezone(timedelta(hours=8))

@@ -29,7 +29,8 @@ from daiban.core.settings import Settings
 from daiban.core.temporal import converter
 from daiban.domain.catalog import load_catalog
 from daiban.domain.intake import item_spec, policy
-from daiban.store.db import load_calendar_year, make_engine, session_scope, upgrade
+from daiban.store.calendar import load_calendar_year
+from daiban.store.db import make_engine, session_scope, upgrade
 from models import search_attributes as sa
 from models.contracts import ActionCommand, Actor, RequestInput, RequestState, Resident
 from models.db import LedgerRow, OutboxRow, RequestRow

@@ -10,7 +10,8 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from daiban.store.db import load_calendar_year, session_scope
+from daiban.store.calendar import load_calendar_year
+from daiban.store.db import session_scope
 from daiban.store.recompute import signal_open_requests
 from tests.workflows.conftest import (
     AGENT,
