@@ -6,8 +6,17 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-WORKFLOWS = Path(__file__).parent.parent.parent / "workflows"
-ALLOWED_PREFIXES = ("temporalio", "workflows", "models.contracts", "models.search_attributes")
+ROOT = Path(__file__).parent.parent.parent
+WORKFLOWS = ROOT / "workflows"
+# The action table sits in models/ (the API's schemas read it too) and is as pure as workflows/.
+ACTION_TABLE = ROOT / "models" / "actions.py"
+ALLOWED_PREFIXES = (
+    "temporalio",
+    "workflows",
+    "models.contracts",
+    "models.search_attributes",
+    "models.actions",
+)
 ALLOWED_STDLIB = {"__future__", "asyncio", "dataclasses", "datetime", "enum", "typing"}
 FORBIDDEN_NAMES = {"open", "print", "input", "exec", "eval"}
 
@@ -29,14 +38,14 @@ def imported_modules(path: Path) -> list[str]:
 def test_workflow_modules_import_only_pure_code() -> None:
     files = sorted(WORKFLOWS.glob("*.py"))
     assert len(files) >= 4
-    for path in files:
+    for path in [*files, ACTION_TABLE]:
         for name in imported_modules(path):
             ok = name in ALLOWED_STDLIB or name.startswith(ALLOWED_PREFIXES)
             assert ok, f"{path.name} imports {name}"
 
 
 def test_workflow_modules_call_no_io_builtins() -> None:
-    for path in sorted(WORKFLOWS.glob("*.py")):
+    for path in [*sorted(WORKFLOWS.glob("*.py")), ACTION_TABLE]:
         tree = ast.parse(path.read_text())
         calls = {
             node.func.id
