@@ -1,4 +1,10 @@
-"""The service catalog (DESIGN §5): items, their deciding tier, time limits and materials.
+"""The service catalog: items, their deciding tier, legal data, time limits and materials.
+
+Each item carries what the law and the county's published list (政务服务事项实施清单) say of it: its
+kind (licence, confirmation, benefit, public service), its legal basis, its promised limit and its
+statutory limit with their unit, its lawful extension (or none), the procedures whose time the law
+excludes from the limit (公示, 鉴定 …), and the materials that may be missing at an acceptance
+with a gap (容缺受理). An item that lacks any of these is refused.
 
 Every number lives in a JSON data file that an operator can replace (``DAIBAN_CATALOG``); the
 shipped demo catalog is ``daiban/domain/data/catalog.json``. A bad file is refused at load time with
@@ -30,6 +36,11 @@ SHIPPED_CATALOG: Final = Path(__file__).parent / "data" / "catalog.json"
 
 DayUnit = Literal["working", "natural"]
 Tier = Literal["township", "city"]
+# 行政许可, 行政确认, 行政给付, 公共服务: most proxy-service items are not licences, so their limits
+# come from their own rules rather than the Licensing Law's 20 + 10 working days.
+ItemKind = Literal["licence", "confirmation", "benefit", "public_service"]
+# The special procedures whose time the law excludes from a limit (the pause reasons of a request).
+Procedure = Literal["hearing", "expert_review", "inspection", "appraisal", "public_notice"]
 NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 # Strict: a catalog is operator-edited data, so "25" or 25.0 for a limit is a mistake to report,
@@ -51,21 +62,22 @@ class Limit(BaseModel):
 
 
 class ItemLimits(BaseModel):
-    """The promised limit (承诺时限) and, where the law sets one, the statutory limit (法定时限).
+    """The promised limit (承诺时限), statutory limit (法定时限) and lawful extension (延期).
 
-    An extension moves the promised deadline at most to the statutory one, so the statutory limit
-    can never be shorter and must count in the same unit.
+    An extension moves the statutory deadline out once by ``extension`` and the promised deadline
+    at most to the new statutory one, so the statutory limit can never be shorter than the promised
+    one, and all three count in the same unit. ``extension`` is ``null`` where the item's rules
+    allow none; it must be written out all the same, so that a missing key is not read as "none".
     """
 
     model_config = _MODEL_CONFIG
 
     promised: Limit
-    statutory: Limit | None = None
+    statutory: Limit
+    extension: Limit | None
 
     @model_validator(mode="after")
     def _statutory_not_below_promised(self) -> ItemLimits:
-        if self.statutory is None:
-            return self
         if self.statutory.unit != self.promised.unit:
             raise ValueError(
                 f"statutory unit {self.statutory.unit!r} differs from promised unit "
@@ -75,6 +87,11 @@ class ItemLimits(BaseModel):
             raise ValueError(
                 f"statutory limit {self.statutory.limit} is below promised limit "
                 f"{self.promised.limit}"
+            )
+        if self.extension is not None and self.extension.unit != self.statutory.unit:
+            raise ValueError(
+                f"extension unit {self.extension.unit!r} differs from statutory unit "
+                f"{self.statutory.unit!r}"
             )
         return self
 
@@ -88,18 +105,45 @@ class ServiceItem(BaseModel):
     name: NonEmptyStr
     name_en: str
     deciding_tier: Tier
+    kind: ItemKind
+    legal_basis: NonEmptyStr
     limits: ItemLimits
     materials: list[NonEmptyStr] = Field(min_length=1)
+    excluded_procedures: list[Procedure]
+    # 容缺材料清单: secondary materials only, so never every material of the item.
+    gap_materials: list[NonEmptyStr]
 
-    @field_validator("materials")
+    @field_validator("materials", "excluded_procedures", "gap_materials")
     @classmethod
-    def _materials_unique(cls, materials: list[str]) -> list[str]:
+    def _unique(cls, values: list[str]) -> list[str]:
         seen: set[str] = set()
-        for material in materials:
-            if material in seen:
-                raise ValueError(f"material {material!r} is listed twice")
-            seen.add(material)
-        return materials
+        for value in values:
+            if value in seen:
+                raise ValueError(f"{value!r} is listed twice")
+            seen.add(value)
+        return values
+
+    @model_validator(mode="after")
+    def _gap_list_within_materials(self) -> ServiceItem:
+        unknown = [m for m in self.gap_materials if m not in self.materials]
+        if unknown:
+            raise PydanticCustomError(
+                "gap_material",
+                "{material} is not one of the item's materials",
+                {"field": "gap_materials", "material": repr(unknown[0])},
+            )
+        if self.gap_materials and len(self.gap_materials) == len(self.materials):
+            raise PydanticCustomError(
+                "gap_material",
+                "may list secondary materials only, not every material",
+                {"field": "gap_materials"},
+            )
+        return self
+
+    @property
+    def gap_allowed(self) -> bool:
+        """Whether the item may be accepted with a gap at all (its gap list is not empty)."""
+        return bool(self.gap_materials)
 
     @property
     def on_the_spot(self) -> bool:
@@ -198,6 +242,8 @@ def _describe(error: ErrorDetails, data: Any) -> str:
     if error["type"] == "duplicate_code":
         ctx = error.get("ctx", {})
         loc = ["items", ctx["index"], "code"]
+    if error["type"] == "gap_material":
+        loc = [*loc, error.get("ctx", {})["field"]]
     if len(loc) >= 2 and loc[0] == "items" and isinstance(loc[1], int):
         index = loc[1]
         field = ".".join(str(part) for part in loc[2:])

@@ -14,7 +14,7 @@ def item_spec(item: ServiceItem) -> ItemSpec:
         name=item.name,
         deciding_tier=item.deciding_tier,
         promised=LimitSpec(item.limits.promised.limit, item.limits.promised.unit),
-        statutory=LimitSpec(statutory.limit, statutory.unit) if statutory else None,
+        statutory=LimitSpec(statutory.limit, statutory.unit),
         materials=list(item.materials),
     )
 

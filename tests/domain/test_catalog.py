@@ -24,21 +24,23 @@ from daiban.domain.catalog import (
     load_catalog,
 )
 
-# Written from DESIGN §5: code -> (deciding tier, promised limit, unit, statutory limit or None).
-DESIGN_5: dict[str, tuple[Tier, int, DayUnit, int | None]] = {
-    "dibao": ("city", 25, "working", 30),
-    "tekun": ("city", 20, "working", 40),
-    "linshi-jiuzhu": ("township", 10, "working", 20),
-    "canji-zheng": ("city", 10, "working", None),
-    "canji-butie": ("city", 20, "working", None),
-    "yanglao-dengji": ("township", 0, "working", None),
-    "yanglao-daiyu": ("city", 20, "working", None),
-    "yibao-dengji": ("township", 0, "working", None),
-    "shebao-ka": ("township", 1, "working", None),
-    "shengyu-dengji": ("township", 0, "working", None),
-    "shenfenzheng": ("city", 60, "natural", None),
-    "zhaijidi": ("township", 20, "working", None),
-    "gaoling-jintie": ("city", 22, "working", 30),
+# Written from the demo catalog's table (docs): code -> (deciding tier, promised limit, unit,
+# statutory limit, lawful extension or None). Where the item's rules set no separate statutory
+# limit, it equals the promised one; the ID card's is 60 natural days (居民身份证法 art. 12).
+DESIGN_5: dict[str, tuple[Tier, int, DayUnit, int, int | None]] = {
+    "dibao": ("city", 25, "working", 30, 15),
+    "tekun": ("city", 20, "working", 40, None),
+    "linshi-jiuzhu": ("township", 10, "working", 20, None),
+    "canji-zheng": ("city", 10, "working", 10, None),
+    "canji-butie": ("city", 20, "working", 20, None),
+    "yanglao-dengji": ("township", 0, "working", 0, None),
+    "yanglao-daiyu": ("city", 20, "working", 20, None),
+    "yibao-dengji": ("township", 0, "working", 0, None),
+    "shebao-ka": ("township", 1, "working", 1, None),
+    "shengyu-dengji": ("township", 0, "working", 0, None),
+    "shenfenzheng": ("city", 60, "natural", 60, 30),
+    "zhaijidi": ("township", 20, "working", 20, 10),
+    "gaoling-jintie": ("city", 22, "working", 30, None),
 }
 
 Data = dict[str, Any]
@@ -65,22 +67,25 @@ def write(tmp_path: Path, data: Data) -> Path:
 
 def test_shipped_catalog_has_the_13_items_in_design_order() -> None:
     catalog = load_catalog()
-    assert catalog.version == 1
+    assert catalog.version == 2
     assert catalog.codes() == list(DESIGN_5)
 
 
 @pytest.mark.parametrize("code", list(DESIGN_5))
 def test_shipped_item_matches_design(code: str) -> None:
-    tier, promised, unit, statutory = DESIGN_5[code]
+    tier, promised, unit, statutory, extension = DESIGN_5[code]
     entry = load_catalog().get(code)
     assert entry is not None
     assert entry.deciding_tier == tier
     assert entry.limits.promised == Limit(limit=promised, unit=unit)
-    if statutory is None:
-        assert entry.limits.statutory is None
+    assert entry.limits.statutory == Limit(limit=statutory, unit=unit)
+    if extension is None:
+        assert entry.limits.extension is None
     else:
-        assert entry.limits.statutory == Limit(limit=statutory, unit=unit)
+        assert entry.limits.extension == Limit(limit=extension, unit=unit)
     assert entry.on_the_spot == (promised == 0)
+    assert entry.legal_basis.startswith(("《", "本省"))
+    assert set(entry.gap_materials) < set(entry.materials)
     assert entry.name and entry.name_en
     assert 3 <= len(entry.materials) <= 6
     assert all(material.strip() for material in entry.materials)
@@ -162,6 +167,47 @@ def drop_name(data: Data) -> None:
     del item(data, "tekun")["name"]
 
 
+def drop_legal_basis(data: Data) -> None:
+    del item(data, "dibao")["legal_basis"]
+
+
+def drop_kind(data: Data) -> None:
+    del item(data, "zhaijidi")["kind"]
+
+
+def drop_statutory(data: Data) -> None:
+    del item(data, "canji-zheng")["limits"]["statutory"]
+
+
+def drop_extension(data: Data) -> None:
+    del item(data, "shenfenzheng")["limits"]["extension"]
+
+
+def drop_gap_list(data: Data) -> None:
+    del item(data, "tekun")["gap_materials"]
+
+
+def drop_excluded_procedures(data: Data) -> None:
+    del item(data, "dibao")["excluded_procedures"]
+
+
+def set_gap_outside_materials(data: Data) -> None:
+    item(data, "dibao")["gap_materials"] = ["结婚证"]
+
+
+def set_gap_everything(data: Data) -> None:
+    entry = item(data, "yanglao-dengji")
+    entry["gap_materials"] = list(entry["materials"])
+
+
+def set_unknown_procedure(data: Data) -> None:
+    item(data, "dibao")["excluded_procedures"] = ["lunch_break"]
+
+
+def set_extension_other_unit(data: Data) -> None:
+    item(data, "shenfenzheng")["limits"]["extension"]["unit"] = "working"
+
+
 BAD_CASES: dict[str, tuple[Callable[[Data], None], str, str]] = {
     # case -> (mutation, item label, field and message fragment)
     "negative limit": (
@@ -191,6 +237,44 @@ BAD_CASES: dict[str, tuple[Callable[[Data], None], str, str]] = {
     ),
     "bad code": (set_bad_code, "item #4 ('Canji Butie')", "field code: String should match"),
     "missing name": (drop_name, "item 'tekun'", "field name: Field required"),
+    "missing legal basis": (drop_legal_basis, "item 'dibao'", "field legal_basis: Field required"),
+    "missing kind": (drop_kind, "item 'zhaijidi'", "field kind: Field required"),
+    "missing statutory limit": (
+        drop_statutory,
+        "item 'canji-zheng'",
+        "field limits.statutory: Field required",
+    ),
+    "missing extension": (
+        drop_extension,
+        "item 'shenfenzheng'",
+        "field limits.extension: Field required",
+    ),
+    "missing gap list": (drop_gap_list, "item 'tekun'", "field gap_materials: Field required"),
+    "missing excluded procedures": (
+        drop_excluded_procedures,
+        "item 'dibao'",
+        "field excluded_procedures: Field required",
+    ),
+    "gap material not a material": (
+        set_gap_outside_materials,
+        "item 'dibao'",
+        "field gap_materials: '结婚证' is not one of the item's materials",
+    ),
+    "gap list of every material": (
+        set_gap_everything,
+        "item 'yanglao-dengji'",
+        "field gap_materials: may list secondary materials only",
+    ),
+    "unknown procedure": (
+        set_unknown_procedure,
+        "item 'dibao'",
+        "field excluded_procedures.0: Input should be",
+    ),
+    "extension in another unit": (
+        set_extension_other_unit,
+        "item 'shenfenzheng'",
+        "field limits: extension unit 'working' differs from statutory unit 'natural'",
+    ),
 }
 
 
