@@ -25,6 +25,7 @@ from daiban.store.db import (
     session_scope,
     upgrade,
 )
+from daiban.store.offices import OfficeDirectory
 from models.db import Office
 
 OFFICES = [
@@ -183,3 +184,28 @@ def test_cli_loads_a_file_of_several_cities(
     assert result.exit_code == 2
     assert "parent '370283002' is not an office" in result.stderr
     assert _office_count(engine) == 7
+
+
+def test_the_directory_follows_the_database_and_keeps_its_tree_through_an_outage(
+    engine: Engine,
+) -> None:
+    directory = OfficeDirectory(engine, refresh_seconds=0)  # read again on every call
+    assert directory.current() is demo_tree()  # nothing loaded: the seed city
+    load_offices(engine, OFFICES)
+    assert [o.code for o in directory.current()] == [o.code for o in OFFICES]
+    load_offices(engine, parse_offices(TWO_CITIES))
+    loaded = directory.current()
+    assert "370283001001" in loaded and len(loaded) == 10
+    away = OfficeDirectory(make_engine("postgresql://daiban@127.0.0.1:1/daiban"))
+    assert away.current() is demo_tree()  # never read: the seed city, until the database answers
+    directory._engine = away._engine  # the same directory, its database now away
+    assert directory.current() is loaded
+    assert directory.fresh() is loaded  # and it waits before trying again
+
+
+def test_a_fresh_tree_needs_no_read(engine: Engine) -> None:
+    directory = OfficeDirectory(engine, refresh_seconds=3600)
+    assert directory.fresh() is None
+    tree = directory.current()
+    load_offices(engine, OFFICES)
+    assert directory.fresh() is tree and directory.current() is tree  # read again within the hour
