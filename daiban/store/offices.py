@@ -19,7 +19,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from daiban.core.logs import get_logger
 from daiban.domain.offices import OfficeTree, demo_tree
-from daiban.store.db import describe_error, office_tree, session_scope
+from daiban.store.db import (
+    DatabaseUnavailable,
+    SchemaOutOfDate,
+    check_schema,
+    describe_error,
+    make_engine,
+    office_tree,
+    session_scope,
+)
 
 # Seconds a tree read from the database is used before it is read again.
 REFRESH_SECONDS: Final = 60.0
@@ -27,6 +35,23 @@ REFRESH_SECONDS: Final = 60.0
 RETRY_SECONDS: Final = 5.0
 
 log = get_logger("daiban.store.offices")
+
+
+def read_tree(url: str) -> OfficeTree | None:
+    """The offices of the database at ``url`` for a one-off command; None when that database
+    does not exist, is not migrated, cannot be reached, or holds no offices (nothing is created)."""
+    try:
+        engine = make_engine(url)
+    except DatabaseUnavailable:
+        return None
+    try:
+        check_schema(engine)
+        with session_scope(engine) as session:
+            return office_tree(session)
+    except (DatabaseUnavailable, SchemaOutOfDate, SQLAlchemyError):
+        return None
+    finally:
+        engine.dispose()
 
 
 class OfficeDirectory:

@@ -209,3 +209,20 @@ def test_a_fresh_tree_needs_no_read(engine: Engine) -> None:
     tree = directory.current()
     load_offices(engine, OFFICES)
     assert directory.fresh() is tree and directory.current() is tree  # read again within the hour
+
+
+def test_cli_mints_tokens_for_the_offices_loaded(
+    runner: CliRunner, engine: Engine, tmp_path: Path
+) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    second = ["token", "--role", "agent", "--office", "370283001001", "--url", url]
+    result = runner.invoke(app, second)
+    assert result.exit_code == 2 and "unknown office" in result.stderr  # nothing loaded yet
+    load_offices(engine, parse_offices(TWO_CITIES))
+    result = runner.invoke(app, second)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count(".") == 2  # a JWT
+    missing = f"sqlite:///{tmp_path / 'none' / 'daiban.db'}"
+    demo = ["token", "--role", "agent", "--office", "370285004001", "--url", missing]
+    assert runner.invoke(app, demo).exit_code == 0  # no database: the demo city
+    assert not (tmp_path / "none").exists()  # and nothing was created
