@@ -36,7 +36,7 @@ from bench.procs import rss_mib
 from bench.system import TASK_QUEUE, System, township_of_village
 from daiban.domain.catalog import load_catalog
 from daiban.domain.intake import item_spec, policy
-from daiban.domain.offices import CITY_CODE
+from daiban.domain.offices import demo_city
 from daiban.store import rollup
 from daiban.store.db import session_scope
 from models import search_attributes as sa
@@ -199,7 +199,7 @@ async def start_requests(
                 item=item_spec(item),
                 village=agent.office,
                 township=township_of_village(agent.office),
-                city=CITY_CODE,
+                city=demo_city().code,
                 resident=Resident(**resident(n)),
                 agent=Actor(f"bench-agent-{agent.office}", "agent", agent.office),
                 materials=list(item.materials),

@@ -40,7 +40,7 @@ from bench.load import JSON, percentile
 from bench.procs import TAIL_LINES
 from bench.system import System
 from daiban.domain.catalog import load_catalog
-from daiban.domain.offices import CITY_CODE, demo_offices
+from daiban.domain.offices import demo_city, demo_offices, demo_tree
 from daiban.domain.scope import Principal
 from daiban.store import readmodel, rollup
 from daiban.store.db import make_engine, session_scope, upgrade
@@ -52,9 +52,10 @@ MIN_RUNS = 10
 OPEN_DAYS = 45  # requests created within this many days may still be open
 STAGES_OPEN = ("village_intake", "township_review", "city_review", "result_delivery",
                "awaiting_rating")  # fmt: skip
+SEED_CITY = demo_city().code  # the seed city, the one the bench fills
 # Who holds an open request at each stage ("VILLAGE": the request's own village).
 OPEN_OFFICE = {"village_intake": "VILLAGE", "result_delivery": "VILLAGE",
-               "awaiting_rating": "VILLAGE", "city_review": CITY_CODE}  # fmt: skip
+               "awaiting_rating": "VILLAGE", "city_review": SEED_CITY}  # fmt: skip
 LEVELS = ("none", "reminder", "yellow", "red", "statutory")
 LEVEL_WEIGHTS = (85.0, 6.0, 5.0, 3.5, 0.5)
 SCORES = (5, 4, 3, 2, 1)
@@ -88,7 +89,8 @@ def synthetic_rows(count: int, start: int, now: datetime, seed: int = 5) -> Iter
     """COPY text lines of ``count`` requests numbered from ``start`` (oldest first)."""
     rng = random.Random(seed + start)
     offices = demo_offices()
-    villages = [(o.code, o.parent or "") for o in offices if o.tier == "village"]
+    tree = demo_tree()
+    villages = [(o.code, tree.township_of(o.code) or "") for o in offices if o.tier == "village"]
     items = [i.code for i in load_catalog().items]
     span = timedelta(days=365 * YEARS).total_seconds()
     total = max(count + start, 1)
@@ -122,7 +124,7 @@ def synthetic_rows(count: int, start: int, now: datetime, seed: int = 5) -> Iter
         yellow = int(level in ("yellow", "red", "statutory"))
         red = int(level in ("red", "statutory"))
         values = (
-            rid, item, village, township, CITY_CODE, stage, status, office, level, bool(red),
+            rid, item, village, township, SEED_CITY, stage, status, office, level, bool(red),
             deadline, False, deadline, decision, score, False,
             (score is not None and score <= 2) or None, on_time, days, reminder, yellow, red,
             f"agent-{village}", created, closed or created, closed, 8,
@@ -249,7 +251,7 @@ def time_query(engine: Engine, run: Callable[[Session], object], runs: int) -> J
 
 def queries(now: datetime, tz: ZoneInfo) -> dict[str, Callable[[Session], object]]:
     """The read-model calls the API makes, with the parameters a busy day has."""
-    supervisor = Principal("bench-supervisor", Role.SUPERVISOR, CITY_CODE)
+    supervisor = Principal("bench-supervisor", Role.SUPERVISOR, SEED_CITY, tier="city")
     townships = [o.code for o in demo_offices() if o.tier == "township"]
     rng = random.Random(3)
     month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -279,7 +281,7 @@ def queries(now: datetime, tz: ZoneInfo) -> dict[str, Callable[[Session], object
         "list_township_red_page2": listing("red", True),
         "list_township_any_overdue": listing("any", False),
         "queue_township": queue(None),
-        "queue_city": queue(CITY_CODE),
+        "queue_city": queue(SEED_CITY),
         "stats_month": stats(month, False),
         "stats_township_year": stats(now - timedelta(days=365), True),
         "stats_all_time": stats(None, False),

@@ -24,7 +24,7 @@ from temporalio.client import Client
 from bench.procs import Children, cpu_seconds, postgres_cpu_seconds, temporal_argv, wait_for_port
 from daiban.core.settings import Settings
 from daiban.core.temporal import converter
-from daiban.domain.offices import CITY_CODE, demo_offices
+from daiban.domain.offices import demo_city, demo_offices, demo_tree
 from daiban.domain.workdays import WorkdayCalendar
 from daiban.http.auth import mint_token
 from daiban.run.procs import Child, free_port
@@ -69,13 +69,17 @@ class People:
         townships = [o.code for o in offices if o.tier == "township"]
         agents: list[Token] = []
         for township in townships:
-            villages = [o.code for o in offices if o.parent == township]
+            villages = [
+                o.code
+                for o in offices
+                if o.tier == "village" and demo_tree().township_of(o.code) == township
+            ]
             agents += [token("agent", v) for v in villages[:AGENTS_PER_TOWNSHIP]]
         return cls(
             agents=agents,
             township_staff={t: token("township_staff", t) for t in townships},
-            city_staff=token("city_staff", CITY_CODE),
-            supervisor=token("supervisor", CITY_CODE),
+            city_staff=token("city_staff", demo_city().code),
+            supervisor=token("supervisor", demo_city().code),
         )
 
 

@@ -46,7 +46,7 @@ from chaos.checks import Verdict, converge
 from chaos.procs import StartError, System
 from chaos.workload import PHASES, Case, Driver, plan
 from daiban.core.temporal import connect
-from daiban.domain.offices import CITY_CODE
+from daiban.domain.offices import demo_city
 from daiban.store.db import make_engine
 
 OUTAGE_SECONDS = 20.0
@@ -266,13 +266,15 @@ class ChaosRun:
             engine.dispose()
 
     async def _catalog(self, driver: Driver) -> list[dict[str, Any]]:
-        answer = await driver.send("GET", "/v1/catalog", driver.token("supervisor", CITY_CODE))
+        answer = await driver.send(
+            "GET", "/v1/catalog", driver.token("supervisor", demo_city().code)
+        )
         if answer.status != 200 or answer.body is None:
             raise StartError(f"GET /v1/catalog: {answer.describe()}")
         return list(answer.body["items"])
 
     async def _api_verify(self, driver: Driver) -> dict[str, Any] | None:
-        token = driver.token("supervisor", CITY_CODE)
+        token = driver.token("supervisor", demo_city().code)
         answer = await driver.send("GET", "/v1/supervision/verify", token)
         return answer.body if answer.status == 200 else {"status": answer.status}
 

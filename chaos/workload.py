@@ -30,7 +30,7 @@ import httpx
 
 from daiban.cli.simulate import fake_resident
 from daiban.core.settings import Settings
-from daiban.domain.offices import CITY_CODE, demo_offices
+from daiban.domain.offices import demo_city, demo_offices, demo_tree
 from daiban.http.auth import mint_token
 
 JSON = dict[str, Any]
@@ -100,14 +100,14 @@ def plan(seed: int, count: int, catalog: list[JSON], today: date) -> list[Case]:
     cases = []
     for number in range(1, count + 1):
         village = rng.choice(chosen)
-        township = village.parent or ""
+        township = demo_tree().township_of(village.code) or ""
         tier = "township" if number % 2 else "city"
         item = rng.choice(by_tier[tier])
         case_rng = random.Random(rng.getrandbits(64))
         score = case_rng.choice((3, 4, 5, 5))
         agent = ("agent", village.code)
         staff = ("township_staff", township)
-        city = ("city_staff", CITY_CODE)
+        city = ("city_staff", demo_city().code)
         decider = city if tier == "city" else staff
 
         def step(actor: tuple[str, str], action: str, **fields: Any) -> Step:

@@ -91,11 +91,14 @@ def _big_id() -> Any:
 
 
 class Office(SQLModel, table=True):
-    """An office of the three-tier network (village, township, city)."""
+    """An office of the three-tier network (village, township, city), and the community service
+    centers that group villages under a township (``community``)."""
 
     __tablename__ = "offices"
     __table_args__ = (
-        CheckConstraint("tier IN ('village', 'township', 'city')", name="ck_offices_tier"),
+        CheckConstraint(
+            "tier IN ('village', 'community', 'township', 'city')", name="ck_offices_tier"
+        ),
     )
 
     code: str = Field(primary_key=True)

@@ -18,7 +18,7 @@ from models.actions import ACTIONS
 from models.contracts import PAUSE_REASONS, RequestState
 
 Channel = Literal["proxy_room", "hotline", "web"]
-Tier = Literal["village", "township", "city"]
+Tier = Literal["village", "community", "township", "city"]
 LevelName = Literal["none", "reminder", "yellow", "red", "statutory"]
 StageName = Literal[
     "village_intake", "township_review", "city_review", "awaiting_supplement", "result_delivery",
@@ -119,6 +119,7 @@ class ListQuery(BaseModel):
     stage: StageName | None = None
     office: OfficeCode | None = None
     township: OfficeCode | None = None
+    community: OfficeCode | None = None  # a community service center
     item: Annotated[str, Field(max_length=64, pattern=PRINTABLE)] | None = None
     overdue: LevelName | Literal["any"] | None = None
     created_from: QueryTime | None = None
@@ -141,6 +142,7 @@ class EventsQuery(PageQuery):
 
 class StatsQuery(BaseModel):
     township: OfficeCode | None = None
+    community: OfficeCode | None = None  # one row: this community service center
     from_: QueryDate | None = Field(None, alias="from")
     to: QueryDate | None = None
 

@@ -29,7 +29,7 @@ from daiban.cli.common import (
     url_or_default,
 )
 from daiban.core.temporal import connect
-from daiban.domain.offices import demo_offices
+from daiban.domain.offices import InvalidOfficeTree, Office, demo_offices
 from daiban.store import rollup
 from daiban.store.calendar import (
     OVERRIDE_KINDS,
@@ -40,7 +40,14 @@ from daiban.store.calendar import (
     remove_override,
     set_override,
 )
-from daiban.store.db import DatabaseUnavailable, describe_error, display_url, load_offices, upgrade
+from daiban.store.db import (
+    DatabaseUnavailable,
+    describe_error,
+    display_url,
+    load_offices,
+    parse_offices,
+    upgrade,
+)
 from daiban.store.recompute import signal_open_requests
 
 # --- daiban db ---------------------------------------------------------------------------------
@@ -184,9 +191,41 @@ def _recompute_running(url: str | None, notify: bool) -> None:
 
 
 @offices_app.command("load")
-def offices_load(url: UrlOption = None) -> None:
-    """Load the demo city's offices into the database (safe to run again)."""
-    offices = demo_offices()
+def offices_load(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help='JSON: {"offices": [{"code", "name", "tier", "parent", "urban"}, ...]}, '
+            "of one city or several [default: the demo city].",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    url: UrlOption = None,
+) -> None:
+    """Load offices into the database by code (safe to run again).
+
+    All or nothing: a file whose offices, with those already loaded, do not form a tree of
+    cities, townships, community service centers and villages writes nothing.
+    """
+    offices = demo_offices() if file is None else _offices_file(file)
     with open_engine(url) as engine:
-        changed = load_offices(engine, offices)
-    typer.echo(f"{len(offices)} offices of the demo city; {changed} added or changed")
+        try:
+            changed = load_offices(engine, offices)
+        except InvalidOfficeTree as error:
+            fail(f"{file or 'demo offices'}: {error}", EXIT_BAD_INPUT)
+    cities = sum(office.tier == "city" for office in offices)
+    plural = "city" if cities == 1 else "cities"
+    source = "the demo city" if file is None else f"{cities} {plural} in {file.name}"
+    typer.echo(f"{len(offices)} offices of {source}; {changed} added or changed")
+
+
+def _offices_file(file: Path) -> list[Office]:
+    try:
+        return parse_offices(json.loads(file.read_text(encoding="utf-8")))
+    except OSError as error:
+        fail(f"cannot read {file}: {error.strerror or error}", EXIT_BAD_INPUT)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        fail(f"{file} is not valid JSON: {error}", EXIT_BAD_INPUT)
+    except ValueError as error:
+        fail(f"{file}: {error}", EXIT_BAD_INPUT)

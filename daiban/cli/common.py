@@ -46,7 +46,7 @@ db_app = typer.Typer(help="Database schema and migrations.", no_args_is_help=Tru
 calendar_app = typer.Typer(
     help="Working-day calendar overrides: holidays and make-up workdays.", no_args_is_help=True
 )
-offices_app = typer.Typer(help="The offices of the city.", no_args_is_help=True)
+offices_app = typer.Typer(help="The offices of the cities served.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(offices_app, name="offices")

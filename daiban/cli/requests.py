@@ -18,6 +18,7 @@ from daiban.cli.common import (
     LimitOption,
     RequestIdArgument,
     TokenOption,
+    UrlOption,
     app,
     call_api,
     day_or_fail,
@@ -26,6 +27,7 @@ from daiban.cli.common import (
 )
 from daiban.domain.privacy import check_id_number, check_name, check_phone
 from daiban.http.auth import mint_token
+from daiban.store.offices import read_tree
 from models.actions import ACTIONS, field_errors
 from models.contracts import ActionCommand, Actor
 
@@ -50,10 +52,17 @@ def token(
         int | None,
         typer.Option(min=1, help="Seconds [default: DAIBAN_JWT_TTL_SECONDS].", show_default=False),
     ] = None,
+    url: UrlOption = None,
 ) -> None:
-    """Mint a development token (HS256 with DAIBAN_JWT_SECRET) and print it."""
+    """Mint a development token (HS256 with DAIBAN_JWT_SECRET) and print it.
+
+    The office is checked against the offices loaded in the database, or the demo city's when
+    there are none (or the database cannot be read).
+    """
+    settings = load_settings()
+    offices = read_tree(url or settings.database_url)
     try:
-        value = mint_token(load_settings(), sub or f"{role}-{office}", role, office, ttl)
+        value = mint_token(settings, sub or f"{role}-{office}", role, office, ttl, offices=offices)
     except ValueError as error:
         fail(str(error), EXIT_BAD_INPUT)
     typer.echo(value)

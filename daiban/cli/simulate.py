@@ -36,7 +36,7 @@ from rich.table import Table
 from daiban.cli import client as api
 from daiban.cli.client import JSON, ApiError, ApiUnreachable, AsyncApiClient
 from daiban.core.settings import Settings
-from daiban.domain.offices import CITY_CODE
+from daiban.domain.offices import OfficeTree, demo_city, make_office
 from daiban.http.auth import mint_token
 
 # Relative weights of the items a village brings in; items missing here get weight 1.
@@ -189,6 +189,8 @@ class Simulation:
         self.today = datetime.now(ZoneInfo(settings.timezone)).date()
         self._slots = asyncio.Semaphore(options.concurrency)
         self._tokens: dict[tuple[str, str], str] = {}
+        # The seed city is played; a deployment may hold other cities beside it.
+        self.city = demo_city().code
 
     def token(self, role: str, office: str) -> str:
         key = (role, office)
@@ -199,12 +201,21 @@ class Simulation:
 
     @property
     def supervisor(self) -> str:
-        return self.token("supervisor", CITY_CODE)
+        return self.token("supervisor", self.city)
 
     async def plan(self) -> list[Case]:
         """Villages, items and arrivals, drawn from the seed before anything is sent."""
-        offices = await self.http.send(api.offices(tier="village").as_(self.supervisor))
-        villages = [(o["code"], o["parent"]) for o in offices["items"]]
+        offices = await self.http.send(api.offices().as_(self.supervisor))
+        tree = OfficeTree(
+            make_office(o["code"], o["name"], o["tier"], o["parent"], False)
+            for o in offices["items"]
+        )
+        # A village's township is up past its community service center, if it has one.
+        villages = [
+            (o.code, tree.township_of(o.code) or "")
+            for o in tree
+            if o.tier == "village" and tree.city_of(o.code) == self.city
+        ]
         if self.options.villages is not None and self.options.villages < len(villages):
             villages = sorted(self.rng.sample(villages, self.options.villages))
         items = (await self.http.send(api.catalog().as_(self.supervisor)))["items"]
@@ -301,7 +312,7 @@ class Simulation:
         decider = township
         if case.item["deciding_tier"] == "city":
             await self._act(case, township, "forward", note="初审通过，转报市行政服务中心")
-            decider = self.token("city_staff", CITY_CODE)
+            decider = self.token("city_staff", self.city)
             if not await self._review(case, decider, agent):
                 return
         if rng.random() < mix.deny:
@@ -349,7 +360,7 @@ class Simulation:
             case.left_waiting = "rectification"
             return
         handling = case.state.get("handling_office") or case.township
-        role = "city_staff" if handling == CITY_CODE else "township_staff"
+        role = "city_staff" if handling == self.city else "township_staff"
         await self._act(case, self.token(role, handling), "rectify", note=rng.choice(FIX_NOTES))
         case.rectified = True
         if rng.random() < mix.rate_fix:

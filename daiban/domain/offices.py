@@ -1,34 +1,51 @@
-"""The offices of the demo city (DESIGN §1), modelled on the seed city 莱西市 (code 370285).
+"""The office tree: cities, their townships, community service centers and villages.
 
-One city center, 11 townships and street offices, 887 village/residential communities (26 urban,
-861 rural). Generation is pure and deterministic: no randomness, only fixed tables and index
-arithmetic, so every code and name is the same on every machine and in every release (tests pin a
-hash of the codes). Codes: city ``370285000``; township ``370285001``…``370285011``; village =
-township code + a 3-digit serial, urban communities first.
+One deployment may serve several county-level cities (DESIGN §6), so nothing here names a city:
+every rule asks the tree. The tiers, top to bottom:
+
+- ``city``: a city administrative service center (市行政服务中心), the root of its tree;
+- ``township``: a township or street convenience service center (镇/街道便民服务中心);
+- ``community``: a community service center (管区社区服务中心) grouping villages — a grouping for
+  lists and statistics only: a village's proxy room hands off to its township, never to it;
+- ``village``: a village or residential community proxy room (村/居为民服务代理室), under its
+  community service center or, in a city without that level, directly under its township.
+
+``OfficeTree`` checks those shapes when it is built, so a tree that exists is well formed. The
+demo data (the seed city with its 119 community service centers) is ``daiban.domain.seed_city``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from math import gcd
-from typing import Final, Literal
+from functools import cache
+from typing import Final, Literal, get_args
 
-CITY_CODE: Final = "370285000"
-CITY_NAME: Final = "莱西市行政服务中心"
-_CITY_PREFIX: Final = CITY_CODE[:6]
-
-OfficeTier = Literal["village", "township", "city"]
+OfficeTier = Literal["city", "township", "community", "village"]
+TIERS: Final[tuple[OfficeTier, ...]] = get_args(OfficeTier)
+# The tiers an office of each tier may hang under (a city under none).
+PARENT_TIERS: Final[dict[str, frozenset[str]]] = {
+    "city": frozenset(),
+    "township": frozenset({"city"}),
+    "community": frozenset({"township"}),
+    "village": frozenset({"township", "community"}),
+}
+CODE_MAX: Final = 32  # the API's office code fields take up to 32 characters
 
 
 class UnknownOfficeError(KeyError):
-    """The code names no office of the demo city."""
+    """The code names no office of the tree."""
+
+
+class InvalidOfficeTree(ValueError):
+    """The offices do not form a tree of the allowed shape; the message is one line."""
 
 
 @dataclass(frozen=True, slots=True)
 class Office:
-    """One service office. ``urban`` marks a residential community (社区) and a street office
-    (街道) that holds some; rural villages, towns (镇) and the city center are not urban."""
+    """One service office. ``urban`` marks a residential community (社区), and a community
+    service center or street office (街道) that holds some; rural villages, towns (镇) and cities
+    are not."""
 
     code: str
     name: str
@@ -37,152 +54,147 @@ class Office:
     urban: bool
 
 
-@dataclass(frozen=True, slots=True)
-class _Township:
-    name: str
-    urban: tuple[str, ...]  # urban community names, serials 001… in this order
-    rural: int  # number of rural villages after them
+def make_office(code: str, name: str, tier: str, parent: str | None, urban: bool) -> Office:
+    """An office from plain values (a database row, a file), checked on its own."""
+    for known in TIERS:  # the tier as its Literal, for the type checker
+        if tier == known:
+            office = Office(code, name, known, parent, urban)
+            check_office(office)
+            return office
+    raise InvalidOfficeTree(f"office {code!r}: tier must be one of {', '.join(TIERS)}")
 
 
-# The 3 street offices hold all 26 urban communities plus their rural villages; the 8 towns are
-# rural. Counts are fixed data: 26 urban + 861 rural = 887.
-_TOWNSHIPS: Final[tuple[_Township, ...]] = (
-    _Township(
-        "水集街道",
-        (
-            "文化路社区",
-            "烟台路社区",
-            "石岛路社区",
-            "上海路社区",
-            "黄海路社区",
-            "北京路社区",
-            "长岛路社区",
-            "月湖社区",
-            "重庆路社区",
-            "威海路社区",
-            "青岛路社区",
-            "济南路社区",
-        ),
-        58,
-    ),
-    _Township(
-        "望城街道",
-        (
-            "望城社区",
-            "城北社区",
-            "龙水社区",
-            "长广路社区",
-            "兴业社区",
-            "人民路社区",
-            "昌阳社区",
-            "泰山路社区",
-            "幸福社区",
-        ),
-        72,
-    ),
-    _Township("沽河街道", ("沽河社区", "滨河社区", "福州路社区", "杭州路社区", "辽河社区"), 88),
-    _Township("姜山镇", (), 115),
-    _Township("夏格庄镇", (), 70),
-    _Township("院上镇", (), 92),
-    _Township("日庄镇", (), 86),
-    _Township("南墅镇", (), 68),
-    _Township("河头店镇", (), 70),
-    _Township("店埠镇", (), 88),
-    _Township("马连庄镇", (), 54),
-)
-
-# Rural names follow the common patterns of the Jiaodong countryside (王家庄, 前李家, 张家疃 …):
-# 67 surnames x 16 patterns = 1072 distinct names, of which 861 are drawn in a scattered but fixed
-# order (a stride coprime with 1072), so that no two villages of the city share a name.
-_SURNAMES: Final = (
-    "王张李刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋"
-    "蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹"
-)
-_PATTERNS: Final = (
-    "{}家庄",
-    "{}家夼",
-    "{}家疃",
-    "{}家屯",
-    "{}家沟",
-    "{}家埠",
-    "{}家岭",
-    "{}家河",
-    "前{}家",
-    "后{}家",
-    "东{}家",
-    "西{}家",
-    "南{}家",
-    "北{}家",
-    "大{}家",
-    "小{}家",
-)
-_STRIDE: Final = 397  # prime and not a factor of 1072 = 16 x 67: visits every name once
+def check_office(office: Office) -> None:
+    """One office on its own: a printable code and name, a known tier, a parent unless a city."""
+    where = f"office {office.code!r}"
+    if not office.code or len(office.code) > CODE_MAX or not office.code.isprintable():
+        raise InvalidOfficeTree(f"{where}: a code is 1 to {CODE_MAX} printable characters")
+    if not office.code.strip() or office.code != office.code.strip():
+        raise InvalidOfficeTree(f"{where}: a code has no surrounding spaces")
+    if not office.name.strip() or not office.name.isprintable():
+        raise InvalidOfficeTree(f"{where}: the name must be printable and not empty")
+    if office.tier not in TIERS:
+        raise InvalidOfficeTree(f"{where}: tier must be one of {', '.join(TIERS)}")
+    if (office.tier == "city") != (office.parent is None):
+        raise InvalidOfficeTree(f"{where}: a city and only a city has no parent")
 
 
-def _rural_names(count: int) -> list[str]:
-    pool = [pattern.format(surname) for surname in _SURNAMES for pattern in _PATTERNS]
-    if count > len(pool) or gcd(_STRIDE, len(pool)) != 1:
-        raise ValueError(f"cannot draw {count} distinct rural names from {len(pool)}")
-    return [pool[(i * _STRIDE) % len(pool)] + "村" for i in range(count)]
+class OfficeTree:
+    """Offices by code, checked to form trees rooted at cities (see the module docstring).
 
+    Immutable once built; lookups are dictionary reads, and the walks up the tree are at most
+    three steps long.
+    """
 
-def _generate() -> tuple[Office, ...]:
-    rural_total = sum(township.rural for township in _TOWNSHIPS)
-    rural_names = iter(_rural_names(rural_total))
-    offices = [Office(CITY_CODE, CITY_NAME, "city", None, urban=False)]
-    for t_serial, township in enumerate(_TOWNSHIPS, start=1):
-        t_code = f"{_CITY_PREFIX}{t_serial:03d}"
-        urban_township = bool(township.urban)
-        offices.append(Office(t_code, township.name, "township", CITY_CODE, urban_township))
-        names = [(name, True) for name in township.urban]
-        names += [(next(rural_names), False) for _ in range(township.rural)]
-        for v_serial, (name, urban) in enumerate(names, start=1):
-            offices.append(Office(f"{t_code}{v_serial:03d}", name, "village", t_code, urban))
-    return tuple(offices)
+    __slots__ = ("_by_code", "_children")
 
+    def __init__(self, offices: Iterable[Office]) -> None:
+        by_code: dict[str, Office] = {}
+        for office in offices:
+            check_office(office)
+            if office.code in by_code:
+                raise InvalidOfficeTree(f"office {office.code!r} is listed twice")
+            by_code[office.code] = office
+        children: dict[str, list[str]] = {}
+        for office in by_code.values():
+            if office.parent is None:
+                continue
+            parent = by_code.get(office.parent)
+            if parent is None:
+                raise InvalidOfficeTree(
+                    f"office {office.code!r}: parent {office.parent!r} is not an office"
+                )
+            if parent.tier not in PARENT_TIERS[office.tier]:
+                raise InvalidOfficeTree(
+                    f"office {office.code!r}: a {office.tier} cannot hang under a {parent.tier}"
+                )
+            children.setdefault(parent.code, []).append(office.code)
+        self._by_code = by_code
+        self._children = {code: tuple(codes) for code, codes in children.items()}
 
-@lru_cache(maxsize=1)
-def _offices() -> tuple[Office, ...]:
-    return _generate()
+    def __len__(self) -> int:
+        return len(self._by_code)
 
+    def __iter__(self) -> Iterator[Office]:
+        """Every office, in the order it was given."""
+        return iter(self._by_code.values())
 
-@lru_cache(maxsize=1)
-def _index() -> dict[str, Office]:
-    return {office.code: office for office in _offices()}
+    def __contains__(self, code: object) -> bool:
+        return code in self._by_code
+
+    def find(self, code: str) -> Office | None:
+        return self._by_code.get(code)
+
+    def get(self, code: str) -> Office:
+        try:
+            return self._by_code[code]
+        except KeyError:
+            raise UnknownOfficeError(code) from None
+
+    def children(self, code: str) -> list[Office]:
+        """The offices directly under ``code``, in the order they were given."""
+        return [self._by_code[child] for child in self._children.get(self.get(code).code, ())]
+
+    def cities(self) -> list[Office]:
+        return [office for office in self._by_code.values() if office.tier == "city"]
+
+    def parent_chain(self, code: str) -> list[str]:
+        """The office and its ancestors up to its city: ``[code, parent, …, city]``."""
+        office: Office | None = self.get(code)
+        chain: list[str] = []
+        while office is not None:
+            chain.append(office.code)
+            office = None if office.parent is None else self._by_code[office.parent]
+        return chain
+
+    def _ancestor(self, code: str, tier: OfficeTier) -> str | None:
+        for ancestor in self.parent_chain(code):
+            if self._by_code[ancestor].tier == tier:
+                return ancestor
+        return None
+
+    def city_of(self, code: str) -> str:
+        """The city an office belongs to (a city itself)."""
+        return self.parent_chain(code)[-1]
+
+    def township_of(self, code: str) -> str | None:
+        """The township of an office: walking up past its community service center for a
+        village; a township itself; None for a city."""
+        return self._ancestor(code, "township")
+
+    def community_of(self, code: str) -> str | None:
+        """The community service center of a village (or the center itself); None above it or
+        for a village hanging directly under its township."""
+        return self._ancestor(code, "community")
+
+    def villages_under(self, code: str) -> list[str]:
+        """Codes of the villages at or under ``code``."""
+        found: list[str] = []
+        stack = [code]
+        while stack:
+            office = self.get(stack.pop())
+            if office.tier == "village":
+                found.append(office.code)
+            stack.extend(reversed(self._children.get(office.code, ())))
+        return found
 
 
 def demo_offices() -> list[Office]:
-    """Every office: the city, then each township followed by its villages, in code order."""
-    return list(_offices())
+    """The seed city's offices: the city, then per township the township, its community service
+    centers and its villages (a fresh list; the offices themselves are immutable)."""
+    return list(demo_tree())
 
 
-def office_index() -> dict[str, Office]:
-    """Offices by code (a fresh dict; the offices themselves are immutable)."""
-    return dict(_index())
+@cache
+def demo_tree() -> OfficeTree:
+    """The seed city as a tree (built once: generation is pure and deterministic)."""
+    # Imported here: the seed builds its offices with this module's types.
+    from daiban.domain.seed_city import seed_offices
+
+    return OfficeTree(seed_offices())
 
 
-def get_office(code: str) -> Office:
-    try:
-        return _index()[code]
-    except KeyError:
-        raise UnknownOfficeError(code) from None
-
-
-def township_of(code: str) -> str | None:
-    """The township of an office: a village's parent, a township itself, None for the city."""
-    office = get_office(code)
-    if office.tier == "village":
-        return office.parent
-    if office.tier == "township":
-        return office.code
-    return None
-
-
-def parent_chain(code: str) -> list[str]:
-    """The office and its ancestors up to the city: ``[code, parent, …, CITY_CODE]``."""
-    office: Office | None = get_office(code)
-    chain: list[str] = []
-    while office is not None:
-        chain.append(office.code)
-        office = None if office.parent is None else _index()[office.parent]
-    return chain
+def demo_city() -> Office:
+    """The seed city's administrative service center (the demo's and the tools' one city)."""
+    (city,) = demo_tree().cities()
+    return city

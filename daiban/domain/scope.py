@@ -1,9 +1,10 @@
 """Who is looking, and what they may see: the viewer of every read and the scope rules.
 
 A ``Principal`` is what a verified token (or a console session) names: a staff id, a role and an
-office. Scope follows the office tree, never a fixed city: an agent sees its village, township
-staff their township, city staff what was forwarded to their city, a supervisor everything under
-its own office (its township, or its city), an admin everything. The read model turns the same
+office, and that office's tier as the office tree gives it. Scope follows the office tree, never a
+fixed city: an agent sees its village, township staff their township, city staff what was
+forwarded to their city, a supervisor everything under its own office (its township, or its city
+and no other city), an admin everything. The read model turns the same
 rules into SQL (``daiban.store.readmodel.scope_clause``); ``state_in_scope`` applies them to a
 workflow's state when the read model cannot answer.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from daiban.domain.offices import office_index
+from daiban.domain.offices import OfficeTree
 from models.contracts import Actor, RequestState, Role
 
 RATING_LINK: Final = "rating_link"
@@ -25,7 +26,7 @@ ROLE_TIERS: Final[dict[str, frozenset[str]]] = {
     Role.TOWNSHIP_STAFF: frozenset({"township"}),
     Role.CITY_STAFF: frozenset({"city"}),
     Role.SUPERVISOR: frozenset({"township", "city"}),
-    Role.ADMIN: frozenset({"village", "township", "city"}),
+    Role.ADMIN: frozenset({"village", "community", "township", "city"}),
     RATING_LINK: frozenset({"village"}),
 }
 
@@ -36,6 +37,9 @@ class Principal:
     role: str
     office: str
     request: str | None = None  # the one request a rating link is for
+    # The office's tier (``principal_from_claims`` takes it from the tree): what a supervisor
+    # oversees depends on it.
+    tier: str | None = None
 
     def actor(self) -> Actor:
         # A rating link rates on the resident's behalf, as the village agent would.
@@ -43,8 +47,9 @@ class Principal:
         return Actor(sub=self.sub, role=role, office=self.office)
 
 
-def principal_from_claims(claims: dict[str, Any]) -> Principal:
-    """The principal these claims name; ValueError (one line) when they name none."""
+def principal_from_claims(claims: dict[str, Any], offices: OfficeTree) -> Principal:
+    """The principal these claims name in this office tree; ValueError (one line) when they name
+    none."""
     sub, role, office, request = (claims.get(k) for k in ("sub", "role", "office", "req"))
     if not isinstance(sub, str) or not sub.strip() or len(sub) > SUB_MAX:
         raise ValueError("sub must be a non-empty string")
@@ -52,7 +57,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         raise ValueError("sub must not contain control characters")
     if not isinstance(role, str) or role not in ROLE_TIERS:
         raise ValueError(f"unknown role {role!r}")
-    known = office_index().get(office) if isinstance(office, str) else None
+    known = offices.find(office) if isinstance(office, str) else None
     if not isinstance(office, str) or known is None:
         raise ValueError(f"unknown office {office!r}")
     if known.tier not in ROLE_TIERS[role]:
@@ -60,14 +65,23 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     if role == RATING_LINK and not isinstance(request, str):
         raise ValueError("a rating link must name its request (req)")
     return Principal(
-        sub=sub, role=role, office=office, request=request if role == RATING_LINK else None
+        sub=sub,
+        role=role,
+        office=office,
+        request=request if role == RATING_LINK else None,
+        tier=known.tier,
     )
 
 
 def supervised_field(principal: Principal) -> str:
     """What a supervisor oversees, as the field named alike in requests, their states and the
     statistics rollup: a city supervisor its ``city``, a township supervisor its ``township``."""
-    return "city" if office_index()[principal.office].tier == "city" else "township"
+    if principal.tier == "city":
+        return "city"
+    if principal.tier == "township":
+        return "township"
+    # Never a guess: a supervisor of unknown tier would otherwise be given some field's scope.
+    raise ValueError(f"a supervisor works at a township or a city, not {principal.tier!r}")
 
 
 def state_in_scope(principal: Principal, state: RequestState) -> bool:

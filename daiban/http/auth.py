@@ -4,8 +4,8 @@ A token is a JWT with ``sub``, ``role``, ``office`` and ``exp``. Only the config
 accepted: HS256 with ``DAIBAN_JWT_SECRET``, or RS256 with keys from ``DAIBAN_JWT_JWKS_URL`` when
 that is set (then HS256 is refused, so a leaked development secret cannot mint production tokens).
 ``alg: none`` and every other algorithm are refused. The role must be one of the API's roles
-(never ``system``, which the workflow trusts blindly) and the office must exist in
-``daiban.domain.offices`` at the tier the role works at; anything else is a 401.
+(never ``system``, which the workflow trusts blindly) and the office must exist in the office
+tree at the tier the role works at; anything else is a 401.
 
 A ``rating_link`` token carries ``req`` (one request id) and lets a resident rate that request.
 """
@@ -19,6 +19,7 @@ from typing import Any, Final
 import jwt
 
 from daiban.core.settings import Settings
+from daiban.domain.offices import OfficeTree, demo_tree
 from daiban.domain.scope import Principal, principal_from_claims
 from daiban.http.problems import Unauthorized, Unavailable
 
@@ -36,7 +37,9 @@ class TokenVerifier:
         self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
         self._algorithm = RS256 if self._jwks else HS256
 
-    async def verify(self, token: str) -> Principal:
+    async def verify(self, token: str, offices: OfficeTree | None = None) -> Principal:
+        """The principal of a token whose office is in ``offices`` (the API passes the tree it
+        serves; the seed city's by default)."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -61,7 +64,7 @@ class TokenVerifier:
         except jwt.PyJWTError as error:
             raise Unauthorized(f"invalid token: {error}") from None
         try:
-            return principal_from_claims(claims)
+            return principal_from_claims(claims, offices or demo_tree())
         except ValueError as error:
             raise Unauthorized(str(error)) from None
 
@@ -84,14 +87,17 @@ def mint_token(
     office: str,
     ttl_seconds: int | None = None,
     extra: dict[str, Any] | None = None,
+    offices: OfficeTree | None = None,
 ) -> str:
     """An HS256 token for development (``daiban token``) and for rating links.
 
-    Raises ValueError with one line when the claims could not be verified (unknown role or office,
-    wrong tier). Tokens minted here are refused when the API is configured with a JWKS URL.
+    Raises ValueError with one line when the claims could not be verified in ``offices`` (the seed
+    city's tree by default): unknown role or office, wrong tier. Tokens minted here are refused
+    when the API is configured with a JWKS URL.
     """
     extra = dict(extra or {})
-    principal_from_claims({**extra, "sub": sub, "role": role, "office": office})
+    claims = {**extra, "sub": sub, "role": role, "office": office}
+    principal_from_claims(claims, offices or demo_tree())
     now = int(time.time())
     ttl = settings.jwt_ttl_seconds if ttl_seconds is None else ttl_seconds
     payload = {**extra, "sub": sub, "role": role, "office": office, "iat": now, "exp": now + ttl}

@@ -24,12 +24,14 @@ from temporalio.client import Client
 from daiban.core.settings import Settings
 from daiban.core.temporal import connect
 from daiban.domain.catalog import Catalog
+from daiban.domain.offices import OfficeTree
 from daiban.domain.scope import RATING_LINK, Principal
 from daiban.http.auth import TokenVerifier
 from daiban.http.problems import Forbidden, Unauthorized, Unavailable
 from daiban.http.ratelimit import RateLimiter
 from daiban.http.telemetry import Metrics
 from daiban.store.db import session_scope
+from daiban.store.offices import OfficeDirectory
 from models.contracts import Role
 
 STAFF = (Role.TOWNSHIP_STAFF, Role.CITY_STAFF)
@@ -50,12 +52,19 @@ class Services:
     verifier: TokenVerifier = field(init=False)
     limiter: RateLimiter = field(init=False)
     tz: ZoneInfo = field(init=False)
+    directory: OfficeDirectory = field(init=False)
     _connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.verifier = TokenVerifier(self.settings)
         self.limiter = RateLimiter(self.settings.submit_rate_per_minute)
         self.tz = ZoneInfo(self.settings.timezone)
+        self.directory = OfficeDirectory(self.engine)
+
+    async def offices(self) -> OfficeTree:
+        """The office tree (``daiban.store.offices``), read off the event loop when it is due."""
+        tree = self.directory.fresh()
+        return tree if tree is not None else await run_in_threadpool(self.directory.current)
 
     async def temporal(self) -> Client:
         if self.client is not None:
@@ -127,7 +136,7 @@ async def get_principal(
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("a bearer token is required", invalid=False)
-    return await services.verifier.verify(credentials.credentials)
+    return await services.verifier.verify(credentials.credentials, await services.offices())
 
 
 AnyPrincipalDep = Annotated[Principal, Depends(get_principal)]

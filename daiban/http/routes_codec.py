@@ -32,7 +32,6 @@ from temporalio.api.common.v1 import Payload
 from daiban.core.codec import EncryptionCodec, parse_keys
 from daiban.core.logs import get_logger
 from daiban.core.settings import Settings
-from daiban.domain.offices import CITY_CODE
 from daiban.domain.scope import Principal
 from daiban.http.deps import (
     OVERSIGHT,
@@ -57,7 +56,6 @@ log = get_logger("daiban.core.codec")
 router = APIRouter(prefix=PREFIX, tags=["codec"])
 # Whoever decodes reads residents' data: staff handling requests and those overseeing them.
 _codec_roles = require(*STAFF, *OVERSIGHT)
-DEV_WEB_UI = Principal(sub="dev-web-ui", role=Role.ADMIN, office=CITY_CODE)
 
 
 async def codec_user(
@@ -71,7 +69,10 @@ async def codec_user(
         and settings.codec_dev_ui_without_token
         and settings.environment == "development"
     ):
-        return DEV_WEB_UI
+        # An admin: every city of the tree. Its office is the first city's, as an admin's office
+        # names no scope.
+        city = (await services.offices()).cities()[0]
+        return Principal(sub="dev-web-ui", role=Role.ADMIN, office=city.code, tier=city.tier)
     return await _codec_roles(await get_principal(services, credentials))
 
 

@@ -26,7 +26,6 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from daiban.domain.intake import item_spec, policy
-from daiban.domain.offices import CITY_CODE, township_of
 from daiban.domain.privacy import for_viewer, mask_resident
 from daiban.domain.scope import RATING_LINK, Principal, state_in_scope
 from daiban.http.auth import mint_token
@@ -146,12 +145,14 @@ async def submit(
         claim = await run_in_threadpool(
             idempotency.claim, engine, principal.sub, idempotency_key, digest
         )
+    offices = await services.offices()
     inp = RequestInput(
         request_id=claim.request_id,
         item=item_spec(item),
         village=principal.office,
-        township=township_of(principal.office) or "",
-        city=CITY_CODE,
+        # The township the proxy room hands off to: up past its community service center.
+        township=offices.township_of(principal.office) or "",
+        city=offices.city_of(principal.office),
         resident=Resident(**body.resident.model_dump()),
         agent=principal.actor(),
         materials=list(body.materials),
@@ -307,7 +308,11 @@ async def rating_link(
     """A token the resident can rate this one request with (valid for the rating window)."""
     await scoped_row(services, principal, id)
     ttl = settings.rating_window_natural_days * 86400
-    token = mint_token(settings, f"resident:{id}", RATING_LINK, principal.office, ttl, {"req": id})
+    offices = await services.offices()
+    extra = {"req": id}
+    token = mint_token(
+        settings, f"resident:{id}", RATING_LINK, principal.office, ttl, extra, offices
+    )
     return RatingLinkOut(token=token, request_id=id, expires_in=ttl)
 
 
@@ -335,6 +340,7 @@ async def list_requests(
         stage=query.stage,
         office=query.office,
         township=query.township,
+        community=query.community,
         item=query.item,
         overdue=query.overdue,
         created_from=services.local_time(query.created_from),

@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from daiban.core.settings import Settings
-from daiban.domain.offices import demo_offices, get_office
+from daiban.domain.offices import demo_offices, demo_tree
 from daiban.http.auth import mint_token
 from daiban.run.procs import Child, dev_server_argv, temporal_not_ready
 from daiban.store.db import display_url, load_offices, make_engine, upgrade
@@ -260,7 +260,7 @@ class Stack:
         out.print("\nTokens, valid 30 days (paste into your shell):")
         for variable, role, office in DEMO_TOKENS:
             token = mint_token(self.settings, f"{role}-{office}", role, office, TOKEN_TTL_SECONDS)
-            out.print(f"  # {role} of {office} {get_office(office).name}", highlight=False)
+            out.print(f"  # {role} of {office} {demo_tree().get(office).name}", highlight=False)
             out.print(f"  export {variable}={token}", soft_wrap=True, highlight=False)
         body = (
             '{"item": "yanglao-dengji", "resident": {"name": "王秀英", '

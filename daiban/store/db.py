@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from alembic import command
@@ -27,8 +27,10 @@ from sqlalchemy import Engine, Table, create_engine, event, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
+from daiban.domain.offices import InvalidOfficeTree, OfficeTree, make_office
+from daiban.domain.offices import Office as DomainOffice
 from daiban.store import rollup
 from models.db import Office, RequestRow
 
@@ -267,50 +269,82 @@ def upgrade(url: str, revision: str = "head", timezone: str | None = None) -> st
 
 # --- offices -----------------------------------------------------------------------------------
 
-
-class OfficeLike(Protocol):
-    """Anything with the attributes of an office (read-only, so frozen dataclasses fit)."""
-
-    @property
-    def code(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def tier(self) -> str: ...
-    @property
-    def parent(self) -> str | None: ...
-    @property
-    def urban(self) -> bool: ...
+OFFICE_KEYS = ("code", "name", "tier", "parent", "urban")
 
 
-def _office_fields(office: Office) -> tuple[str, str, str | None, bool]:
-    return office.name, office.tier, office.parent, office.urban
+def parse_offices(data: object) -> list[DomainOffice]:
+    """Validate an offices file's content: ``{"offices": [{"code", "name", "tier", "parent",
+    "urban"}, …]}``, with ``parent`` null (or absent) for a city and ``urban`` false by default.
+
+    The offices of one file may span several cities. Each entry is checked on its own here; that
+    they form a tree is checked when they are loaded (``load_offices``), together with the offices
+    already in the database. Raises ValueError in one line, naming the entry.
+    """
+    if not isinstance(data, dict) or set(data) != {"offices"}:
+        raise ValueError('expected a JSON object {"offices": [...]}')
+    entries = data["offices"]
+    if not isinstance(entries, list) or not entries:
+        raise ValueError("'offices' must be a non-empty list")
+    offices: list[DomainOffice] = []
+    for n, entry in enumerate(entries):
+        where = f"offices[{n}]"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where}: expected an object")
+        unknown = sorted(set(entry) - set(OFFICE_KEYS))
+        if unknown:
+            raise ValueError(f"{where}: unknown key {unknown[0]!r}")
+        code, name, tier = (entry.get(key) for key in ("code", "name", "tier"))
+        parent, urban = entry.get("parent"), entry.get("urban", False)
+        for key, value in (("code", code), ("name", name), ("tier", tier)):
+            if not isinstance(value, str):
+                raise ValueError(f"{where}: {key!r} must be a string")
+        if parent is not None and not isinstance(parent, str):
+            raise ValueError(f"{where}: 'parent' must be a string or null")
+        if not isinstance(urban, bool):
+            raise ValueError(f"{where}: 'urban' must be true or false")
+        try:
+            offices.append(make_office(str(code), str(name), str(tier), parent, urban))
+        except InvalidOfficeTree as error:
+            raise ValueError(f"{where}: {error}") from None
+    return offices
 
 
-def load_offices(engine: Engine, offices: Iterable[OfficeLike]) -> int:
+def _domain_office(row: Office) -> DomainOffice:
+    return make_office(row.code, row.name, row.tier, row.parent, row.urban)
+
+
+def office_tree(session: Session) -> OfficeTree | None:
+    """The offices in the database as a tree; None when none are loaded."""
+    rows = session.exec(select(Office).order_by(col(Office.code))).all()
+    return OfficeTree(_domain_office(row) for row in rows) if rows else None
+
+
+def load_offices(engine: Engine, offices: Iterable[DomainOffice]) -> int:
     """Insert or update offices by code, in one transaction; return how many rows changed.
 
     Idempotent: loading the same list again changes nothing and returns 0. Offices missing from
-    the list are kept (requests may still refer to them).
+    the list are kept (requests may still refer to them). The offices in the database after the
+    load must form a tree (``OfficeTree``): otherwise ``InvalidOfficeTree`` and nothing is written.
     """
     changed = 0
     with session_scope(engine) as session:
-        existing = {office.code: office for office in session.exec(select(Office))}
-        for source in offices:
-            wanted = Office(
-                code=source.code,
-                name=source.name,
-                tier=str(source.tier),
-                parent=source.parent,
-                urban=bool(source.urban),
-            )
-            row = existing.get(wanted.code)
+        # Locked (PostgreSQL): two loads at once would each check a tree the other then changes.
+        existing = {row.code: row for row in session.exec(select(Office).with_for_update())}
+        wanted = list(offices)
+        codes = {office.code for office in wanted}
+        kept = (_domain_office(row) for code, row in existing.items() if code not in codes)
+        OfficeTree([*wanted, *kept])  # raises InvalidOfficeTree, a code listed twice included
+        for office in wanted:
+            fields = (office.name, office.tier, office.parent, office.urban)
+            row = existing.get(office.code)
             if row is None:
-                existing[wanted.code] = wanted
-                session.add(wanted)
+                row = Office(code=office.code, name=office.name, tier=office.tier)
+                row.parent, row.urban = office.parent, office.urban
+                existing[office.code] = row
+                session.add(row)
                 changed += 1
-            elif _office_fields(row) != _office_fields(wanted):
-                row.name, row.tier, row.parent, row.urban = _office_fields(wanted)
+            elif (row.name, row.tier, row.parent, row.urban) != fields:
+                row.name, row.tier, row.parent, row.urban = fields
                 changed += 1
     return changed
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from models.contracts import LedgerEvent
 from models.db import LedgerRow
@@ -88,11 +89,16 @@ class Verification:
     broken: list[int] = field(default_factory=list)
 
 
-def verify(session: Session, request_id: str | None = None) -> Verification:
-    """Re-check the chains of one request, or of all requests, row by row."""
+def verify(
+    session: Session, request_id: str | None = None, within: SelectOfScalar[str] | None = None
+) -> Verification:
+    """Re-check the chains of one request, or of all requests (of those ``within`` selects),
+    row by row."""
     query = select(LedgerRow).order_by(col(LedgerRow.request_id), col(LedgerRow.seq))
     if request_id is not None:
         query = query.where(LedgerRow.request_id == request_id)
+    if within is not None:
+        query = query.where(col(LedgerRow.request_id).in_(within))
     result = Verification()
     current, expected_seq, prev = None, 1, GENESIS
     for row in session.exec(query):

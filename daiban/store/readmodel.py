@@ -6,8 +6,12 @@ by every list, so what a caller may open and what it may list cannot disagree:
 - agent: requests of its village; township staff: requests of its township;
 - city staff: requests of its city that were forwarded to it (the ledger holds a ``forward``
   action for the request, written in the same transaction as the read-model row);
-- supervisor: a township supervisor its township, a city supervisor its whole city;
-- admin: everything; a rating link: its one request.
+- supervisor: a township supervisor its township, a city supervisor its whole city (and no other
+  city of the deployment: every request carries its city, taken from the office tree);
+- admin: everything, in every city; a rating link: its one request.
+
+Lists and statistics also read per community service center (``community``): the requests of the
+villages the offices table hangs under that center.
 
 Lists page by keyset, never by offset: the cursor is an opaque base64 of the last row's sort key.
 Statistics read whole days from the per-day rollup (``daiban.store.rollup``) where the scope allows.
@@ -27,6 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, true
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from daiban.domain.scope import RATING_LINK, Principal, supervised_field
 from daiban.store import rollup
@@ -65,6 +70,14 @@ def scope_clause(principal: Principal) -> ColumnElement[bool]:
     if p.role == Role.SUPERVISOR:
         return col(getattr(RequestRow, supervised_field(p))) == p.office
     return false()
+
+
+def villages_of(community: str) -> ColumnElement[bool]:
+    """The request comes from a village of this community service center (offices table)."""
+    villages = select(Office.code).where(
+        col(Office.parent) == community, col(Office.tier) == "village"
+    )
+    return col(RequestRow.village).in_(villages)
 
 
 def request_in_scope(session: Session, principal: Principal, request_id: str) -> RequestRow | None:
@@ -130,6 +143,7 @@ class RequestFilters:
     stage: str | None = None
     office: str | None = None
     township: str | None = None
+    community: str | None = None
     item: str | None = None
     overdue: str | None = None  # a level, or "any" for every level above none
     created_from: datetime | None = None
@@ -155,6 +169,8 @@ def list_requests(
     for column, value in equal.items():
         if value is not None:
             query = query.where(col(column) == value)
+    if f.community is not None:
+        query = query.where(villages_of(f.community))
     if f.overdue == "any":
         query = query.where(col(RequestRow.overdue) != Level.NONE)
     elif f.overdue is not None:
@@ -223,7 +239,7 @@ def ledger_events(
     cursor: str | None = None,
 ) -> Page:
     """Ledger rows of requests in scope, newest first (by id, the append order)."""
-    in_scope = select(RequestRow.id).where(scope_clause(principal))
+    in_scope = ids_in_scope(principal)
     query = select(LedgerRow).where(col(LedgerRow.request_id).in_(in_scope))
     if filters.request is not None:
         query = query.where(col(LedgerRow.request_id) == filters.request)
@@ -242,9 +258,9 @@ def ledger_events(
     return _page(rows, limit, lambda r: (r.id,))
 
 
-def request_ids_in_scope(session: Session, principal: Principal) -> list[str]:
-    query = select(RequestRow.id).where(scope_clause(principal)).order_by(col(RequestRow.id))
-    return list(session.exec(query).all())
+def ids_in_scope(principal: Principal) -> SelectOfScalar[str]:
+    """The ids of the requests in scope, as a subquery for other tables (the ledger)."""
+    return select(RequestRow.id).where(scope_clause(principal))
 
 
 # --- statistics --------------------------------------------------------------------------------
@@ -266,12 +282,16 @@ def _direct_sums(
     principal: Principal,
     township: str | None,
     ranges: Sequence[tuple[datetime | None, datetime | None]],
+    community: str | None = None,
 ) -> dict[str, list[int]]:
-    """Per township, the rollup's sums computed over ``requests`` created in any of ``ranges``."""
+    """Per township, the rollup's sums computed over ``requests`` created in any of ``ranges``;
+    with ``community``, the sums of that community service center's villages, under its code."""
     r = RequestRow
     query = select(col(r.township), *rollup.sum_columns(r)).where(scope_clause(principal))
     if township is not None:
         query = query.where(col(r.township) == township)
+    if community is not None:
+        query = query.where(villages_of(community))
     within = []
     for start, end in ranges:
         bounds = []
@@ -282,7 +302,8 @@ def _direct_sums(
         within.append(and_(true(), *bounds))
     query = query.where(or_(*within))
     rows = session.exec(query.group_by(col(r.township))).all()
-    return {row[0]: [int(n or 0) for n in row[1:]] for row in rows}
+    # A center lies in one township: its requests are that township's one row, or none.
+    return {community or row[0]: [int(n or 0) for n in row[1:]] for row in rows}
 
 
 def township_stats(
@@ -292,8 +313,11 @@ def township_stats(
     township: str | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
+    community: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Per township (every request belongs to exactly one), requests created in [from, to).
+    """Per township (every request belongs to exactly one), requests created in [from, to); with
+    ``community``, one row for that community service center (the rollup does not know centers:
+    its figures come from ``requests``).
 
     Whole local days (in ``tz``) come from the per-day rollup when the caller's scope is a
     township, a city or everything; the partial days at the edges, and every finer scope, from
@@ -304,8 +328,9 @@ def township_stats(
     ``rectified_rate`` = rectified requests over bad ratings (1–2).
     """
     scope = rollup_scope(principal)
-    if scope is None:
-        sums = _direct_sums(session, principal, township, [(created_from, created_to)])
+    if scope is None or community is not None:
+        whole_range = [(created_from, created_to)]
+        sums = _direct_sums(session, principal, township, whole_range, community)
     else:
         parts = rollup.split(created_from, created_to, tz)
         sums = {}

@@ -1,6 +1,9 @@
 """The API through real HTTP: one Temporal dev server, one SQLite read model, one worker and one
 uvicorn server on a free port for the whole session; httpx talks to it over TCP.
 
+The deployment serves two cities: the seed city and a small second one (``SECOND_*``), whose
+requests only tests/api/test_scope.py makes.
+
 Real time: the dev server does not skip time (escalation timing is tested in tests/workflows).
 Every test submits its own requests, so tests do not depend on each other's order.
 """
@@ -28,7 +31,7 @@ from temporalio.testing import WorkflowEnvironment
 from api import create_app
 from daiban.core.settings import Settings
 from daiban.core.temporal import connect
-from daiban.domain.offices import CITY_CODE, demo_offices
+from daiban.domain.offices import Office, OfficeTree, demo_offices
 from daiban.http.auth import mint_token
 from daiban.store.db import load_offices, make_engine, upgrade
 from tests.temporal_helpers import start_dev_server, target_of
@@ -40,7 +43,18 @@ VILLAGE = "370285004001"
 NEIGHBOUR = "370285004002"  # same township, another village
 OTHER_TOWNSHIP = "370285005"
 FAR_VILLAGE = "370285005001"  # another township
-CITY = CITY_CODE
+CITY = "370285000"
+# The second city: a township with a community service center over two villages.
+SECOND_CITY, SECOND_TOWNSHIP = "370283000", "370283001"
+SECOND_CENTER, SECOND_VILLAGE = "370283001S01", "370283001001"
+SECOND_OFFICES = [
+    Office(SECOND_CITY, "平度市行政服务中心", "city", None, False),
+    Office(SECOND_TOWNSHIP, "东阁街道", "township", SECOND_CITY, True),
+    Office(SECOND_CENTER, "杭州路社区服务中心", "community", SECOND_TOWNSHIP, True),
+    Office(SECOND_VILLAGE, "杭州路社区", "village", SECOND_CENTER, True),
+    Office("370283001002", "红旗社区", "village", SECOND_CENTER, True),
+]
+OFFICES = OfficeTree([*demo_offices(), *SECOND_OFFICES])
 RESIDENT = {"name": "王秀英", "id_number": "370285194802150024", "phone": "13805321234"}
 MASKED = {"name": "王*英", "id_number": "370285********0024", "phone": "138****1234"}
 TOWNSHIP_ITEM = "linshi-jiuzhu"  # decided at the township
@@ -102,7 +116,8 @@ class Stack:
     http: httpx.AsyncClient
 
     def token(self, role: str, office: str, sub: str | None = None, **extra: Any) -> str:
-        return mint_token(self.settings, sub or f"{role}-{office}", role, office, extra=extra)
+        sub = sub or f"{role}-{office}"
+        return mint_token(self.settings, sub, role, office, extra=extra, offices=OFFICES)
 
     def caller(self, role: str, office: str, sub: str | None = None) -> Caller:
         return Caller(self.http, self.token(role, office, sub), role, office)
@@ -157,7 +172,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{path}"
     upgrade(url)
     engine = make_engine(url)
-    load_offices(engine, demo_offices())
+    load_offices(engine, OFFICES)
     engine.dispose()
     return url
 

@@ -8,7 +8,7 @@ import httpx
 from sqlmodel import Session, col, select
 
 from api import create_app
-from daiban.domain.offices import get_office
+from daiban.domain.offices import demo_tree
 from models.db import LedgerRow
 from tests.api.conftest import CITY, CITY_ITEM, MASKED, RESIDENT, Caller, Stack, serve
 
@@ -126,7 +126,7 @@ async def test_stats_per_township(stack: Stack) -> None:
     (row,) = (await supervisor.get("/v1/stats")).json()["offices"]
     assert row == {
         "office": QUIET_TOWNSHIP,
-        "name": get_office(QUIET_TOWNSHIP).name,
+        "name": demo_tree().get(QUIET_TOWNSHIP).name,
         "total": 3,
         "completed": 2,
         "on_time_rate": 1.0,
@@ -150,9 +150,15 @@ async def test_catalog_and_offices(agent: Caller) -> None:
     dibao = next(i for i in items if i["code"] == "dibao")
     assert dibao["deciding_tier"] == "city" and dibao["limits"]["promised"]["limit"] == 25
     assert dibao["materials"]
-    townships = (await agent.get("/v1/offices", tier="township")).json()["items"]
+    townships = (await agent.get("/v1/offices", tier="township", parent=CITY)).json()["items"]
     assert len(townships) == 11 and all(o["parent"] == CITY for o in townships)
-    villages = (await agent.get("/v1/offices", parent=QUIET_TOWNSHIP)).json()["items"]
+    cities = (await agent.get("/v1/offices", tier="city")).json()["items"]
+    assert [o["code"] for o in cities] == ["370283000", CITY]  # the deployment serves two
+    centers = (await agent.get("/v1/offices", tier="community")).json()["items"]
+    assert len([o for o in centers if o["code"].startswith("370285")]) == 119
+    mine = (await agent.get("/v1/offices", parent=QUIET_TOWNSHIP)).json()["items"]
+    assert mine and all(o["tier"] == "community" for o in mine)
+    villages = (await agent.get("/v1/offices", parent=mine[0]["code"])).json()["items"]
     assert villages and all(o["tier"] == "village" for o in villages)
 
 

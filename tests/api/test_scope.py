@@ -1,5 +1,6 @@
-"""Scope: every role against requests in and out of its scope, on every endpoint; masking of the
-resident's data; and no personal data in the logs."""
+"""Scope: every role against requests in and out of its scope, on every endpoint, in a deployment
+of two cities (nothing crosses from one to the other); masking of the resident's data; and no
+personal data in the logs."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ from tests.api.conftest import (
     NEIGHBOUR,
     OTHER_TOWNSHIP,
     RESIDENT,
+    SECOND_CENTER,
+    SECOND_CITY,
+    SECOND_TOWNSHIP,
+    SECOND_VILLAGE,
     TOWNSHIP,
     VILLAGE,
     Caller,
@@ -27,14 +32,16 @@ from tests.api.conftest import (
 @dataclass
 class World:
     """A: township item of VILLAGE at the township; B: city item of VILLAGE at the city;
-    C: item of FAR_VILLAGE (another township) still at its village."""
+    C: item of FAR_VILLAGE (another township) still at its village; D: city item of the second
+    city's SECOND_VILLAGE, forwarded to the second city."""
 
     a: str
     b: str
     c: str
+    d: str
 
     def ids(self) -> dict[str, str]:
-        return {"A": self.a, "B": self.b, "C": self.c}
+        return {"A": self.a, "B": self.b, "C": self.c, "D": self.d}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +53,13 @@ async def world(stack: Stack, agent: Caller, staff: Caller) -> World:
     await staff.do(b, "accept")
     await staff.do(b, "forward")
     c = await stack.caller("agent", FAR_VILLAGE).new_request()
-    return World(a, b, c)
+    d = await stack.caller("agent", SECOND_VILLAGE).new_request(CITY_ITEM)
+    await stack.caller("agent", SECOND_VILLAGE).do(d, "handoff")
+    # The second village's township: up past its community service center.
+    second_staff = stack.caller("township_staff", SECOND_TOWNSHIP)
+    await second_staff.do(d, "accept")
+    await second_staff.do(d, "forward")
+    return World(a, b, c, d)
 
 
 # role, office, the requests in scope, and an action the role may take (to probe /actions).
@@ -60,10 +73,18 @@ ROLES: list[tuple[str, str, set[str], str, dict[str, Any]]] = [
     ("supervisor", TOWNSHIP, {"A", "B"}, "approve_extension", {}),
     ("supervisor", OTHER_TOWNSHIP, {"C"}, "approve_extension", {}),
     ("supervisor", CITY, {"A", "B", "C"}, "approve_extension", {}),
-    ("admin", CITY, {"A", "B", "C"}, "", {}),
+    ("admin", CITY, {"A", "B", "C", "D"}, "", {}),
+    # The second city: its people see D only, and the first city's see nothing of it.
+    ("agent", SECOND_VILLAGE, {"D"}, "deliver", {}),
+    ("township_staff", SECOND_TOWNSHIP, {"D"}, "rectify", {"note": "n"}),
+    ("city_staff", SECOND_CITY, {"D"}, "rectify", {"note": "n"}),
+    ("supervisor", SECOND_TOWNSHIP, {"D"}, "approve_extension", {}),
+    ("supervisor", SECOND_CITY, {"D"}, "approve_extension", {}),
+    ("admin", SECOND_CITY, {"A", "B", "C", "D"}, "", {}),
 ]
 ROLE_IDS = [f"{role}@{office}" for role, office, *_ in ROLES]
 STAFF = {"township_staff", "city_staff"}
+CITIES = {CITY, SECOND_CITY}
 OVERSIGHT = {"supervisor", "admin"}
 
 
@@ -129,7 +150,7 @@ async def test_scope_matrix(
         assert masked(item["resident"])
         if role == "agent":
             assert item["village"] == office
-        if role == "township_staff" or (role == "supervisor" and office != CITY):
+        if role == "township_staff" or (role == "supervisor" and office not in CITIES):
             assert item["township"] == office
 
     queue = await caller.get("/v1/queue")
@@ -143,7 +164,14 @@ async def test_scope_matrix(
     if role in OVERSIGHT:
         assert stats.status_code == 200
         offices = {row["office"] for row in stats.json()["offices"]}
-        assert offices and (office == CITY or offices == {office})
+        if role == "admin":
+            assert {TOWNSHIP, SECOND_TOWNSHIP} <= offices
+        elif office == CITY:  # every township of its city with requests, none of the other's
+            assert TOWNSHIP in offices and SECOND_TOWNSHIP not in offices
+        elif office == SECOND_CITY:
+            assert offices == {SECOND_TOWNSHIP}
+        else:
+            assert offices == {office}
     else:
         assert stats.status_code == 403
     for path in ("/v1/catalog", "/v1/offices"):
@@ -151,13 +179,51 @@ async def test_scope_matrix(
 
 
 async def test_the_queue_holds_what_waits_on_the_office(
-    world: World, staff: Caller, city_staff: Caller
+    stack: Stack, world: World, staff: Caller, city_staff: Caller
 ) -> None:
-    township_queue = {i["id"] for i in (await staff.get("/v1/queue", limit=200)).json()["items"]}
-    city_queue = {i["id"] for i in (await city_staff.get("/v1/queue", limit=200)).json()["items"]}
+    async def queue(caller: Caller) -> set[str]:
+        return {i["id"] for i in (await caller.get("/v1/queue", limit=200)).json()["items"]}
+
+    township_queue, city_queue = await queue(staff), await queue(city_staff)
+    second_queue = await queue(stack.caller("city_staff", SECOND_CITY))
     assert world.a in township_queue and world.b not in township_queue
     assert world.b in city_queue and world.a not in city_queue
     assert world.c not in township_queue | city_queue
+    assert world.d in second_queue and world.d not in city_queue
+    assert second_queue == {world.d}
+
+
+async def test_the_submission_records_the_township_and_city_from_the_tree(
+    stack: Stack, world: World
+) -> None:
+    admin = stack.caller("admin", SECOND_CITY)
+    (row,) = (await admin.get("/v1/requests", community=SECOND_CENTER)).json()["items"]
+    assert (row["id"], row["village"], row["township"]) == (
+        world.d,
+        SECOND_VILLAGE,
+        SECOND_TOWNSHIP,
+    )
+    state = (await admin.get(f"/v1/requests/{world.d}")).json()
+    assert state["stage"] == "city_review" and state["responsible_office"] == SECOND_CITY
+
+
+async def test_verify_and_stats_per_city_and_per_center(stack: Stack, world: World) -> None:
+    first, second = stack.caller("supervisor", CITY), stack.caller("supervisor", SECOND_CITY)
+    d_events = (await second.get("/v1/supervision/events", request=world.d)).json()["items"]
+    everything = (await second.get("/v1/supervision/verify")).json()
+    # Every chain of the second city (D's, as no other test uses that city), and no other.
+    assert everything == {"ok": True, "checked": len(d_events), "broken": []}
+    assert (await first.get("/v1/supervision/verify", request=world.d)).status_code == 404
+    listed = (await first.get("/v1/supervision/events", limit=200)).json()["items"]
+    assert world.d not in {e["request_id"] for e in listed}
+    (center,) = (await second.get("/v1/stats", community=SECOND_CENTER)).json()["offices"]
+    assert (center["office"], center["name"], center["total"]) == (
+        SECOND_CENTER,
+        "杭州路社区服务中心",
+        1,
+    )
+    assert (await first.get("/v1/stats", community=SECOND_CENTER)).json() == {"offices": []}
+    assert (await first.get("/v1/requests", community=SECOND_CENTER)).json()["items"] == []
 
 
 async def test_masking_by_viewer(

@@ -161,6 +161,6 @@ def test_offices_load_is_idempotent(runner: CliRunner, tmp_path: Path) -> None:
     assert run(runner, "db", "upgrade", "--url", url).exit_code == 0
     first = run(runner, "offices", "load", "--url", url)
     assert first.exit_code == 0, first.stderr
-    assert first.stdout.strip() == "899 offices of the demo city; 899 added or changed"
+    assert first.stdout.strip() == "1018 offices of the demo city; 1018 added or changed"
     again = run(runner, "offices", "load", "--url", url)
-    assert again.stdout.strip() == "899 offices of the demo city; 0 added or changed"
+    assert again.stdout.strip() == "1018 offices of the demo city; 0 added or changed"

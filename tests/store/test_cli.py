@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from daiban.cli.main import app
 from daiban.core.settings import get_settings
-from daiban.store.db import make_engine, session_scope
+from daiban.store.db import head_revision, make_engine, session_scope
 from models.db import RequestRow
 from tests.store.rollup_rows import INSTANTS, expected, request, stored
 
@@ -58,7 +58,7 @@ def overrides_json(runner: CliRunner, url: str, *extra: str) -> dict[str, list[d
 def url(runner: CliRunner, db_url: str) -> str:
     result = run(runner, "db", "upgrade", "--url", db_url)
     assert result.exit_code == 0, result.stderr
-    assert "at revision 0002 (head)" in result.stdout
+    assert f"at revision {head_revision()} (head)" in result.stdout
     return db_url
 
 

@@ -1,6 +1,7 @@
 """The read-model queries and idempotency claims of the API on SQLite and PostgreSQL, without a
-server: scope, keyset pages, the queue's order, statistics (from the per-day rollup and from the
-read model, identical), and concurrent claims."""
+server: scope (two cities in one database), keyset pages, the queue's order, statistics (from the
+per-day rollup and from the read model, identical), lists and statistics per community service
+center, and concurrent claims."""
 
 from __future__ import annotations
 
@@ -20,11 +21,12 @@ from sqlalchemy import Engine, func
 from sqlalchemy import event as sa_event
 from sqlmodel import select
 
+from daiban.domain.offices import demo_offices
 from daiban.domain.scope import Principal
 from daiban.store import idempotency, readmodel, rollup
-from daiban.store.db import make_engine, session_scope, upgrade, upsert_request
+from daiban.store.db import load_offices, make_engine, session_scope, upgrade, upsert_request
 from daiban.store.errors import InvalidQuery
-from daiban.store.ledger import append_events
+from daiban.store.ledger import append_events, verify
 from models.contracts import LedgerEvent
 from models.db import RequestRow
 from tests.pg import create_database, drop_database
@@ -33,6 +35,14 @@ T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 TZ = ZoneInfo("Asia/Shanghai")
 CITY, TOWN, OTHER_TOWN = "370285000", "370285004", "370285005"
 VILLAGE, OTHER_VILLAGE = "370285004001", "370285005001"
+# A second city of the same deployment.
+FAR_CITY, FAR_TOWN, FAR_VILLAGE = "370283000", "370283001", "370283001001"
+
+
+def at(role: str, office: str, **fields: Any) -> Principal:
+    """A principal with its office's tier, as ``principal_from_claims`` gives it."""
+    tier = "village" if len(office) == 12 else "city" if office.endswith("000") else "township"
+    return Principal("x", role, office, tier=tier, **fields)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -52,7 +62,7 @@ def row(rid: str, village: str = VILLAGE, minutes: int = 0, **fields: Any) -> Re
     township = village[:9]
     values: dict[str, Any] = {
         "id": rid, "item": "linshi-jiuzhu", "village": village, "township": township,
-        "city": CITY, "stage": "township_review", "responsible_office": township,
+        "city": village[:6] + "000", "stage": "township_review", "responsible_office": township,
         "agent": "a", "version": 1, "created_at": T0 + timedelta(minutes=minutes),
         "state": {"resident": {"name": "王秀英", "id_number": "x", "phone": "y"}},
     }  # fmt: skip
@@ -84,32 +94,50 @@ def ids(engine: Engine, principal: Principal, **filters: Any) -> list[str]:
 def test_scope_of_each_role(engine: Engine) -> None:
     add(
         engine,
-        [row("a", minutes=1), row("b", minutes=2), row("c", OTHER_VILLAGE, minutes=3)],
-        forwarded=("b",),
+        [
+            row("a", minutes=1),
+            row("b", minutes=2),
+            row("c", OTHER_VILLAGE, minutes=3),
+            row("d", FAR_VILLAGE, minutes=4),  # the other city, forwarded to it
+        ],
+        forwarded=("b", "d"),
     )
     cases = {
-        Principal("x", "agent", VILLAGE): ["b", "a"],
-        Principal("x", "agent", "370285004002"): [],
-        Principal("x", "township_staff", TOWN): ["b", "a"],
-        Principal("x", "township_staff", OTHER_TOWN): ["c"],
-        Principal("x", "city_staff", CITY): ["b"],
-        Principal("x", "supervisor", TOWN): ["b", "a"],
-        Principal("x", "supervisor", CITY): ["c", "b", "a"],
-        Principal("x", "admin", VILLAGE): ["c", "b", "a"],
-        Principal("x", "rating_link", VILLAGE, request="a"): ["a"],
+        at("agent", VILLAGE): ["b", "a"],
+        at("agent", "370285004002"): [],
+        at("agent", FAR_VILLAGE): ["d"],
+        at("township_staff", TOWN): ["b", "a"],
+        at("township_staff", OTHER_TOWN): ["c"],
+        at("township_staff", FAR_TOWN): ["d"],
+        at("city_staff", CITY): ["b"],
+        at("city_staff", FAR_CITY): ["d"],
+        at("supervisor", TOWN): ["b", "a"],
+        at("supervisor", CITY): ["c", "b", "a"],  # its own city only
+        at("supervisor", FAR_CITY): ["d"],
+        at("supervisor", FAR_TOWN): ["d"],
+        at("admin", VILLAGE): ["d", "c", "b", "a"],  # every city
+        at("rating_link", VILLAGE, request="a"): ["a"],
     }
     for principal, expected in cases.items():
         assert ids(engine, principal) == expected, principal
         with session_scope(engine) as session:
-            for rid in "abc":
+            for rid in "abcd":
                 found = readmodel.request_in_scope(session, principal, rid) is not None
                 assert found == (rid in expected), (principal, rid)
-    # Ledger events follow the same scope (city staff are not readers of the ledger, but the
-    # forwarded() subquery must still correlate correctly inside a query on the ledger).
-    with session_scope(engine) as session:
-        city = Principal("x", "city_staff", CITY)
-        page = readmodel.ledger_events(session, city, readmodel.EventFilters(), limit=50)
-        assert {r.request_id for r in page.rows} == {"b"}
+            # Ledger events and chain verification follow the same scope (city staff are not
+            # readers of the ledger, but the forwarded() subquery must still correlate correctly
+            # inside a query on the ledger).
+            page = readmodel.ledger_events(session, principal, readmodel.EventFilters(), 50)
+            assert {r.request_id for r in page.rows} == set(expected), principal
+            checked = verify(session, within=readmodel.ids_in_scope(principal))
+            assert checked.ok and checked.checked == sum(
+                2 if rid in "bd" else 1 for rid in expected
+            )
+
+
+def test_a_supervisor_of_unknown_tier_is_given_no_scope() -> None:
+    with pytest.raises(ValueError, match="township or a city"):
+        readmodel.scope_clause(Principal("x", "supervisor", CITY))
 
 
 def test_keyset_pages_break_ties_by_id(engine: Engine) -> None:
@@ -160,15 +188,20 @@ def test_stats_per_township(engine: Engine) -> None:
             row("s3", stage="rectification", on_time=True, working_days=6, rating_score=2),
             row("s4", reminder_count=1),
             row("t1", OTHER_VILLAGE, rating_score=3, stage="completed", status="closed"),
+            row("f1", FAR_VILLAGE, rating_score=4),
         ],
     )  # fmt: skip
     with session_scope(engine) as session:
-        city = readmodel.township_stats(session, Principal("x", "supervisor", CITY), TZ)
-        town = readmodel.township_stats(session, Principal("x", "supervisor", TOWN), TZ)
+        city = readmodel.township_stats(session, at("supervisor", CITY), TZ)
+        town = readmodel.township_stats(session, at("supervisor", TOWN), TZ)
+        far = readmodel.township_stats(session, at("supervisor", FAR_CITY), TZ)
+        everything = readmodel.township_stats(session, at("admin", CITY), TZ)
         late = readmodel.township_stats(
-            session, Principal("x", "admin", CITY), TZ, created_from=T0 + timedelta(days=1)
+            session, at("admin", CITY), TZ, created_from=T0 + timedelta(days=1)
         )
-    assert [s["office"] for s in city] == [TOWN, OTHER_TOWN]
+    assert [s["office"] for s in city] == [TOWN, OTHER_TOWN]  # not the other city's township
+    assert [(s["office"], s["total"]) for s in far] == [(FAR_TOWN, 1)]
+    assert [s["office"] for s in everything] == [FAR_TOWN, TOWN, OTHER_TOWN]
     assert town == [city[0]]
     assert late == []
     assert town[0] == {  # offices are not loaded here: no name
@@ -188,16 +221,50 @@ def test_stats_per_township(engine: Engine) -> None:
     assert city[1]["satisfaction_rate"] == 1.0 and city[1]["rectified_rate"] is None
 
 
+CENTER, NEXT_CENTER = "370285004S01", "370285004S02"  # villages 001-008 and 009-016 of TOWN
+
+
+def test_lists_and_stats_per_community_service_center(engine: Engine) -> None:
+    load_offices(engine, demo_offices())
+    add(
+        engine,
+        [
+            row("in1", VILLAGE, rating_score=5, stage="completed", status="closed"),
+            row("in2", "370285004008", minutes=1),
+            row("next", "370285004009", minutes=2),  # the next center, same township
+            row("other", OTHER_VILLAGE, minutes=3),
+        ],
+    )
+    supervisor, neighbour = at("supervisor", CITY), at("supervisor", OTHER_TOWN)
+    assert ids(engine, supervisor, community=CENTER) == ["in2", "in1"]
+    assert ids(engine, supervisor, community=NEXT_CENTER) == ["next"]
+    assert ids(engine, supervisor, community=CENTER, township=OTHER_TOWN) == []
+    assert ids(engine, neighbour, community=CENTER) == []  # scope still applies
+    assert ids(engine, supervisor, community=VILLAGE) == []  # a village groups no villages
+    with session_scope(engine) as session:
+        (one,) = readmodel.township_stats(session, supervisor, TZ, community=CENTER)
+        (township,) = readmodel.township_stats(session, supervisor, TZ, township=TOWN)
+        outside = readmodel.township_stats(session, neighbour, TZ, community=CENTER)
+        staff = readmodel.township_stats(
+            session, at("township_staff", TOWN), TZ, community=NEXT_CENTER
+        )
+    assert (one["office"], one["name"], one["total"]) == (CENTER, "阎家疃社区服务中心", 2)
+    assert (one["completed"], one["ratings"]["5"]) == (1, 1)
+    assert township["total"] == 3  # the township holds both centers
+    assert outside == []
+    assert [(s["office"], s["total"]) for s in staff] == [(NEXT_CENTER, 1)]
+
+
 # Local midnight of 2026-03-02 in Asia/Shanghai, and the instants the range tests cut at.
 MIDNIGHT = datetime(2026, 3, 1, 16, 0, tzinfo=UTC)
-FAR_TOWN, FAR_CITY = "370283001", "370283000"  # a township of another city
 CUTS = [MIDNIGHT + timedelta(days=d, seconds=s) for d in range(-1, 5) for s in (-1, 0, 1, 21600)]
 PRINCIPALS = [
-    Principal("x", "admin", CITY),
-    Principal("x", "supervisor", CITY),
-    Principal("x", "supervisor", TOWN),
-    Principal("x", "supervisor", OTHER_TOWN),
-    Principal("x", "township_staff", TOWN),  # finer than the rollup: always the direct query
+    at("admin", CITY),
+    at("supervisor", CITY),
+    at("supervisor", FAR_CITY),
+    at("supervisor", TOWN),
+    at("supervisor", OTHER_TOWN),
+    at("township_staff", TOWN),  # finer than the rollup: always the direct query
 ]
 
 

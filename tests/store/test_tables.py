@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, func, text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import select
 
@@ -21,8 +20,8 @@ from daiban.store.calendar import (
     remove_override,
     set_override,
 )
-from daiban.store.db import load_offices, session_scope, upsert_request
-from models.db import LedgerRow, Office, OutboxRow, RatingRow, RequestRow
+from daiban.store.db import session_scope, upsert_request
+from models.db import LedgerRow, OutboxRow, RatingRow, RequestRow
 
 SHANGHAI = timezone(timedelta(hours=8))
 TZ = ZoneInfo("Asia/Shanghai")
@@ -164,39 +163,6 @@ def test_upsert_request_never_replaces_a_newer_version(engine: Engine) -> None:
             "city_review",
             {"阶段": "市级审核"},
         )
-
-
-@dataclass(frozen=True)
-class FakeOffice:
-    code: str
-    name: str
-    tier: str
-    parent: str | None
-    urban: bool
-
-
-OFFICES = [
-    FakeOffice("370285000", "莱西市行政服务中心", "city", None, False),
-    FakeOffice("370285001", "水集街道便民服务中心", "township", "370285000", True),
-    FakeOffice("370285001001", "文化路社区为民服务代理室", "village", "370285001", True),
-]
-
-
-def _office_count(engine: Engine) -> int:
-    with session_scope(engine) as session:
-        return session.exec(select(func.count()).select_from(Office)).one()
-
-
-def test_load_offices_is_idempotent(engine: Engine) -> None:
-    assert load_offices(engine, OFFICES) == 3
-    assert _office_count(engine) == 3
-    assert load_offices(engine, OFFICES) == 0
-    assert _office_count(engine) == 3
-    renamed = [*OFFICES[:2], FakeOffice("370285001001", "文化路社区", "village", "370285001", True)]
-    assert load_offices(engine, renamed) == 1
-    with session_scope(engine) as session:
-        office = session.get(Office, "370285001001")
-        assert office is not None and office.name == "文化路社区"
 
 
 def _changes_version(engine: Engine, change: Callable[[Any], object]) -> None:
