@@ -16,6 +16,7 @@ from daiban.http.deps import CatalogDep, OversightDep, PrincipalDep, ServicesDep
 from daiban.http.problems import not_found, responses
 from daiban.store import readmodel
 from daiban.store.ledger import Verification, verify
+from models.contracts import Role
 from models.db import Office
 from models.schemas import (
     PRINTABLE,
@@ -71,7 +72,10 @@ def _verify_in_scope(
         if readmodel.request_in_scope(session, principal, request_id) is None:
             return None
         return verify(session, request_id)
-    # Every chain in scope (an admin's: all of them; a supervisor's: its township or city).
+    if principal.role == Role.ADMIN:
+        # Every chain, those whose read-model row has not landed yet too.
+        return verify(session)
+    # A supervisor: every chain of its township, or of its city and no other.
     return verify(session, within=readmodel.ids_in_scope(principal))
 
 

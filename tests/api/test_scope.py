@@ -214,6 +214,10 @@ async def test_verify_and_stats_per_city_and_per_center(stack: Stack, world: Wor
     # Every chain of the second city (D's, as no other test uses that city), and no other.
     assert everything == {"ok": True, "checked": len(d_events), "broken": []}
     assert (await first.get("/v1/supervision/verify", request=world.d)).status_code == 404
+    first_city = (await first.get("/v1/supervision/verify")).json()
+    admin = (await stack.caller("admin", SECOND_CITY).get("/v1/supervision/verify")).json()
+    # The admin checks every chain: both cities' (read last, so never fewer than their sum).
+    assert admin["ok"] and admin["checked"] >= first_city["checked"] + everything["checked"]
     listed = (await first.get("/v1/supervision/events", limit=200)).json()["items"]
     assert world.d not in {e["request_id"] for e in listed}
     (center,) = (await second.get("/v1/stats", community=SECOND_CENTER)).json()["offices"]
