@@ -99,6 +99,7 @@ async def test_three_tiers_by_clicking(browser: Browser, stack: ConsoleStack) ->
         await city.goto("/queue")
         await city.click(f'a[href="/r/{request_id}"] >> nth=0')
         await act(city, "accept")
+        await city.click("#form-approve summary")  # the optional note, folded away
         await city.fill("#approve-note", "符合低保条件")
         await act(city, "approve")
         await expect(city.locator(".summary")).to_contain_text("待送达")
