@@ -145,11 +145,13 @@ async def _trends(console: Console, me: Principal) -> list[dict[str, Any]]:
 async def _board(console: Console, me: Principal) -> dict[str, Any]:
     s = console.services
     local_now = console.now.astimezone(s.tz)
-    end_of_day = datetime.combine(local_now.date() + timedelta(days=1), time(0), tzinfo=s.tz)
+    start_of_day = datetime.combine(local_now.date(), time(0), tzinfo=s.tz)
+    end_of_day = start_of_day + timedelta(days=1)
     red = await routes_requests.list_requests(ListQuery(overdue="red", limit=20), me, s)
     return {
         "cards": await s.db(township_cards, me),
-        "due": await s.db(due_today, me, console.now, end_of_day),
+        # Due today: those still to come and those that passed earlier today.
+        "due": await s.db(due_today, me, start_of_day, end_of_day),
         "red": red,
         "trends": await _trends(console, me),
         "after": await s.db(last_change),

@@ -152,12 +152,13 @@ ConsoleDep = Annotated[Console, Depends(get_console)]
 # --- problems as pages -------------------------------------------------------------------------
 
 
-def problem_words(problem: Problem) -> list[str]:
+def problem_words(problem: Problem, action: str | None = None) -> list[str]:
     """What went wrong, in sentences a clerk can act on."""
     if isinstance(problem, InvalidInput):
-        return [words.field_message(e["field"], e["message"]) for e in problem.errors or []] or [
-            "填写的内容有误"
+        lines = [
+            words.field_message(e["field"], e["message"], action) for e in problem.errors or []
         ]
+        return lines or ["填写的内容有误"]
     if isinstance(problem, ActionNotAllowed):
         allowed = "、".join(words.ACTIONS.get(a, a) for a in problem.allowed_actions or [])
         stage = words.STAGES.get(str(problem.extra.get("stage") or ""), "")
@@ -185,11 +186,14 @@ def validation_problem(error: ValidationError) -> InvalidInput:
     return InvalidInput("; ".join(e["message"] for e in errors), errors)
 
 
-def error_fields(problem: Problem | None) -> dict[str, str]:
+def error_fields(problem: Problem | None, action: str | None = None) -> dict[str, str]:
     """Field → message in words, to put each message beside its field."""
     if not isinstance(problem, InvalidInput):
         return {}
-    return {e["field"]: words.field_message(e["field"], e["message"]) for e in problem.errors or []}
+    return {
+        e["field"]: words.field_message(e["field"], e["message"], action)
+        for e in problem.errors or []
+    }
 
 
 class ConsoleRoute(APIRoute):

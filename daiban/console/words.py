@@ -131,7 +131,14 @@ FIELD_HINTS: Final = {
     "score": "请选择评分",
 }
 
-WEEKDAYS: Final = "一二三四五六日"
+# What the note is, for the actions whose note is required.
+NOTE_LABELS: Final = {
+    "refuse": "不予受理的理由",
+    "deny": "不予批准的理由",
+    "request_extension": "延期理由",
+    "rectify": "回访和整改情况",
+    "appeal_rating": "申诉理由",
+}
 
 
 def office_name(code: str | None) -> str:
@@ -141,8 +148,10 @@ def office_name(code: str | None) -> str:
     return office.name if office is not None else code
 
 
-def field_message(field: str, message: str) -> str:
+def field_message(field: str, message: str, action: str | None = None) -> str:
     """A field's error in words: the hint for that field, else '请填写…' for a missing one."""
+    if field == "note" and action in NOTE_LABELS:
+        return f"请填写{NOTE_LABELS[action]}"
     if field in FIELD_HINTS:
         return FIELD_HINTS[field]
     label = FIELDS.get(field, field)

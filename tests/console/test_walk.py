@@ -80,7 +80,7 @@ async def test_three_tiers_by_clicking(browser: Browser, stack: ConsoleStack) ->
         await shoot(staff, "staff-request")
         # A refusal needs its reason (422), said beside the form.
         await act(staff, "refuse")
-        await expect(staff.locator(".error-summary")).to_contain_text("请填写")
+        await expect(staff.locator(".error-summary")).to_contain_text("请填写不予受理的理由")
         await shoot(staff, "staff-request-422")
         # A second window still shows the accept form; after the first accepts, it is a 409.
         await stale.goto(f"/r/{request_id}")

@@ -163,7 +163,17 @@
     setTimeout(poll, every);
   }
 
+  // An action that cannot be undone asks first (a form without the script submits at once).
+  function confirmations() {
+    for (const form of document.querySelectorAll("form[data-confirm]")) {
+      form.addEventListener("submit", (event) => {
+        if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+      });
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    confirmations();
     registerForm();
     board();
     if (document.getElementById("outbox")) {
