@@ -9,7 +9,8 @@ to that person and every form meets the API's validation.
 - ``web``       the person looking (session), rendering, problems as pages in words;
 - ``session``   signed session cookies and CSRF tokens;
 - ``words``     Chinese names of stages, actions, rungs, clocks; dates as people read them;
-- ``login``     the development login page, logout, where each role starts;
+- ``login``     the login page (and the demo users in development), logout, where each starts;
+- ``oidc``      single sign-on: OpenID Connect, authorization code with PKCE;
 - ``work``      the window staff's queue, lists, the request page and its actions;
 - ``agent``     the village agent's phone screens: list, register (offline too), rating QR code;
 - ``board``     the supervisor's board, its change polling and the Excel export;
@@ -23,11 +24,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from daiban.console import admin, agent, board, docs, login, resident, work
+from daiban.console import admin, agent, board, docs, login, oidc, resident, work
 from daiban.console.web import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
-for _module in (login, work, agent, board, resident, admin, docs):
+for _module in (login, oidc, work, agent, board, resident, admin, docs):
     router.include_router(_module.router)
 
 

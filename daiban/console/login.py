@@ -1,5 +1,6 @@
 """Signing in and out, and where each person starts.
 
+Production signs in through the county's single sign-on (``daiban.console.oidc``).
 Development has a login page listing the demo users, served only when ``DAIBAN_ENVIRONMENT`` is
 ``development`` and the browser is on this machine (loopback): anywhere else it does not exist
 (404), so a deployment left in development mode still cannot be entered from the network.
@@ -14,6 +15,7 @@ from typing import Final
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from daiban.console.oidc import relying_party
 from daiban.console.session import new_session
 from daiban.console.web import HOME, ConsoleDep, ConsoleRoute
 from daiban.domain.offices import CITY_CODE
@@ -66,9 +68,12 @@ async def home(console: ConsoleDep) -> Response:
 
 @router.get("/login")
 async def login_page(console: ConsoleDep) -> Response:
-    if not dev_login_open(console.request, console.services.settings.environment):
+    """Single sign-on when it is configured; the demo users in development on loopback."""
+    sso = relying_party(console) is not None
+    dev = dev_login_open(console.request, console.services.settings.environment)
+    if not sso and not dev:
         raise NotFound("the development login page is only served in development, on loopback")
-    return console.render("login.html", users=DEMO_USERS)
+    return console.render("login.html", users=DEMO_USERS if dev else (), sso=sso)
 
 
 @router.post("/login")
@@ -78,7 +83,9 @@ async def login(console: ConsoleDep) -> Response:
     form = await console.form()
     user = next((u for u in DEMO_USERS if u.key == form.get("user")), None)
     if user is None:
-        return console.render("login.html", status=422, users=DEMO_USERS, error="请选择一位用户")
+        return console.render(
+            "login.html", status=422, users=DEMO_USERS, sso=False, error="请选择一位用户"
+        )
     # A new session, with a new CSRF token: nothing from before the login carries over.
     console.session = new_session(_principal(user))
     return console.redirect(HOME[user.role])
