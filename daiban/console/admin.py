@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from daiban.console.web import Console, ConsoleDep, ConsoleRoute
 from daiban.http import routes_supervision
-from daiban.store.db import (
+from daiban.store.calendar import (
     OVERRIDE_KINDS,
     list_calendar_years,
     list_overrides,

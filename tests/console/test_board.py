@@ -17,7 +17,8 @@ from playwright.async_api import Browser, expect
 from temporalio.testing import WorkflowEnvironment
 
 from daiban.domain.offices import demo_offices
-from daiban.store.db import load_offices, make_engine, session_scope, set_override, upgrade
+from daiban.store.calendar import set_override
+from daiban.store.db import load_offices, make_engine, session_scope, upgrade
 from tests.console.conftest import (
     RESIDENT,
     ConsoleStack,
