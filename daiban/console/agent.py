@@ -79,7 +79,7 @@ def _register_page(
         "register.html",
         status=problem.status if problem else 200,
         items=items,
-        items_json=Markup(json.dumps(items, ensure_ascii=False).replace("</", "<\\/")),  # noqa: S704
+        items_json=Markup(json.dumps(items, ensure_ascii=False).replace("</", "<\\/")),
         values=values,
         key=values.get("key") or uuid.uuid4().hex,
         problem_lines=problem_words(problem) if problem else [],

@@ -234,4 +234,4 @@ def qr_svg(text: str) -> Markup:
     import segno  # imported where used: only the agent's QR page needs it
 
     svg: str = segno.make(text, error="m").svg_inline(scale=6, border=2)
-    return Markup(svg)  # noqa: S704 - segno's own SVG markup, no user text is interpolated
+    return Markup(svg)  # segno's own SVG markup: no user text is interpolated
