@@ -17,8 +17,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from daiban.console.oidc import relying_party
 from daiban.console.session import new_session
-from daiban.console.web import HOME, ConsoleDep, ConsoleRoute
-from daiban.domain.offices import CITY_CODE
+from daiban.console.web import HOME, Console, ConsoleDep, ConsoleRoute
+from daiban.domain.offices import demo_city
 from daiban.domain.scope import Principal, principal_from_claims
 from daiban.http.problems import NotFound
 
@@ -33,15 +33,16 @@ class DemoUser:
     person: str  # who this stands for, as the login page lists it
 
 
+CITY: Final = demo_city().code
 DEMO_USERS: Final = (
     DemoUser("agent", "agent", "370285004001", "代办员"),
     DemoUser("agent-far", "agent", "370285005001", "代办员"),
     DemoUser("township", "township_staff", "370285004", "受理窗口"),
     DemoUser("township-far", "township_staff", "370285005", "受理窗口"),
-    DemoUser("city", "city_staff", CITY_CODE, "受理窗口"),
-    DemoUser("supervisor", "supervisor", CITY_CODE, "电子监察"),
+    DemoUser("city", "city_staff", CITY, "受理窗口"),
+    DemoUser("supervisor", "supervisor", CITY, "电子监察"),
     DemoUser("supervisor-township", "supervisor", "370285004", "电子监察"),
-    DemoUser("admin", "admin", CITY_CODE, "系统管理员"),
+    DemoUser("admin", "admin", CITY, "系统管理员"),
 )
 
 
@@ -54,9 +55,9 @@ def dev_login_open(request: Request, environment: str) -> bool:
         return False
 
 
-def _principal(user: DemoUser) -> Principal:
+def _principal(user: DemoUser, console: Console) -> Principal:
     return principal_from_claims(
-        {"sub": f"demo-{user.key}", "role": user.role, "office": user.office}
+        {"sub": f"demo-{user.key}", "role": user.role, "office": user.office}, console.offices
     )
 
 
@@ -87,7 +88,7 @@ async def login(console: ConsoleDep) -> Response:
             "login.html", status=422, users=DEMO_USERS, sso=False, error="请选择一位用户"
         )
     # A new session, with a new CSRF token: nothing from before the login carries over.
-    console.session = new_session(_principal(user))
+    console.session = new_session(_principal(user, console))
     return console.redirect(HOME[user.role])
 
 

@@ -196,7 +196,8 @@ async def callback(
                 "sub": claims["sub"],
                 "role": claims.get(s.role_claim),
                 "office": claims.get(s.office_claim),
-            }
+            },
+            console.offices,
         )
     except (LoginFailed, ValueError, jwt.PyJWTError, httpx.HTTPError):
         page = console.render(

@@ -22,6 +22,7 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from daiban.core.settings import Settings
+from daiban.domain.offices import OfficeTree
 from daiban.domain.scope import Principal, principal_from_claims
 
 COOKIE: Final = "daiban_console"
@@ -48,7 +49,7 @@ class Sessions:
         self.max_age = settings.jwt_ttl_seconds
         self.secure = settings.environment != "development"
 
-    def read(self, request: Request) -> Session:
+    def read(self, request: Request, offices: OfficeTree) -> Session:
         raw = request.cookies.get(COOKIE)
         data: Any = None
         if raw:
@@ -61,7 +62,7 @@ class Sessions:
         principal = None
         if "sub" in data:
             try:
-                principal = principal_from_claims(data)
+                principal = principal_from_claims(data, offices)
             except ValueError:
                 principal = None  # an office or role that no longer exists: log in again
         return Session(csrf=data[CSRF_FIELD], principal=principal)

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from daiban.console import words
 from daiban.console.session import CsrfRejected, Session, Sessions, check_csrf
+from daiban.domain.offices import OfficeTree
 from daiban.domain.scope import Principal
 from daiban.domain.workdays import WorkdayCalendar
 from daiban.http.deps import Services, get_services
@@ -64,6 +65,7 @@ class Console:
     services: Services
     sessions: Sessions
     session: Session
+    offices: OfficeTree
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -109,7 +111,7 @@ class Console:
             "t": lambda moment: words.short_time(moment, tz),
             "d": lambda moment: words.short_date(moment, tz),
             "left": lambda moment: words.remaining(moment, now, cal, tz),
-            "office": words.office_name,
+            "office": self.office_name,
             "item_name": self.item_name,
         }
         response = templates.TemplateResponse(
@@ -127,6 +129,9 @@ class Console:
         self.keep(response)
         return response
 
+    def office_name(self, code: str | None) -> str:
+        return words.office_name(self.offices, code)
+
     def item_name(self, code: str) -> str:
         item = self.services.catalog.get(code)
         return item.name if item is not None else code
@@ -140,10 +145,11 @@ def _sessions(request: Request) -> Sessions:
     return sessions
 
 
-def get_console(request: Request) -> Console:
+async def get_console(request: Request) -> Console:
     services = get_services(request)
     sessions = _sessions(request)
-    return Console(request, services, sessions, sessions.read(request))
+    offices = await services.offices()
+    return Console(request, services, sessions, sessions.read(request, offices), offices)
 
 
 ConsoleDep = Annotated[Console, Depends(get_console)]
@@ -210,15 +216,15 @@ class ConsoleRoute(APIRoute):
             except LoginRequired:
                 return RedirectResponse("/login", status_code=303)
             except (WrongRole, CsrfRejected, Problem) as error:
-                return _error_page(request, error)
+                return await _error_page(request, error)
             except RequestValidationError:
-                return _error_page(request, InvalidInput("the address is not valid", []))
+                return await _error_page(request, InvalidInput("the address is not valid", []))
 
         return route
 
 
-def _error_page(request: Request, error: Exception) -> Response:
-    console = get_console(request)
+async def _error_page(request: Request, error: Exception) -> Response:
+    console = await get_console(request)
     if isinstance(error, WrongRole):
         status, lines = 403, ["这个页面不是为您的岗位准备的。"]
     elif isinstance(error, CsrfRejected):

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from daiban.domain.offices import office_index
+from daiban.domain.offices import OfficeTree
 from daiban.domain.workdays import WorkdayCalendar
 
 STAGES: Final = {
@@ -141,10 +141,10 @@ NOTE_LABELS: Final = {
 }
 
 
-def office_name(code: str | None) -> str:
+def office_name(offices: OfficeTree, code: str | None) -> str:
     if not code:
         return ""
-    office = office_index().get(code)
+    office = offices.find(code)
     return office.name if office is not None else code
 
 
