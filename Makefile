@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint chaos bench install clean
+.PHONY: run test lint chaos bench install browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,18 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/daiban run
 
-test: $(STAMP)
+# The console's browser tests drive the system's Chromium (Debian's package; Playwright cannot
+# download browsers here). Installed where we can (root with apt-get); otherwise one line says what
+# to install — the tests are never skipped.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -x "$(CHROMIUM)" ] && fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null && exit 0; \
+	fi; \
+	echo "make test needs Chromium and CJK fonts: apt-get install -y chromium fonts-noto-cjk"; exit 1
+
+test: $(STAMP) browser
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

@@ -26,6 +26,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from temporalio.client import Client
 
+from daiban.console import router as console_router
+from daiban.console import static_files
 from daiban.core.logs import configure_logging, get_logger
 from daiban.core.settings import Settings, get_settings
 from daiban.domain.catalog import catalog_from_settings
@@ -96,6 +98,9 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # The console serves /docs from vendored assets (FastAPI's own pages load a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(
         RequestContext,
@@ -110,6 +115,8 @@ def create_app(
     app.include_router(supervision_router)
     app.include_router(codec_router)
     app.include_router(_operations_router())
+    app.include_router(console_router)
+    app.mount("/static", static_files(), name="static")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

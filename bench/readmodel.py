@@ -1,5 +1,6 @@
-"""4. Read-model queries at scale on PostgreSQL: the supervisor list, the staff work queue and the
-statistics, through the same functions the API calls (``daiban.store.readmodel``), over tables of
+"""4. Read-model queries at scale on PostgreSQL: the supervisor list, the staff work queue, the
+statistics and the supervisor's board, through the same functions the API and the console call
+(``daiban.store.readmodel``, ``daiban.console.board``), over tables of
 100,000 and 1,000,000 synthetic requests; p50/p95 of each, and its EXPLAIN (ANALYZE, BUFFERS)
 plan with the indexes it used.
 
@@ -39,6 +40,7 @@ from bench.config import Sizes
 from bench.load import JSON, percentile
 from bench.procs import TAIL_LINES
 from bench.system import System
+from daiban.console import board
 from daiban.domain.catalog import load_catalog
 from daiban.domain.offices import demo_city, demo_offices, demo_tree
 from daiban.domain.scope import Principal
@@ -211,11 +213,12 @@ def index_names(plan: Any) -> list[str]:
 
 def explain(engine: Engine, run: Callable[[Session], object]) -> JSON:
     """EXPLAIN (ANALYZE, BUFFERS) of the main statement ``run`` sends (the first SELECT on the
-    requests table, or on the statistics rollup when it reads only that)."""
+    requests table, or on the statistics rollup or the ledger when it reads only that)."""
     with captured(engine) as statements, Session(engine) as session:
         run(session)
     main = [(s, p) for s, p in statements if "FROM requests" in s]
     main = main or [(s, p) for s, p in statements if "FROM request_stats_daily" in s]
+    main = main or [(s, p) for s, p in statements if "FROM supervision_ledger" in s]
     sql, params = main[0]
     raw = engine.raw_connection()
     try:
@@ -276,7 +279,16 @@ def queries(now: datetime, tz: ZoneInfo) -> dict[str, Callable[[Session], object
 
         return run
 
+    def board_due_today(session: Session) -> object:
+        day = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        return board.due_today(session, supervisor, day, day + timedelta(days=1))
+
     return {
+        # The supervisor's board (daiban.console.board): what it asks on every render and poll.
+        "board_cards_city": lambda s: board.township_cards(s, supervisor),
+        "board_due_today_city": board_due_today,
+        "board_poll_unchanged": lambda s: board.last_change(s),
+        "board_poll_changes": lambda s: board.changes_since(s, supervisor, 0),
         "list_township_red": listing("red", False),
         "list_township_red_page2": listing("red", True),
         "list_township_any_overdue": listing("any", False),

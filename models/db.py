@@ -31,6 +31,7 @@ from sqlalchemy import (
     Index,
     Integer,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -160,6 +161,23 @@ class RequestRow(SQLModel, table=True):
         Index("ix_requests_office_created", "responsible_office", "created_at", "id"),
         # The work queue: an office's open requests, earliest deadline first.
         Index("ix_requests_queue", "responsible_office", "status", "deadline", "id"),
+        # The supervisor's board: open requests by township and rung, and what falls due today.
+        # Partial (open requests only): a county's open work is a small share of its history.
+        Index(
+            "ix_requests_open_board",
+            "city",
+            "township",
+            "overdue",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+        Index(
+            "ix_requests_open_deadline",
+            "deadline",
+            "id",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
     )
 
     id: str = Field(primary_key=True)

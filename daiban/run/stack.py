@@ -250,6 +250,7 @@ class Stack:
         c = self.config
         out = self.console
         out.print("\n[bold green]daiban is running[/bold green]")
+        out.print(f"  Console      {c.api_url}/", highlight=False)
         out.print(f"  API docs     {c.api_url}/docs", highlight=False)
         if c.ui_url is not None:
             out.print(f"  Temporal UI  {c.ui_url}", highlight=False)

@@ -1,0 +1,170 @@
+"""The window staff's work queue and every person's request page, with the actions allowed now.
+
+The queue, the request and each action go through the API's own route functions with the
+session's principal: the same scope (404 outside it), the same allowed actions, the same 409 and
+422 — only put into words here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from daiban.console.web import ConsoleDep, ConsoleRoute, error_fields, problem_words
+from daiban.console.web import validation_problem as _validation_problem
+from daiban.domain.scope import Principal
+from daiban.http import routes_requests, routes_supervision
+from daiban.http.deps import OVERSIGHT, PEOPLE, STAFF
+from daiban.http.problems import Problem
+from daiban.store.readmodel import MAX_LIMIT
+from models.actions import ACTIONS
+from models.contracts import PAUSE_REASONS
+from models.schemas import ActionIn, EventsQuery, ListQuery, PageQuery, RequestOut
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+# The fields a form may carry besides the ones an action requires: a note is always welcome.
+OPTIONAL: Final = ("note",)
+# Actions the request page does not offer as a plain form (rating has its own page).
+OWN_PAGES: Final = frozenset({"rate"})
+
+
+def form_fields(action: str) -> list[str]:
+    """The fields an action's form asks for: exactly its required ones, then a note."""
+    required = list(ACTIONS[action].required)
+    return required + [f for f in OPTIONAL if f not in required]
+
+
+@router.get("/queue")
+async def queue_page(
+    console: ConsoleDep, cursor: str | None = Query(None, max_length=512)
+) -> Response:
+    me = console.person(*STAFF)
+    page = await routes_requests.queue(PageQuery(limit=100, cursor=cursor), me, console.services)
+    return console.render("queue.html", page=page)
+
+
+@router.get("/requests")
+async def list_page(
+    console: ConsoleDep,
+    township: str | None = Query(None, max_length=12),
+    overdue: str | None = Query(None, max_length=12),
+    stage: str | None = Query(None, max_length=32),
+    cursor: str | None = Query(None, max_length=512),
+) -> Response:
+    """Requests in scope, newest first (the drill-down of the board's cards)."""
+    me = console.person(*PEOPLE)
+    try:
+        query = ListQuery(
+            township=township or None, overdue=overdue or None, stage=stage or None,
+            limit=50, cursor=cursor,
+        )  # fmt: skip
+    except ValidationError as error:
+        raise _validation_problem(error) from None
+    page = await routes_requests.list_requests(query, me, console.services)
+    return console.render("list.html", page=page, filters=query)
+
+
+def _checklist(console: ConsoleDep, item: str) -> list[str]:
+    found = console.services.catalog.get(item)
+    return list(found.materials) if found is not None else []
+
+
+async def _ledger(console: ConsoleDep, me: Principal, request_id: str) -> list[Any]:
+    if me.role not in OVERSIGHT:
+        return []
+    query = EventsQuery(request=request_id, limit=MAX_LIMIT)
+    page = await routes_supervision.events(query, me, console.services)
+    return list(reversed(page.items))  # oldest first, as a timeline reads
+
+
+async def render_request(
+    console: ConsoleDep,
+    request_id: str,
+    *,
+    problem: Problem | None = None,
+    action: str | None = None,
+    values: dict[str, Any] | None = None,
+    verified: Any = None,
+) -> Response:
+    me = console.person(*PEOPLE)
+    state: RequestOut = await routes_requests.get_request(request_id, me, console.services)
+    forms = [a for a in state.allowed_actions if a not in OWN_PAGES]
+    done = console.request.query_params.get("done")
+    return console.render(
+        "request.html",
+        status=problem.status if problem is not None else 200,
+        r=state,
+        forms=[(a, form_fields(a), ACTIONS[a].required) for a in forms],
+        checklist=_checklist(console, state.item),
+        pause_reasons=PAUSE_REASONS,
+        problem_lines=problem_words(problem, action) if problem is not None else [],
+        field_errors=error_fields(problem, action),
+        failed_action=action,
+        values=values or {},
+        done=done if done in ACTIONS or done == "submit" else None,
+        ledger=await _ledger(console, me, request_id),
+        verified=verified,
+    )
+
+
+@router.get("/r/{request_id}")
+async def request_page(console: ConsoleDep, request_id: str) -> Response:
+    return await render_request(console, request_id)
+
+
+def action_body(form: dict[str, Any]) -> dict[str, Any]:
+    """The API's action body from a form: only the fields this action's form asks for, empty ones
+    left out so that the API's own checks name what is missing."""
+    action = str(form.get("action", ""))
+    body: dict[str, Any] = {"action": action}
+    if action not in ACTIONS:
+        return body
+    for name in form_fields(action):
+        if name == "missing_materials":
+            picked = form.get("missing_materials[]") or []
+            picked = [picked] if isinstance(picked, str) else picked
+            extra = str(form.get("missing_other") or "").splitlines()
+            materials = [m.strip() for m in [*picked, *extra] if m.strip()]
+            if materials:
+                body[name] = materials
+            continue
+        value = form.get(name)
+        if isinstance(value, str) and value.strip():
+            body[name] = {"true": True, "false": False}.get(value, value.strip())
+    return body
+
+
+@router.post("/r/{request_id}/act")
+async def act(console: ConsoleDep, request_id: str) -> Response:
+    me = console.person(*PEOPLE)
+    form = await console.form()
+    body = action_body(form)
+    try:
+        action_in = ActionIn.model_validate(body)
+    except ValidationError as error:
+        problem: Problem = _validation_problem(error)
+        return await render_request(
+            console, request_id, problem=problem, action=body["action"], values=form
+        )
+    try:
+        client = await console.services.temporal()
+        await routes_requests.act(request_id, action_in, me, console.services, client)
+    except Problem as error:
+        if error.status == 404:
+            raise
+        return await render_request(
+            console, request_id, problem=error, action=body["action"], values=form
+        )
+    return console.redirect(f"/r/{request_id}?done={body['action']}")
+
+
+@router.get("/r/{request_id}/verify")
+async def verify(console: ConsoleDep, request_id: str) -> Response:
+    """The supervisor's verify button: re-check this request's hash chain."""
+    me = console.person(*OVERSIGHT)
+    result = await routes_supervision.verify_chains(me, console.services, request_id)
+    return await render_request(console, request_id, verified=result)

@@ -1,0 +1,46 @@
+"""Dates and reasons as people read them (pure: no server)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from daiban.console import words
+from daiban.console.web import problem_words
+from daiban.domain.workdays import WorkdayCalendar
+from daiban.http.problems import ActionNotAllowed, InvalidInput, NotFound
+
+TZ = ZoneInfo("Asia/Shanghai")
+CAL = WorkdayCalendar(tz="Asia/Shanghai", closing=time(17))
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=TZ)
+
+
+def test_times_read_as_month_day_and_clock() -> None:
+    assert words.short_time(at("2026-12-03T17:00"), TZ) == "12月3日 17:00"
+    assert words.short_time(datetime.fromisoformat("2026-12-03T01:00+00:00"), TZ) == "12月3日 09:00"
+    assert words.short_date(at("2027-01-18T17:00"), TZ) == "2027年1月18日"
+    assert words.short_time(None, TZ) == ""
+
+
+def test_what_is_left_counts_working_days_and_says_how_late() -> None:
+    now = at("2026-09-30T10:00")  # Wednesday before the National Day holiday (1–7 Oct)
+    assert words.remaining(at("2026-09-30T17:00"), now, CAL, TZ) == "今天17:00到期"
+    # Thursday 1 Oct to Thursday 8 Oct: the holiday week holds no working day, 8 Oct is one.
+    assert words.remaining(at("2026-10-08T17:00"), now, CAL, TZ) == "还剩1个工作日"
+    assert words.remaining(at("2026-09-29T17:00"), now, CAL, TZ) == "已超期1天"
+    assert words.remaining(at("2026-09-30T09:00"), now, CAL, TZ) == "已超期"
+
+
+def test_problems_are_said_in_words() -> None:
+    refused = InvalidInput("note is required", [{"field": "note", "message": "note is required"}])
+    assert problem_words(refused, "refuse") == ["请填写不予受理的理由"]
+    wrong_id = InvalidInput("x", [{"field": "resident.id_number", "message": "fails"}])
+    assert "身份证号码不正确" in problem_words(wrong_id)[0]
+    late = ActionNotAllowed(
+        "forward is not allowed", allowed_actions=["accept"], extra={"stage": "township_review"}
+    )
+    assert problem_words(late) == ["现在不能这样办理：此件乡镇受理中，现在可以：受理。"]
+    assert problem_words(NotFound("no such request")) == ["没有这个办件，或不在您的权限范围内。"]
