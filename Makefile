@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# Ports: `make run API_PORT=18000 TEMPORAL_PORT=17233` (UI_PORT defaults to TEMPORAL_PORT + 1000).
 run: $(STAMP)
-	$(BIN)/daiban run
+	$(BIN)/daiban run $(if $(API_PORT),--api-port $(API_PORT),) \
+	  $(if $(TEMPORAL_PORT),--temporal-port $(TEMPORAL_PORT),) $(if $(UI_PORT),--ui-port $(UI_PORT),)
 
 test: $(STAMP)
 	$(BIN)/pytest -q

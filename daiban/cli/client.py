@@ -1,4 +1,4 @@
-"""A small typed client of the daiban HTTP API (shared/API.md), for the CLI and the simulator.
+"""A small typed client of the daiban HTTP API (docs/api.md), for the CLI and the simulator.
 
 A call is data: the functions below (``submit``, ``act``, ``list_requests`` …) each build a
 ``Call`` — method, path, query, body, and optionally the bearer token of one caller — and either
@@ -17,8 +17,9 @@ from typing import Any, Self
 
 import httpx
 
+from daiban.run.addresses import DEFAULT_API_URL
+
 JSON = dict[str, Any]
-DEFAULT_API_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 30.0
 
 

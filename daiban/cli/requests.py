@@ -7,9 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from daiban.cli import client as api
-from daiban.cli import render
-from daiban.cli.client import DEFAULT_API_URL
 from daiban.cli.common import (
     EXIT_BAD_INPUT,
     ApiOption,
@@ -24,10 +21,8 @@ from daiban.cli.common import (
     fail,
     load_settings,
 )
-from daiban.domain.privacy import check_id_number, check_name, check_phone
-from daiban.http.auth import mint_token
-from models.actions import ACTIONS, field_errors
-from models.contracts import ActionCommand, Actor
+
+# What a command needs beyond typer is imported when it runs: `daiban --help` stays fast.
 
 # --- the API: token, submit, show, act, rate, list, queue, stats --------------------------------
 
@@ -52,6 +47,8 @@ def token(
     ] = None,
 ) -> None:
     """Mint a development token (HS256 with DAIBAN_JWT_SECRET) and print it."""
+    from daiban.http.auth import mint_token
+
     try:
         value = mint_token(load_settings(), sub or f"{role}-{office}", role, office, ttl)
     except ValueError as error:
@@ -77,11 +74,15 @@ def submit(
         str | None,
         typer.Option(help="Resubmitting with it never makes a second request.", show_default=False),
     ] = None,
-    base_url: ApiOption = DEFAULT_API_URL,
+    base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register a resident's request at the agent's village (agent token)."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+    from daiban.domain.privacy import check_id_number, check_name, check_phone
+
     problems = []
     for field, check, value in (
         ("name", check_name, name),
@@ -108,11 +109,14 @@ def submit(
 @app.command()
 def show(
     request_id: RequestIdArgument,
-    base_url: ApiOption = DEFAULT_API_URL,
+    base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The full live state of one request."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+
     answer = call_api(base_url, bearer, api.get_request(request_id))
     render.emit(answer, as_json, render.print_request)
 
@@ -121,7 +125,7 @@ def show(
 def act(
     request_id: RequestIdArgument,
     action: Annotated[
-        str, typer.Argument(help="handoff, accept, forward, approve … (see API.md).")
+        str, typer.Argument(help="handoff, accept, forward, approve … (docs/api.md lists them).")
     ],
     note: Annotated[str | None, typer.Option(help="Reason or remark.", show_default=False)] = None,
     missing: Annotated[
@@ -137,11 +141,16 @@ def act(
     upheld: Annotated[
         bool | None, typer.Option("--upheld/--rejected", help="Appeal review.", show_default=False)
     ] = None,
-    base_url: ApiOption = DEFAULT_API_URL,
+    base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Take one action on a request; required fields are checked before anything is sent."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+    from models.actions import ACTIONS, field_errors
+    from models.contracts import ActionCommand, Actor
+
     if action not in ACTIONS:
         fail(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}", EXIT_BAD_INPUT)
     fields: dict[str, Any] = {
@@ -170,11 +179,14 @@ def rate(
         int, typer.Argument(min=1, max=5, help="5 very satisfied … 1 very dissatisfied.")
     ],
     comment: Annotated[str | None, typer.Option(show_default=False)] = None,
-    base_url: ApiOption = DEFAULT_API_URL,
+    base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Rate a request on the resident's behalf (1 or 2 opens a rectification)."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+
     answer = call_api(base_url, bearer, api.rate(request_id, score, comment))
     render.emit(answer, as_json, render.print_change)
 
@@ -193,11 +205,14 @@ def list_requests(
     ] = None,
     limit: LimitOption = 20,
     cursor: CursorOption = None,
-    base_url: ApiOption = DEFAULT_API_URL,
+    base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Requests in the token's scope, newest first."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+
     call = api.list_requests(
         stage=stage,
         office=office,
@@ -215,11 +230,14 @@ def list_requests(
 def queue(
     limit: LimitOption = 20,
     cursor: CursorOption = None,
-    base_url: ApiOption = DEFAULT_API_URL,
+    base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Requests waiting on the staff token's office, earliest deadline first."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+
     page = call_api(base_url, bearer, api.queue(limit, cursor))
     render.emit(page, as_json, render.print_page, "Work queue")
 
@@ -233,11 +251,14 @@ def stats(
     date_to: Annotated[
         str | None, typer.Option("--to", help="Last creation date.", show_default=False)
     ] = None,
-    base_url: ApiOption = DEFAULT_API_URL,
+    base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Per-township statistics (supervisor token)."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+
     first = day_or_fail(date_from).isoformat() if date_from else None
     last = day_or_fail(date_to).isoformat() if date_to else None
     answer = call_api(base_url, bearer, api.stats(township, first, last))

@@ -100,19 +100,22 @@ def test_tables_for_people(runner: CliRunner, api_url: str) -> None:
     assert stats.exit_code == 0 and "Statistics per township" in stats.stdout
 
 
-def test_api_problems_exit_2_in_a_few_lines(runner: CliRunner, api_url: str) -> None:
+def test_api_problems_exit_with_their_own_code_in_a_few_lines(
+    runner: CliRunner, api_url: str
+) -> None:
     request_id = submit(runner, api_url)["id"]
     conflict = run(runner, api_url, AGENT, "act", request_id, "deliver")
-    assert conflict.exit_code == 2
+    assert conflict.exit_code == 6
     lines = conflict.stderr.strip().splitlines()
     assert lines[0].startswith("error: 409 ")
     assert lines[-1] == "  allowed actions now: handoff, withdraw"
     forbidden = run(runner, api_url, AGENT, "act", request_id, "accept")
-    assert forbidden.exit_code == 2 and forbidden.stderr.startswith("error: 403 ")
+    assert forbidden.exit_code == 4 and forbidden.stderr.startswith("error: 403 ")
     hidden = run(runner, api_url, NEIGHBOUR, "show", request_id)
-    assert hidden.exit_code == 2 and hidden.stderr.startswith("error: 404 ")
+    assert hidden.exit_code == 5 and hidden.stderr.startswith("error: 404 ")
     unauthenticated = run(runner, api_url, "not-a-token", "show", request_id)
-    assert unauthenticated.exit_code == 2 and unauthenticated.stderr.startswith("error: 401 ")
+    assert unauthenticated.exit_code == 4
+    assert unauthenticated.stderr.startswith("error: 401 ")
     resident = ("--name", RESIDENT["name"], "--id-number", RESIDENT["id_number"])
     args = ("submit", "--item", "moon-landing", *resident, "--phone", RESIDENT["phone"])
     unknown_item = run(runner, api_url, AGENT, *args, "--material", "户口簿")
