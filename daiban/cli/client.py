@@ -183,6 +183,25 @@ def stats(
     return Call("GET", "/v1/stats", params)
 
 
+def events(
+    *,
+    request: str | None = None,
+    level: str | None = None,
+    office: str | None = None,
+    since: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Call:
+    params = _params(
+        request=request, level=level, office=office, since=since, limit=limit, cursor=cursor
+    )
+    return Call("GET", "/v1/supervision/events", params)
+
+
+def verify(request: str | None = None) -> Call:
+    return Call("GET", "/v1/supervision/verify", _params(request=request))
+
+
 # --- the clients -------------------------------------------------------------------------------
 
 

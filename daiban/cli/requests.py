@@ -1,5 +1,5 @@
 """The API's client commands: ``token``, ``submit``, ``show``, ``act``, ``rate``, ``list``,
-``queue``, ``stats``."""
+``queue``, ``stats``, and the supervision ledger's ``events`` and ``verify``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 
 from daiban.cli.common import (
     EXIT_BAD_INPUT,
+    EXIT_FAILURE,
     ApiOption,
     CursorOption,
     JsonOption,
@@ -263,3 +264,63 @@ def stats(
     last = day_or_fail(date_to).isoformat() if date_to else None
     answer = call_api(base_url, bearer, api.stats(township, first, last))
     render.emit(answer, as_json, render.print_stats)
+
+
+# --- the supervision ledger: events, verify ---------------------------------------------------
+
+
+@app.command()
+def events(
+    request: Annotated[
+        str | None, typer.Option(help="Only this request's events.", show_default=False)
+    ] = None,
+    level: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this rung: reminder, yellow, red or statutory.", show_default=False
+        ),
+    ] = None,
+    office: Annotated[
+        str | None, typer.Option(help="Only events at this office.", show_default=False)
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="From this date on, YYYY-MM-DD.", show_default=False)
+    ] = None,
+    limit: LimitOption = 20,
+    cursor: CursorOption = None,
+    base_url: ApiOption = None,
+    bearer: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The supervision ledger (电子监察), newest first (supervisor token)."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+
+    first = day_or_fail(since).isoformat() if since else None
+    call = api.events(
+        request=request, level=level, office=office, since=first, limit=limit, cursor=cursor
+    )
+    page = call_api(base_url, bearer, call)
+    render.emit(page, as_json, render.print_events)
+
+
+@app.command()
+def verify(
+    request: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this request [default: every request in scope].", show_default=False
+        ),
+    ] = None,
+    base_url: ApiOption = None,
+    bearer: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the ledger's hash chains; exit 1 when a chain is broken (supervisor token)."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+
+    result = call_api(base_url, bearer, api.verify(request))
+    render.emit(result, as_json, render.print_verification)
+    if not result.get("ok"):
+        raise typer.Exit(EXIT_FAILURE)
