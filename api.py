@@ -1,4 +1,4 @@
-"""The daiban HTTP API (shared/API.md): thin — validate, build a contract, call Temporal or the
+"""The daiban HTTP API (docs/api.md): thin — validate, build a contract, call Temporal or the
 read model, map errors once.
 
 ``create_app`` builds the app; tests inject a Temporal client and an engine, production lets the

@@ -255,7 +255,7 @@ class EscalationOut(BaseModel):
 
 
 class ClockOut(BaseModel):
-    """A running clock and the instants of its escalation ladder (DESIGN §2–§3)."""
+    """A running clock and the instants of its escalation ladder (docs/design.md §2–§3)."""
 
     name: ClockNameOut
     office: str = Field(description="the office the clock runs against")

@@ -96,7 +96,7 @@ def _params(**values: object) -> dict[str, str]:
     return params
 
 
-# --- the calls of API.md -----------------------------------------------------------------------
+# --- the calls of docs/api.md ----------------------------------------------------------------
 
 
 def readyz() -> Call:

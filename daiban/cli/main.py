@@ -11,7 +11,7 @@ Exit codes scripts can trust: 0 ok; 1 a server or API error (5xx, a failed datab
 lines); 3 the API cannot be reached. Errors people can fix print on stderr, never a traceback.
 
 Every run of the console script leaves through ``_exit``, which flushes and calls ``os._exit``:
-a process that used a Temporal client can abort while Python finalizes (shared/ENVIRONMENT.md).
+a process that used a Temporal client can abort while Python finalizes (docs/operations.md).
 typer's CliRunner calls ``app`` directly and never gets there; ``DAIBAN_CLI_NO_HARD_EXIT=1`` turns
 the hard exit into a plain ``SystemExit`` for tests that call ``main``.
 """

@@ -1,4 +1,4 @@
-"""The offices of the demo city (DESIGN §1), modelled on the seed city 莱西市 (code 370285).
+"""The offices of the demo city (docs/design.md §1), modelled on the seed city 莱西市 (code 370285).
 
 One city center, 11 townships and street offices, 887 village/residential communities (26 urban,
 861 rural). Generation is pure and deterministic: no randomness, only fixed tables and index

@@ -32,6 +32,26 @@ def tour_commands() -> str:
     return "\n".join(line for line in lines if not line.startswith("daiban simulate"))
 
 
+def test_the_repository_points_only_inside_itself() -> None:
+    """Every relative link of the README and docs/ resolves; no file names a document that a
+    clone does not have."""
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPOSITORY, capture_output=True, text=True, check=True
+    ).stdout.split()
+    # Spelled in pieces, so that this file does not find itself.
+    folder, design, contract = "sha" + "red/", "DES" + "IGN §", "API" + r"\.md"
+    outside = re.compile(rf"(?<![\w.-])(?:\.\./)?{folder}|\b{design}|(?<![/\w]){contract}")
+    for name in tracked:
+        path = REPOSITORY / name
+        if path.suffix not in (".py", ".md", ".yaml", ".yml", ".toml", ".example", ".json", ""):
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        assert not outside.search(text), f"{name}: {outside.search(text)}"
+    for page in [README, *(REPOSITORY / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+            assert (page.parent / target).exists(), f"{page.name} links to {target}"
+
+
 def test_the_tour_runs_as_written_on_other_ports(stack: StackRun) -> None:
     assert stack.api_port != 8000 and stack.temporal_port != 7233
     stack.start()
