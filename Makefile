@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# Ports: `make run API_PORT=18000 TEMPORAL_PORT=17233` (UI_PORT defaults to TEMPORAL_PORT + 1000).
 run: $(STAMP)
-	$(BIN)/daiban run
+	$(BIN)/daiban run $(if $(API_PORT),--api-port $(API_PORT),) \
+	  $(if $(TEMPORAL_PORT),--temporal-port $(TEMPORAL_PORT),) $(if $(UI_PORT),--ui-port $(UI_PORT),)
 
 # The console's browser tests drive the system's Chromium (Debian's package; Playwright cannot
 # download browsers here). Installed where we can (root with apt-get); otherwise one line says what

@@ -1,4 +1,4 @@
-"""The daiban HTTP API (shared/API.md): thin — validate, build a contract, call Temporal or the
+"""The daiban HTTP API (docs/api.md): thin — validate, build a contract, call Temporal or the
 read model, map errors once.
 
 ``create_app`` builds the app; tests inject a Temporal client and an engine, production lets the
@@ -50,6 +50,7 @@ from daiban.http.telemetry import Metrics, RequestContext
 from daiban.store import readmodel
 from daiban.store.db import DatabaseUnavailable, check_database, make_engine
 from daiban.store.errors import StoreError
+from models.actions import ACTIONS
 from models.schemas import Health
 from models.schemas import Problem as ProblemSchema
 
@@ -220,14 +221,87 @@ async def _temporal_check(services: Services) -> str:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated document, made to say what the API enforces beyond the pydantic models."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components["Problem"] = ProblemSchema.model_json_schema()
+        _document_actions(schema, components)
+        _document_items(schema, components, app)
+        metrics = schema["paths"]["/metrics"]["get"]["responses"]["200"]
+        metrics["content"] = {"text/plain": {"schema": {"type": "string"}}}
+        _document_namespace(schema, app)
+        payload = components["CodecPayload"]["properties"]
+        payload["metadata"]["additionalProperties"] = {"type": "string", "pattern": BASE64}
+        payload["data"]["pattern"] = BASE64
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+# Protobuf's JSON bytes: standard or URL-safe base64, padded or not (never 4n + 1 characters).
+BASE64 = r"^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==?)?|[A-Za-z0-9+/_-]{3}=?)?$"
+
+
+def _document_actions(schema: dict[str, Any], components: dict[str, Any]) -> None:
+    """One body schema per action, told apart by ``action``: each lists the fields its action
+    requires (the stage/action table), so a generated client cannot send a ``refuse`` without a
+    note or a ``rate`` without a score."""
+    general = components["ActionIn"]
+    variants = {}
+    for name, rule in ACTIONS.items():
+        properties = dict(general["properties"]) | {"action": {"type": "string", "const": name}}
+        for field in rule.required:
+            # A required field is also a present one: null and empty do not count.
+            properties[field] = _without_null(properties[field])
+        title = "Action_" + name
+        components[title] = {
+            "title": title,
+            "description": rule.summary,
+            "type": "object",
+            "properties": properties,
+            "required": ["action", *rule.required],
+            "additionalProperties": False,
+        }
+        variants[name] = f"#/components/schemas/{title}"
+    body = schema["paths"]["/v1/requests/{id}/actions"]["post"]["requestBody"]
+    body["content"]["application/json"]["schema"] = {
+        "oneOf": [{"$ref": ref} for ref in variants.values()],
+        "discriminator": {"propertyName": "action", "mapping": variants},
+    }
+
+
+def _without_null(field: dict[str, Any]) -> dict[str, Any]:
+    """``anyOf: [X, null]`` as ``X``; a required list or text is also not empty (the workflow's
+    field check refuses ``""`` and ``[]`` as missing)."""
+    options = [o for o in field.get("anyOf", [field]) if o.get("type") != "null"]
+    present = dict(options[0]) if len(options) == 1 else {"anyOf": options}
+    if present.get("type") == "array":
+        present["minItems"] = max(1, present.get("minItems", 0))
+    if present.get("type") == "string" and "format" not in present:
+        present["minLength"] = max(1, present.get("minLength", 0))
+    return present
+
+
+def _document_namespace(schema: dict[str, Any], app: FastAPI) -> None:
+    """The codec serves one namespace: ``X-Namespace`` may name only that one."""
+    services = getattr(app.state, "services", None)
+    namespace = (services.settings if services is not None else get_settings()).temporal_namespace
+    for path, operations in schema["paths"].items():
+        if not path.startswith("/codec/"):
+            continue
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] == "X-Namespace":
+                    parameter["schema"] = {"anyOf": [{"type": "string", "enum": [namespace]}]}
+
+
+def _document_items(schema: dict[str, Any], components: dict[str, Any], app: FastAPI) -> None:
+    """A submission names an item of the catalog this API serves: the codes are an enum."""
+    services = getattr(app.state, "services", None)
+    catalog = services.catalog if services is not None else catalog_from_settings(get_settings())
+    components["SubmitIn"]["properties"]["item"]["enum"] = [i.code for i in catalog.items]
 
 
 app = create_app()

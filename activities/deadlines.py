@@ -1,4 +1,4 @@
-"""``compute_deadlines``: every deadline of DESIGN §2, computed outside workflow code.
+"""``compute_deadlines``: every deadline of docs/design.md §2, computed outside workflow code.
 
 The workflow records the result in its history, so a later change of the calendar data never makes
 a running workflow non-deterministic; it only affects clocks started after the change.

@@ -14,6 +14,7 @@ from temporalio import activity
 
 from activities.calendar_source import CalendarSource
 from activities.notify import LogGateway, NotificationGateway, deliver_pending
+from daiban.domain.sms import county_texts
 from daiban.store.db import session_scope, upsert_request
 from daiban.store.ledger import append_events
 from models.contracts import Level, Notification, RequestState, TransitionRecord
@@ -121,7 +122,8 @@ class RecordActivities:
             append_events(session, state.id, record.events)
             upsert_request(session, project(state, self._source), self._source.tz)
             _save_rating(session, state)
-            _queue(session, state.id, record.notifications)
+            # Texts as the county sends them (its templates, docs/design.md §3).
+            _queue(session, state.id, county_texts(record, self._source.tz))
         if record.notifications:
             with session_scope(self._engine) as session:
                 deliver_pending(session, self._gateway, state.id)

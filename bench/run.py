@@ -7,7 +7,7 @@ section measures again; the escalation section runs on that full server (a count
 work); the read-model queries run last, on a quiet machine.
 
 Every child process is stopped in a ``finally`` (also on Ctrl-C or SIGTERM), and the process
-ends with ``os._exit`` after flushing (temporalio/sdk-python#300, shared/ENVIRONMENT.md).
+ends with ``os._exit`` after flushing (temporalio/sdk-python#300, docs/operations.md).
 """
 
 from __future__ import annotations

@@ -172,8 +172,8 @@ class System:
         upgrade(self.database_url)
         self.engine = make_engine(self.database_url)
         load_offices(self.engine, demo_offices())
-        # DESIGN §2: an on-the-spot item is due today at closing time only on a working day. The
-        # escalation section needs today to be one; a bench database may say so.
+        # docs/design.md §2: an on-the-spot item is due today at closing time only on a working day.
+        # The escalation section needs today to be one; a bench database may say so.
         today = self.today()
         if not WorkdayCalendar(tz=self.settings.timezone).is_workday(today):
             with session_scope(self.engine) as session:

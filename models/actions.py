@@ -1,4 +1,4 @@
-"""The stage/action table of API.md as data, and the pure checks built on it.
+"""The stage/action table of docs/api.md as data, and the pure checks built on it.
 
 The update validator and the HTTP API both read this table, so what the API documents and what the
 workflow enforces cannot drift apart. Nothing here touches Temporal: these are plain functions,

@@ -38,7 +38,7 @@ class Role(StrEnum):
 
 
 class Level(StrEnum):
-    """The escalation ladder of DESIGN §3, in rising order."""
+    """The escalation ladder of docs/design.md §3, in rising order."""
 
     NONE = "none"
     REMINDER = "reminder"
@@ -112,7 +112,8 @@ class ItemSpec:
 
 @dataclass
 class Policy:
-    """The windows and thresholds of DESIGN §2–§4, snapshotted at submission from the settings."""
+    """The windows and thresholds of docs/design.md §2–§4, snapshotted at submission from the
+    settings."""
 
     agent_handoff_days: int = 2
     acceptance_window_days: int = 5
@@ -175,7 +176,7 @@ class Clock:
     expiry: str = Expiry.ESCALATE
     fired: list[str] = field(default_factory=list)
     # How the clock was computed, so that it can be computed again when the calendar data
-    # changes (DESIGN §2: provisional deadlines are recomputed when the year is loaded).
+    # changes (docs/design.md §2: provisional deadlines are recomputed when the year is loaded).
     query: ClockQuery | None = None
     paused_days: int = 0  # working days added by pauses (deadline and statutory)
     extended_days: int = 0  # working days added by an approved extension (deadline only)

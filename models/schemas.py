@@ -1,21 +1,25 @@
-"""API schemas (pydantic): what the HTTP API accepts and returns (shared/API.md).
+"""API schemas (pydantic): what the HTTP API accepts and returns (docs/api.md).
 
-Inputs refuse unknown fields and over-long values (422); outputs only ever gain fields. A
+Inputs refuse unknown fields and over-long values (422); outputs only ever gain fields. The OpenAPI
+document says what the API enforces, so that a client generated from it sends nothing the API
+refuses: where a rule is checked in code (a resident's name, ID number and phone; the closed sets
+of stages, rungs and clocks), ``_closed`` and ``_documented`` put it into the schema as well. A
 ``RequestOut`` is built from the workflow's ``RequestState`` by ``request_out``, which converts
 times to the offices' time zone; masking happens before, in ``daiban.domain.privacy``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import fields, is_dataclass
 from datetime import date, datetime, tzinfo
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from daiban.domain.privacy import check_id_number, check_name, check_phone
 from models.actions import ACTIONS
-from models.contracts import PAUSE_REASONS, RequestState
+from models.contracts import PAUSE_REASONS, ClockName, Level, RequestState, Stage
 
 Channel = Literal["proxy_room", "hotline", "web"]
 Tier = Literal["village", "community", "township", "city"]
@@ -32,7 +36,15 @@ Text = Annotated[str, Field(max_length=2000, pattern=NO_NUL)]
 Comment = Annotated[str, Field(max_length=500, pattern=NO_NUL)]
 Material = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 OfficeCode = Annotated[str, Field(max_length=32, pattern=PRINTABLE)]
-Cursor = Annotated[str, Field(max_length=500, pattern=PRINTABLE)]
+Cursor = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=500,
+        pattern=PRINTABLE,
+        description="the `next_cursor` of the previous page, as it came (opaque)",
+    ),
+]
 # Times and dates in queries stay where every time zone can convert them (year 1 at +14:00, or
 # 9999-12-31 plus a day, would overflow).
 EARLIEST_QUERY_DAY = date(1900, 1, 1)
@@ -46,10 +58,45 @@ def _query_day(value: date) -> date:
     return value
 
 
-QueryDate = Annotated[date, AfterValidator(_query_day)]
-QueryTime = Annotated[datetime, AfterValidator(_query_day)]
+# The same bounds in the document: the year of a date or time in a query is 1900–9998.
+QUERY_YEAR = r"^(19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
+QueryDate = Annotated[
+    date, AfterValidator(_query_day), Field(json_schema_extra={"pattern": QUERY_YEAR})
+]
+QueryTime = Annotated[
+    datetime, AfterValidator(_query_day), Field(json_schema_extra={"pattern": QUERY_YEAR})
+]
 
 _INPUT = ConfigDict(extra="forbid")
+
+
+def _closed(values: Iterable[object], description: str = "") -> Any:
+    """A string field of a closed set, as the document shows it. The values are not enforced on
+    answers (a newer worker may add one: a client should show it, not fail with a 500 here)."""
+    extra: dict[str, Any] = {"enum": [str(v) for v in values]}
+    return Field(description=description or None, json_schema_extra=extra)
+
+
+def _documented(**rules: Any) -> Any:
+    """JSON Schema keywords for a rule the validators below already enforce in code."""
+    return Field(json_schema_extra=rules)
+
+
+STAGES = [s.value for s in Stage]
+LEVELS = [level.value for level in Level]
+CLOCKS = [c.value for c in ClockName]
+StageOut = Annotated[str, _closed(STAGES)]
+LevelOut = Annotated[str, _closed(LEVELS)]
+ClockNameOut = Annotated[str, _closed(CLOCKS)]
+PauseReason = Annotated[str, _closed(PAUSE_REASONS)]
+TIERS = ("village", "township", "city")
+CHANNELS = ("proxy_room", "hotline", "web")
+EVENT_KINDS = ("stage", "action", "escalation", "rating", "rectification")
+# The checks of daiban.domain.privacy, as far as JSON Schema can say them: an ID number's check
+# digit and birth date are named by the format ``cn-resident-id`` (GB 11643).
+NAME_RULES = _documented(pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
+ID_NUMBER_RULES = _documented(pattern=r"^[0-9]{17}[0-9X]$", format="cn-resident-id")
+PHONE_RULES = _documented(pattern=r"^1[3-9][0-9]{9}$")
 
 
 # --- inputs ------------------------------------------------------------------------------------
@@ -58,9 +105,11 @@ _INPUT = ConfigDict(extra="forbid")
 class ResidentIn(BaseModel):
     model_config = _INPUT
 
-    name: Annotated[str, Field(max_length=50), AfterValidator(check_name)]
-    id_number: Annotated[str, Field(max_length=18), AfterValidator(check_id_number)]
-    phone: Annotated[str, Field(max_length=11), AfterValidator(check_phone)]
+    name: Annotated[str, Field(min_length=1, max_length=50), NAME_RULES, AfterValidator(check_name)]
+    id_number: Annotated[
+        str, Field(max_length=18), ID_NUMBER_RULES, AfterValidator(check_id_number)
+    ]
+    phone: Annotated[str, Field(max_length=11), PHONE_RULES, AfterValidator(check_phone)]
 
 
 class SubmitIn(BaseModel):
@@ -91,10 +140,14 @@ class ActionIn(BaseModel):
     note: Text | None = None
     missing_materials: Annotated[list[Material], Field(max_length=50)] | None = None
     due: date | None = None
-    reason: Annotated[
-        str | None,
-        Field(max_length=40, pattern=NO_NUL, description="pause: " + ", ".join(PAUSE_REASONS)),
-    ] = None
+    reason: (
+        Annotated[
+            str,
+            Field(max_length=40, pattern=NO_NUL, description="pause: " + ", ".join(PAUSE_REASONS)),
+            _closed(PAUSE_REASONS),
+        ]
+        | None
+    ) = None
     days: Annotated[int, Field(ge=1, le=366)] | None = None
     upheld: bool | None = None
     score: Annotated[int, Field(ge=1, le=5)] | None = None
@@ -165,6 +218,7 @@ class Problem(BaseModel):
     instance: str | None = None
     errors: list[dict[str, str]] | None = Field(None, description="422: [{field, message}]")
     allowed_actions: list[str] | None = Field(None, description="409: what is allowed now")
+    stage: StageOut | None = Field(None, description="409: the request's stage now")
 
 
 class ResidentOut(BaseModel):
@@ -180,23 +234,32 @@ class HistoryOut(BaseModel):
     actor: str
     role: str
     action: str
-    from_stage: str | None = Field(None, alias="from")
-    to_stage: str | None = Field(None, alias="to")
+    from_stage: StageOut | None = Field(None, alias="from")
+    to_stage: StageOut | None = Field(None, alias="to")
     note: str | None = None
+
+    # The ledger's names for the same two stages, beside the first names (which stay).
+    @computed_field(alias="from_stage", json_schema_extra={"enum": [*STAGES, None]})
+    def from_stage_name(self) -> str | None:
+        return self.from_stage
+
+    @computed_field(alias="to_stage", json_schema_extra={"enum": [*STAGES, None]})
+    def to_stage_name(self) -> str | None:
+        return self.to_stage
 
 
 class EscalationOut(BaseModel):
     at: datetime
-    clock: str
-    level: str
+    clock: ClockNameOut
+    level: LevelOut
     deadline: datetime
     office: str
 
 
 class ClockOut(BaseModel):
-    """A running clock and the instants of its escalation ladder (DESIGN §2–§3)."""
+    """A running clock and the instants of its escalation ladder (docs/design.md §2–§3)."""
 
-    name: str = Field(description="handoff, acceptance, step, official, supplement, gap, ...")
+    name: ClockNameOut
     office: str = Field(description="the office the clock runs against")
     started_at: datetime
     deadline: datetime
@@ -208,7 +271,7 @@ class ClockOut(BaseModel):
 
 
 class PauseOut(BaseModel):
-    reason: str
+    reason: PauseReason
     since: datetime
     note: str | None = None
 
@@ -234,19 +297,19 @@ class RequestOut(BaseModel):
     id: str
     item: str
     item_name: str
-    deciding_tier: str
+    deciding_tier: Annotated[str, _closed(TIERS)]
     village: str
     township: str
     city: str
-    stage: str
-    status: str
+    stage: StageOut
+    status: Annotated[str, _closed(("open", "closed"))]
     responsible_office: str
     handling_office: str | None
-    channel: str
+    channel: Annotated[str, _closed(CHANNELS)]
     deadline: datetime | None
     deadline_provisional: bool
     expected_at: datetime | None
-    overdue: str
+    overdue: LevelOut
     red_flag: bool
     paused: PauseOut | None
     resident: ResidentOut
@@ -254,7 +317,7 @@ class RequestOut(BaseModel):
     missing_materials: list[str]
     gap_due: date | None
     note: str | None
-    decision: str | None
+    decision: Annotated[str, _closed(("approved", "denied"))] | None
     decided_at: datetime | None
     on_time: bool | None
     accepted_at: datetime | None
@@ -277,15 +340,15 @@ class RequestSummary(BaseModel):
     item: str
     village: str
     township: str
-    stage: str
-    status: str
+    stage: StageOut
+    status: Annotated[str, _closed(("open", "closed"))]
     responsible_office: str
     deadline: datetime | None
     deadline_provisional: bool
     expected_at: datetime | None
-    overdue: str
+    overdue: LevelOut
     red_flag: bool
-    decision: str | None
+    decision: Annotated[str, _closed(("approved", "denied"))] | None
     rating_score: int | None
     resident: ResidentOut = Field(description="always masked in lists")
     created_at: datetime
@@ -302,15 +365,15 @@ class LedgerEventOut(BaseModel):
     request_id: str
     seq: int
     at: datetime
-    kind: str
+    kind: Annotated[str, _closed(EVENT_KINDS)]
     action: str | None
-    level: str | None
-    clock: str | None
+    level: LevelOut | None
+    clock: ClockNameOut | None
     actor: str
     role: str
     office: str
-    from_stage: str | None
-    to_stage: str | None
+    from_stage: StageOut | None
+    to_stage: StageOut | None
     deadline: datetime | None
     note: str | None
     hash: str
@@ -349,7 +412,7 @@ class StatsOut(BaseModel):
 class OfficeOut(BaseModel):
     code: str
     name: str
-    tier: str
+    tier: Annotated[str, _closed(TIERS)]
     parent: str | None
 
 

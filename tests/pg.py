@@ -1,7 +1,7 @@
 """Throw-away PostgreSQL databases for tests (any suite may import this module).
 
 ``create_database()`` makes a fresh, empty database and returns its URL; ``drop_database(url)``
-removes it. PostgreSQL runs on every machine of this project (shared/ENVIRONMENT.md), so an
+removes it. PostgreSQL runs on every machine of this project (docs/operations.md), so an
 unreachable server is an error that fails the test, never a reason to skip it.
 
 The server is taken from ``DAIBAN_TEST_PG_ADMIN_URL`` when set, otherwise the local one with trust

@@ -141,7 +141,7 @@ def next_rung(state: RequestState) -> datetime | None:
 
 
 def recipients(state: RequestState, office: str, level: str) -> list[tuple[str, str]]:
-    """DESIGN §3: who hears of each rung (office, role)."""
+    """docs/design.md §3: who hears of each rung (office, role)."""
     if level == Level.REMINDER:
         return [(office, "staff")]
     if level == Level.YELLOW:

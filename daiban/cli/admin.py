@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
+import os
 from pathlib import Path
-from typing import Annotated
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
-from daiban.cli import render
 from daiban.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
@@ -26,29 +22,25 @@ from daiban.cli.common import (
     offices_app,
     open_engine,
     open_session,
+    running_stack,
     url_or_default,
 )
-from daiban.core.temporal import connect
-from daiban.domain.offices import InvalidOfficeTree, Office, demo_offices
-from daiban.store import rollup
-from daiban.store.calendar import (
-    OVERRIDE_KINDS,
-    list_calendar_years,
-    list_overrides,
-    load_calendar_year,
-    parse_calendar_year,
-    remove_override,
-    set_override,
-)
-from daiban.store.db import (
-    DatabaseUnavailable,
-    describe_error,
-    display_url,
-    load_offices,
-    parse_offices,
-    upgrade,
-)
-from daiban.store.recompute import signal_open_requests
+from daiban.run import addresses
+
+if TYPE_CHECKING:
+    from daiban.domain.offices import Office
+
+# What a command needs beyond typer is imported when it runs: `daiban --help` stays fast.
+
+TemporalOption = Annotated[
+    str | None,
+    typer.Option(
+        "--temporal-address",
+        help="Temporal frontend HOST:PORT [default: DAIBAN_TEMPORAL_ADDRESS, else the running "
+        "`daiban run`'s, else localhost:7233].",
+        show_default=False,
+    ),
+]
 
 # --- daiban db ---------------------------------------------------------------------------------
 
@@ -56,6 +48,10 @@ from daiban.store.recompute import signal_open_requests
 @db_app.command("upgrade")
 def db_upgrade(url: UrlOption = None) -> None:
     """Migrate the database to the newest schema (safe to run again, and from several hosts)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from daiban.store.db import DatabaseUnavailable, describe_error, display_url, upgrade
+
     target = url_or_default(url)
     try:
         revision = upgrade(target, timezone=load_settings().timezone)
@@ -70,6 +66,10 @@ def db_upgrade(url: UrlOption = None) -> None:
 def db_rebuild_stats(url: UrlOption = None) -> None:
     """Recompute the statistics rollup from the read model (after a bulk load of requests or a
     change of DAIBAN_TIMEZONE); writers wait while it runs."""
+    from zoneinfo import ZoneInfo
+
+    from daiban.store import rollup
+
     tz = ZoneInfo(load_settings().timezone)
     with open_session(url) as session:
         rows, requests = rollup.rebuild(session, tz)
@@ -86,6 +86,9 @@ def calendar_list(
     url: UrlOption = None,
 ) -> None:
     """List the overrides and the years loaded completely."""
+    from daiban.cli import render
+    from daiban.store.calendar import list_calendar_years, list_overrides
+
     with open_session(url) as session:
         overrides = list_overrides(session, year)
         years = [y for y in list_calendar_years(session) if year is None or y.year == year]
@@ -99,27 +102,37 @@ def calendar_add(
     note: Annotated[str, typer.Option(help="Why, e.g. the notice it comes from.")] = "",
     url: UrlOption = None,
     notify: NotifyOption = True,
+    temporal_address: TemporalOption = None,
 ) -> None:
     """Make DATE a holiday or a working day (replaces its override, if any)."""
+    from daiban.store.calendar import OVERRIDE_KINDS, set_override
+
     parsed = day_or_fail(day)
     if kind not in OVERRIDE_KINDS:
         fail(f"--kind must be holiday or workday, not {kind!r}", EXIT_BAD_INPUT)
     with open_session(url) as session:
         set_override(session, parsed, kind, note)
     typer.echo(f"{parsed.isoformat()} is now a {kind}")
-    _recompute_running(url, notify)
+    _recompute_running(url, notify, temporal_address)
 
 
 @calendar_app.command("remove")
-def calendar_remove(day: DateArgument, url: UrlOption = None, notify: NotifyOption = True) -> None:
+def calendar_remove(
+    day: DateArgument,
+    url: UrlOption = None,
+    notify: NotifyOption = True,
+    temporal_address: TemporalOption = None,
+) -> None:
     """Remove the override of DATE."""
+    from daiban.store.calendar import remove_override
+
     parsed = day_or_fail(day)
     with open_session(url) as session:
         removed = remove_override(session, parsed)
     if not removed:
         fail(f"{parsed.isoformat()} has no override")
     typer.echo(f"removed the override of {parsed.isoformat()}")
-    _recompute_running(url, notify)
+    _recompute_running(url, notify, temporal_address)
 
 
 @calendar_app.command("load-year")
@@ -135,11 +148,16 @@ def calendar_load_year(
     note: Annotated[str, typer.Option(help="Source of the schedule [default: file name].")] = "",
     url: UrlOption = None,
     notify: NotifyOption = True,
+    temporal_address: TemporalOption = None,
 ) -> None:
     """Load a year's complete schedule: it replaces the year's overrides and marks it covered.
 
     All or nothing: a bad file or date writes nothing.
     """
+    import json
+
+    from daiban.store.calendar import load_calendar_year, parse_calendar_year
+
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except OSError as error:
@@ -155,21 +173,50 @@ def calendar_load_year(
     typer.echo(
         f"{year}: loaded {len(holidays)} holidays and {len(workdays)} workdays; the year is covered"
     )
-    _recompute_running(url, notify)
+    _recompute_running(url, notify, temporal_address)
 
 
 @calendar_app.command("recompute")
-def calendar_recompute(url: UrlOption = None) -> None:
+def calendar_recompute(url: UrlOption = None, temporal_address: TemporalOption = None) -> None:
     """Tell every open request to compute its deadlines again from the current calendar."""
-    _recompute_running(url, True)
+    _recompute_running(url, True, temporal_address)
 
 
-def _recompute_running(url: str | None, notify: bool) -> None:
+def _recompute_running(url: str | None, notify: bool, temporal_address: str | None) -> None:
     """The calendar data changed: running requests recompute their clocks (provisional
-    deadlines become final). The database change stands even if Temporal is unreachable."""
+    deadlines become final). The database change stands even if Temporal is unreachable.
+
+    Temporal is the one given (``--temporal-address``, ``DAIBAN_TEMPORAL_ADDRESS``), else that of
+    the running ``daiban run``. With neither, and a local stack that is stopped (its var directory
+    exists), the change is passed on at the stack's next start: that is the normal case on a
+    developer's machine, not an error.
+    """
+    import asyncio
+
+    from daiban.core.temporal import connect
+    from daiban.store.recompute import signal_open_requests
+
     if not notify:
         return
     settings = load_settings()
+    stack = running_stack()
+    given = temporal_address or os.environ.get("DAIBAN_TEMPORAL_ADDRESS")
+    if not given and stack is None and (addresses.var_dir() / "temporal.db").exists():
+        addresses.mark_recompute_pending(addresses.var_dir())
+        typer.echo(
+            "daiban run is not running: open requests will recompute their deadlines "
+            "when it next starts"
+        )
+        return
+    if given:
+        settings = settings.model_copy(update={"temporal_address": given})
+    elif stack is not None:
+        settings = settings.model_copy(
+            update={
+                "temporal_address": stack.temporal_address,
+                "temporal_namespace": stack.namespace,
+            }
+        )
 
     async def signal_all() -> int:
         client = await connect(settings)
@@ -208,6 +255,9 @@ def offices_load(
     All or nothing: a file whose offices, with those already loaded, do not form a tree of
     cities, townships, community service centers and villages writes nothing.
     """
+    from daiban.domain.offices import InvalidOfficeTree, demo_offices
+    from daiban.store.db import load_offices
+
     offices = demo_offices() if file is None else _offices_file(file)
     with open_engine(url) as engine:
         try:
@@ -221,6 +271,10 @@ def offices_load(
 
 
 def _offices_file(file: Path) -> list[Office]:
+    import json
+
+    from daiban.store.db import parse_offices
+
     try:
         return parse_offices(json.loads(file.read_text(encoding="utf-8")))
     except OSError as error:

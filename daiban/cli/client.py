@@ -1,9 +1,10 @@
-"""A small typed client of the daiban HTTP API (shared/API.md), for the CLI and the simulator.
+"""A small typed client of the daiban HTTP API (docs/api.md), for the CLI and the simulator.
 
 A call is data: the functions below (``submit``, ``act``, ``list_requests`` …) each build a
 ``Call`` — method, path, query, body, and optionally the bearer token of one caller — and either
-client sends it: ``ApiClient`` (blocking, for the CLI) or ``AsyncApiClient`` (for the simulator,
-which acts as many agents and staff at once). So the two clients cannot disagree on a path.
+client sends it: ``ApiClient`` (blocking, on the standard library, for the CLI) or
+``AsyncApiClient`` (httpx, for the simulator, which acts as many agents and staff at once). So
+the two clients cannot disagree on a path.
 
 Failures are two named types: ``ApiUnreachable`` when no connection could be made (nothing was
 sent), ``ApiError`` for an answer with an error status, carrying the RFC 9457 problem.
@@ -11,14 +12,16 @@ sent), ``ApiError`` for an answer with an error status, carrying the RFC 9457 pr
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlencode, urlsplit
 
-import httpx
+from daiban.run.addresses import DEFAULT_API_URL
 
 JSON = dict[str, Any]
-DEFAULT_API_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 30.0
 
 
@@ -93,7 +96,7 @@ def _params(**values: object) -> dict[str, str]:
     return params
 
 
-# --- the calls of API.md -----------------------------------------------------------------------
+# --- the calls of docs/api.md ----------------------------------------------------------------
 
 
 def readyz() -> Call:
@@ -182,46 +185,59 @@ def stats(
     return Call("GET", "/v1/stats", params)
 
 
+def events(
+    *,
+    request: str | None = None,
+    level: str | None = None,
+    office: str | None = None,
+    since: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Call:
+    params = _params(
+        request=request, level=level, office=office, since=since, limit=limit, cursor=cursor
+    )
+    return Call("GET", "/v1/supervision/events", params)
+
+
+def verify(request: str | None = None) -> Call:
+    return Call("GET", "/v1/supervision/verify", _params(request=request))
+
+
 # --- the clients -------------------------------------------------------------------------------
 
 
-def _request(
-    base: httpx.Client | httpx.AsyncClient, call: Call, token: str | None
-) -> httpx.Request:
+def _headers(call: Call, token: str | None) -> dict[str, str]:
     headers = dict(call.headers)
     bearer = call.token or token
     if bearer:
         headers["Authorization"] = f"Bearer {bearer}"
-    return base.build_request(
-        call.method, call.path, params=call.params, json=call.body, headers=headers
-    )
+    return headers
 
 
-def _answer(response: httpx.Response) -> JSON:
+def _answer(status: int, reason: str, content: bytes) -> JSON:
     """The JSON body of a success, or ``ApiError`` with the problem (or a stand-in for one)."""
+    text = content.decode("utf-8", errors="replace")
     try:
-        body = response.json()
+        body = json.loads(text)
     except ValueError:
         body = None
-    if response.is_success:
+    if 200 <= status < 300:
         if isinstance(body, dict):
             return body
-        return {"items": body} if isinstance(body, list) else {"text": response.text}
+        return {"items": body} if isinstance(body, list) else {"text": text}
     if not isinstance(body, dict):
-        text = response.text.strip().splitlines()
-        body = {"title": response.reason_phrase, "detail": text[0][:200] if text else ""}
-    raise ApiError(response.status_code, body)
-
-
-def _transport_error(base_url: str, error: httpx.TransportError) -> Exception:
-    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
-        reason = str(error).strip() or type(error).__name__
-        return ApiUnreachable(f"cannot connect to {base_url}: {reason}")
-    return ApiError(0, {"title": "No answer from the API", "detail": str(error) or repr(error)})
+        lines = text.strip().splitlines()
+        body = {"title": reason, "detail": lines[0][:200] if lines else ""}
+    raise ApiError(status, body)
 
 
 class ApiClient:
-    """Blocking client: ``ApiClient(url, token).send(get_request(id))``."""
+    """Blocking client on the standard library: ``ApiClient(url, token).send(get_request(id))``.
+
+    One command makes one or two calls, so a connection per call costs nothing that matters,
+    while importing an HTTP library would cost the command a third of a second.
+    """
 
     def __init__(
         self,
@@ -229,21 +245,45 @@ class ApiClient:
         token: str | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+        self.timeout = timeout
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ApiUnreachable(f"not an http(s) URL: {base_url!r}")
+        self._parts = parts
 
     def send(self, call: Call) -> JSON:
+        parts = self._parts
+        connection_class = HTTPSConnection if parts.scheme == "https" else HTTPConnection
+        connection = connection_class(parts.hostname or "", parts.port, timeout=self.timeout)
+        headers = _headers(call, self.token) | {"Accept": "application/json"}
+        body = None
+        if call.body is not None:
+            body = json.dumps(call.body, ensure_ascii=False).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        path = parts.path.rstrip("/") + call.path
+        if call.params:
+            path += "?" + urlencode(call.params)
         try:
-            response = self._http.send(_request(self._http, call, self.token))
-        except httpx.TransportError as error:
-            raise _transport_error(self.base_url, error) from error
-        return _answer(response)
+            try:
+                connection.request(call.method, path, body=body, headers=headers)
+            except (ConnectionError, TimeoutError, OSError) as error:
+                reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+                raise ApiUnreachable(f"cannot connect to {self.base_url}: {reason}") from error
+            try:
+                response = connection.getresponse()
+                content = response.read()
+            except (HTTPException, OSError) as error:
+                detail = str(error) or repr(error)
+                raise ApiError(0, {"title": "No answer from the API", "detail": detail}) from error
+        finally:
+            connection.close()
+        return _answer(response.status, response.reason, content)
 
     def close(self) -> None:
-        self._http.close()
+        """Nothing is kept open between calls."""
 
     def __enter__(self) -> Self:
         return self
@@ -268,17 +308,32 @@ class AsyncApiClient:
         timeout: float = DEFAULT_TIMEOUT,
         max_connections: int = 32,
     ) -> None:
+        import httpx  # only the simulator needs it: the other commands start without it
+
         self.base_url = base_url.rstrip("/")
         self.token = token
         limits = httpx.Limits(max_connections=max_connections)
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, limits=limits)
 
     async def send(self, call: Call) -> JSON:
+        import httpx
+
+        request = self._http.build_request(
+            call.method,
+            call.path,
+            params=call.params,
+            json=call.body,
+            headers=_headers(call, self.token),
+        )
         try:
-            response = await self._http.send(_request(self._http, call, self.token))
+            response = await self._http.send(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            reason = str(error).strip() or type(error).__name__
+            raise ApiUnreachable(f"cannot connect to {self.base_url}: {reason}") from error
         except httpx.TransportError as error:
-            raise _transport_error(self.base_url, error) from error
-        return _answer(response)
+            detail = str(error) or repr(error)
+            raise ApiError(0, {"title": "No answer from the API", "detail": detail}) from error
+        return _answer(response.status_code, response.reason_phrase, response.content)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -2,16 +2,18 @@
 
 Layout: ``common`` holds the typer apps, options and the helpers that fail with one line; the
 commands live by group in ``system`` (``run``, ``worker``, ``serve``, ``simulate``), ``requests``
-(``token``, ``submit``, ``show`` …) and ``admin`` (``db``, ``calendar``, ``offices``). Importing
-them registers their commands on ``app``. Add a command to its group's module.
-What people see (tables, panels, ``--json``) is drawn by ``daiban/cli/render.py``.
+(``token``, ``submit``, ``show`` …, ``events``, ``verify``) and ``admin`` (``db``, ``calendar``,
+``offices``). Importing them registers their commands on ``app``; a module imports at its top only
+typer and the standard library, and each command what it uses, so ``daiban --help`` starts fast.
+Add a command to its group's module. What people see (text in names, ``--json``) is drawn by
+``daiban/cli/render.py``.
 
-Exit codes scripts can trust: 0 ok; 1 a server or API error (5xx, a failed database or stack);
-2 bad input, locally or from the API (4xx; the problem's title, detail and field errors in a few
-lines); 3 the API cannot be reached. Errors people can fix print on stderr, never a traceback.
+Exit codes scripts can trust (``common.EXIT_CODES_HELP``): 0 ok; 1 a server or database failure;
+2 bad input, found here or by the API (422, 400); 3 the API cannot be reached; 4 a 401 or 403;
+5 a 404; 6 a 409. Errors people can fix print on stderr in a few lines, never a traceback.
 
 Every run of the console script leaves through ``_exit``, which flushes and calls ``os._exit``:
-a process that used a Temporal client can abort while Python finalizes (shared/ENVIRONMENT.md).
+a process that used a Temporal client can abort while Python finalizes (docs/operations.md).
 typer's CliRunner calls ``app`` directly and never gets there; ``DAIBAN_CLI_NO_HARD_EXIT=1`` turns
 the hard exit into a plain ``SystemExit`` for tests that call ``main``.
 """

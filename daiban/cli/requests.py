@@ -1,5 +1,5 @@
 """The API's client commands: ``token``, ``submit``, ``show``, ``act``, ``rate``, ``list``,
-``queue``, ``stats``."""
+``queue``, ``stats``, and the supervision ledger's ``events`` and ``verify``."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from daiban.cli import client as api
-from daiban.cli import render
-from daiban.cli.client import DEFAULT_API_URL
 from daiban.cli.common import (
     EXIT_BAD_INPUT,
+    EXIT_FAILURE,
     ApiOption,
     CursorOption,
     JsonOption,
@@ -25,11 +23,8 @@ from daiban.cli.common import (
     fail,
     load_settings,
 )
-from daiban.domain.privacy import check_id_number, check_name, check_phone
-from daiban.http.auth import mint_token
-from daiban.store.offices import read_tree
-from models.actions import ACTIONS, field_errors
-from models.contracts import ActionCommand, Actor
+
+# What a command needs beyond typer is imported when it runs: `daiban --help` stays fast.
 
 # --- the API: token, submit, show, act, rate, list, queue, stats --------------------------------
 
@@ -59,6 +54,9 @@ def token(
     The office is checked against the offices loaded in the database, or the demo city's when
     there are none (or the database cannot be read).
     """
+    from daiban.http.auth import mint_token
+    from daiban.store.offices import read_tree
+
     settings = load_settings()
     offices = read_tree(url or settings.database_url)
     try:
@@ -86,11 +84,15 @@ def submit(
         str | None,
         typer.Option(help="Resubmitting with it never makes a second request.", show_default=False),
     ] = None,
-    base_url: ApiOption = DEFAULT_API_URL,
+    base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register a resident's request at the agent's village (agent token)."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+    from daiban.domain.privacy import check_id_number, check_name, check_phone
+
     problems = []
     for field, check, value in (
         ("name", check_name, name),
@@ -117,11 +119,14 @@ def submit(
 @app.command()
 def show(
     request_id: RequestIdArgument,
-    base_url: ApiOption = DEFAULT_API_URL,
+    base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The full live state of one request."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+
     answer = call_api(base_url, bearer, api.get_request(request_id))
     render.emit(answer, as_json, render.print_request)
 
@@ -130,7 +135,7 @@ def show(
 def act(
     request_id: RequestIdArgument,
     action: Annotated[
-        str, typer.Argument(help="handoff, accept, forward, approve … (see API.md).")
+        str, typer.Argument(help="handoff, accept, forward, approve … (docs/api.md lists them).")
     ],
     note: Annotated[str | None, typer.Option(help="Reason or remark.", show_default=False)] = None,
     missing: Annotated[
@@ -146,11 +151,16 @@ def act(
     upheld: Annotated[
         bool | None, typer.Option("--upheld/--rejected", help="Appeal review.", show_default=False)
     ] = None,
-    base_url: ApiOption = DEFAULT_API_URL,
+    base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Take one action on a request; required fields are checked before anything is sent."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+    from models.actions import ACTIONS, field_errors
+    from models.contracts import ActionCommand, Actor
+
     if action not in ACTIONS:
         fail(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}", EXIT_BAD_INPUT)
     fields: dict[str, Any] = {
@@ -179,11 +189,14 @@ def rate(
         int, typer.Argument(min=1, max=5, help="5 very satisfied … 1 very dissatisfied.")
     ],
     comment: Annotated[str | None, typer.Option(show_default=False)] = None,
-    base_url: ApiOption = DEFAULT_API_URL,
+    base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Rate a request on the resident's behalf (1 or 2 opens a rectification)."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+
     answer = call_api(base_url, bearer, api.rate(request_id, score, comment))
     render.emit(answer, as_json, render.print_change)
 
@@ -202,11 +215,14 @@ def list_requests(
     ] = None,
     limit: LimitOption = 20,
     cursor: CursorOption = None,
-    base_url: ApiOption = DEFAULT_API_URL,
+    base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Requests in the token's scope, newest first."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+
     call = api.list_requests(
         stage=stage,
         office=office,
@@ -224,11 +240,14 @@ def list_requests(
 def queue(
     limit: LimitOption = 20,
     cursor: CursorOption = None,
-    base_url: ApiOption = DEFAULT_API_URL,
+    base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Requests waiting on the staff token's office, earliest deadline first."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+
     page = call_api(base_url, bearer, api.queue(limit, cursor))
     render.emit(page, as_json, render.print_page, "Work queue")
 
@@ -242,12 +261,75 @@ def stats(
     date_to: Annotated[
         str | None, typer.Option("--to", help="Last creation date.", show_default=False)
     ] = None,
-    base_url: ApiOption = DEFAULT_API_URL,
+    base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Per-township statistics (supervisor token)."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+
     first = day_or_fail(date_from).isoformat() if date_from else None
     last = day_or_fail(date_to).isoformat() if date_to else None
     answer = call_api(base_url, bearer, api.stats(township, first, last))
     render.emit(answer, as_json, render.print_stats)
+
+
+# --- the supervision ledger: events, verify ---------------------------------------------------
+
+
+@app.command()
+def events(
+    request: Annotated[
+        str | None, typer.Option(help="Only this request's events.", show_default=False)
+    ] = None,
+    level: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this rung: reminder, yellow, red or statutory.", show_default=False
+        ),
+    ] = None,
+    office: Annotated[
+        str | None, typer.Option(help="Only events at this office.", show_default=False)
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="From this date on, YYYY-MM-DD.", show_default=False)
+    ] = None,
+    limit: LimitOption = 20,
+    cursor: CursorOption = None,
+    base_url: ApiOption = None,
+    bearer: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The supervision ledger (电子监察), newest first (supervisor token)."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+
+    first = day_or_fail(since).isoformat() if since else None
+    call = api.events(
+        request=request, level=level, office=office, since=first, limit=limit, cursor=cursor
+    )
+    page = call_api(base_url, bearer, call)
+    render.emit(page, as_json, render.print_events)
+
+
+@app.command()
+def verify(
+    request: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this request [default: every request in scope].", show_default=False
+        ),
+    ] = None,
+    base_url: ApiOption = None,
+    bearer: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the ledger's hash chains; exit 1 when a chain is broken (supervisor token)."""
+    from daiban.cli import client as api
+    from daiban.cli import render
+
+    result = call_api(base_url, bearer, api.verify(request))
+    render.emit(result, as_json, render.print_verification)
+    if not result.get("ok"):
+        raise typer.Exit(EXIT_FAILURE)

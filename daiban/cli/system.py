@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from daiban.cli import client as api
-from daiban.cli import render
-from daiban.cli.client import DEFAULT_API_URL, ApiError, ApiUnreachable
 from daiban.cli.common import (
     EXIT_FAILURE,
     ApiOption,
     JsonOption,
     UrlOption,
+    api_url,
     app,
     fail_api,
     load_settings,
     url_or_default,
 )
-from daiban.cli.simulate import Report, SimulationOptions
-from daiban.cli.simulate import render as render_report
-from daiban.cli.simulate import simulate as play
-from daiban.run.stack import Stack, StackConfig
-from daiban.run.startup import check_configuration, clear_startup_errors
+from daiban.run.addresses import var_dir as default_var_dir
 
 # --- daiban run, worker, serve, simulate -------------------------------------------------------
-# The worker module and uvicorn are imported when used: only their own commands need them.
+# What each command needs is imported when it runs: `daiban --help` stays fast.
 
 
 @app.command()
@@ -62,8 +54,14 @@ def run(
         int | None, typer.Option(help="[default: DAIBAN_API_PORT]", show_default=False)
     ] = None,
     var_dir: Annotated[
-        Path, typer.Option(help="Directory of temporal.db and the logs (log/).", file_okay=False)
-    ] = Path("var"),
+        Path | None,
+        typer.Option(
+            help="Directory of temporal.db, the logs (log/) and the stack's addresses "
+            "[default: DAIBAN_VAR_DIR, else var].",
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
     stop_timeout: Annotated[
         float, typer.Option(help="Seconds each child gets to stop before SIGKILL.", min=0)
     ] = 20.0,
@@ -73,12 +71,17 @@ def run(
 
     Stop with Ctrl-C; the next run continues with the same data (var/temporal.db, the database).
     """
+    from rich.console import Console
+
+    from daiban.run.stack import Stack, StackConfig
+    from daiban.run.startup import check_configuration, clear_startup_errors
+
     settings = load_settings()
     with clear_startup_errors("daiban run"):
         check_configuration(settings)
     external = temporal_address or (settings.temporal_address if no_temporal else None)
     config = StackConfig(
-        var_dir=var_dir,
+        var_dir=var_dir or default_var_dir(),
         database_url=url_or_default(url),
         namespace=settings.temporal_namespace,
         external_temporal=external,
@@ -112,14 +115,21 @@ def serve(
     import uvicorn
 
     from daiban.core.logs import configure_logging
+    from daiban.run.startup import check_configuration, clear_startup_errors
 
     settings = load_settings()
     with clear_startup_errors("api"):
         check_configuration(settings)
     configure_logging(settings.log_level)
     # log_config=None: uvicorn's records go through our structlog pipeline, not its own handlers.
+    # access_log=False: the API's RequestContext writes the one line per request (with the request
+    # id and the route template); uvicorn's access line would be a second one.
     uvicorn.run(
-        "api:app", host=host or settings.api_host, port=port or settings.api_port, log_config=None
+        "api:app",
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_config=None,
+        access_log=False,
     )
 
 
@@ -139,7 +149,7 @@ def simulate(
         float, typer.Option(min=0, max=1, help="Fraction left untouched at a stage, to escalate.")
     ] = 0.05,
     concurrency: Annotated[int, typer.Option(min=1, help="API calls in flight at once.")] = 8,
-    base_url: ApiOption = DEFAULT_API_URL,
+    base_url: ApiOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Play realistic traffic of the demo city through the API, then compare with /v1/stats.
@@ -147,6 +157,17 @@ def simulate(
     Tokens are minted locally with the settings' secret. Exit code 1 when a request failed or the
     counts differ from the API's (other traffic during the run makes them differ too).
     """
+    import asyncio
+
+    from rich.console import Console
+
+    from daiban.cli import client as api
+    from daiban.cli import render
+    from daiban.cli.client import ApiError, ApiUnreachable
+    from daiban.cli.simulate import Report, SimulationOptions
+    from daiban.cli.simulate import render as render_report
+    from daiban.cli.simulate import simulate as play
+
     options = SimulationOptions(
         days=days,
         rate=rate,
@@ -160,13 +181,13 @@ def simulate(
     console = Console(stderr=as_json)
 
     async def main() -> Report:
-        async with api.AsyncApiClient(base_url, max_connections=concurrency) as http:
+        async with api.AsyncApiClient(api_url(base_url), max_connections=concurrency) as http:
             return await play(http, settings, options, console)
 
     try:
         report = asyncio.run(main())
     except (ApiUnreachable, ApiError) as error:
-        fail_api(error)
+        fail_api(error, given=base_url)
     if as_json:
         render.print_json(report.to_json())
     else:

@@ -1,4 +1,5 @@
-"""The console: the screens of the people who run the service (DESIGN §8), served by the API's app.
+"""The console: the screens of the people who run the service (docs/design.md §8), served by the
+API's app.
 
 Server-rendered pages (Jinja2 templates, one stylesheet, one small script, no build step): a page
 is one request to the same process that holds the rules, which is fast on a cheap phone, works

@@ -42,11 +42,11 @@ class Settings(BaseSettings):
     # The codec endpoint decodes whole workflow states for the Temporal Web UI.
     codec_max_body_bytes: int = 4 * 1024 * 1024
 
-    # Clocks (DESIGN §2): the office's time zone and closing time.
+    # Clocks (docs/design.md §2): the office's time zone and closing time.
     timezone: str = "Asia/Shanghai"
     closing_time: time = time(17, 0)
 
-    # Windows of DESIGN §5, in working days unless the name says natural days.
+    # Windows of docs/design.md §5, in working days unless the name says natural days.
     agent_handoff_days: int = Field(2, ge=0)
     acceptance_window_days: int = Field(5, ge=0)
     township_step_days: int = Field(5, ge=0)
@@ -56,11 +56,11 @@ class Settings(BaseSettings):
     rating_window_natural_days: int = Field(7, ge=0)
     rectification_days: int = Field(5, ge=0)
 
-    # Escalation ladder of DESIGN §3.
+    # Escalation ladder of docs/design.md §3.
     reminder_working_days_before: int = Field(1, ge=0)
     yellow_fraction: float = Field(0.9, gt=0, lt=1)
 
-    # Ratings of DESIGN §4.
+    # Ratings of docs/design.md §4.
     default_rating: int = Field(3, ge=1, le=5)
 
     # Catalog replacement file (DAIBAN_CATALOG); None means the shipped demo catalog.

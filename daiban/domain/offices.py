@@ -1,7 +1,7 @@
 """The office tree: cities, their townships, community service centers and villages.
 
-One deployment may serve several county-level cities (DESIGN §6), so nothing here names a city:
-every rule asks the tree. The tiers, top to bottom:
+One deployment may serve several county-level cities (docs/design.md §6), so nothing here names a
+city: every rule asks the tree. The tiers, top to bottom:
 
 - ``city``: a city administrative service center (市行政服务中心), the root of its tree;
 - ``township``: a township or street convenience service center (镇/街道便民服务中心);

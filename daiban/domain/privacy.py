@@ -1,4 +1,4 @@
-"""Resident data: validation at the door (DESIGN §6) and masking on the way out.
+"""Resident data: validation at the door (docs/design.md §6) and masking on the way out.
 
 ID numbers follow GB 11643-1999 (18 characters, a weighted check digit, a real birth date); mobile
 numbers match ``^1[3-9]\\d{9}$``. Every response masks name, ID number and phone unless the viewer
@@ -112,7 +112,8 @@ def sees_resident(principal: Principal, state: RequestState) -> bool:
 
 def for_viewer(principal: Principal, state: RequestState) -> RequestState:
     """The state as this principal may see it: the resident masked unless ``sees_resident``, and
-    the rater's identity shown only to the village agent (DESIGN §4: never to the rated office)."""
+    the rater's identity shown only to the village agent (docs/design.md §4: never to the rated
+    office)."""
     village_agent = principal.role == Role.AGENT and principal.office == state.village
     history = state.history
     if not village_agent:

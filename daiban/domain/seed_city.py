@@ -1,5 +1,5 @@
-"""The seed city 莱西市 (code 370285) as demo data (DESIGN §1): one city center, 11 townships and
-street offices, 119 community service centers and 887 village/residential communities (26 urban,
+"""The seed city 莱西市 (code 370285) as demo data (docs/design.md §1): one city center, 11
+townships and street offices, 119 community service centers and 887 village/residential communities (26 urban,
 861 rural).
 
 Generation is pure and deterministic: no randomness, only fixed tables and index arithmetic, so

@@ -1,4 +1,5 @@
-"""The working-day calendar: which dates are working days, and when a clock falls due (DESIGN §2).
+"""The working-day calendar: which dates are working days, and when a clock falls due
+(docs/design.md §2).
 
 Pure and fast: no database, no settings. The caller passes the time zone, the closing time and the
 administrator's override table, so that an activity can build one calendar per request from the

@@ -4,11 +4,14 @@
 it accepts the client's ``X-Request-ID`` when it is sane or makes one, binds it into structlog's
 contextvars for every log line of the request, refuses a body over the limit (a declared one before
 the app reads it, a chunked one as it arrives), times the request by route template, and writes one
-access line without the query string or body (they may hold personal data).
+access line without the query string or body (they may hold personal data). That line is the only
+one per request: uvicorn's own access log is switched off when the middleware is built, however the
+server was started (``daiban serve``, or ``uvicorn api:app`` in the deployment files).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -80,6 +83,9 @@ class RequestContext:
     ) -> None:
         self.app = app
         self.metrics = metrics
+        # Starlette builds the middleware at the first request, after uvicorn configured its
+        # loggers: switching its access logger off here holds for any way the server started.
+        logging.getLogger("uvicorn.access").disabled = True
         self.max_body_bytes = max_body_bytes
         self.codec_max_body_bytes = codec_max_body_bytes
 
@@ -144,7 +150,18 @@ def _declared_length(headers: Headers) -> int:
 
 
 def _route_template(scope: Scope) -> str:
-    """The matched route's template (``/v1/requests/{id}``): bounded label values, no ids."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
+    """The matched route's template (``/v1/requests/{id}``): bounded label values, no ids.
+
+    FastAPI's own routes put themselves in the scope; Starlette's plain routes (``/docs``,
+    ``/openapi.json``) leave only their endpoint, which names the route among the app's."""
+    path = getattr(scope.get("route"), "path", None)
+    if isinstance(path, str):
+        return path
+    endpoint = scope.get("endpoint")
+    if endpoint is not None:
+        for route in getattr(scope.get("app"), "routes", ()):
+            if getattr(route, "endpoint", None) is endpoint:
+                path = getattr(route, "path", None)
+                if isinstance(path, str):
+                    return path
+    return "unmatched"

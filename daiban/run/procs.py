@@ -171,7 +171,7 @@ def installed_binary(name: str) -> str:
     return found
 
 
-# Always on (shared/ENVIRONMENT.md measured them): WAL with synchronous=normal is as fast as memory
+# Always on (docs/operations.md measured them): WAL with synchronous=normal is as fast as memory
 # without risking the file (`off` may lose the last writes); one task-queue partition suits a
 # single node.
 _SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
@@ -181,7 +181,7 @@ _ONE_PARTITION = (
 )
 # Update-with-start (every submission) is a multi-operation; on by default since server 1.32.
 _MULTI_OPERATION = "frontend.enableExecuteMultiOperation=true"
-# About +35% on a workflow of signals and short activities (ENVIRONMENT.md).
+# About +35% on a workflow of signals and short activities (docs/operations.md).
 _EAGER_ACTIVITIES = "system.enableActivityEagerExecution=true"
 
 

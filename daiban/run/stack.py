@@ -8,7 +8,10 @@ so a Ctrl-C in the terminal reaches only the supervisor, which then stops the ch
 Linux a child also gets SIGTERM if the supervisor itself dies, so no orphan keeps holding the ports.
 
 Everything durable lives in files (``var/temporal.db`` and the database), so the next run carries
-on where this one stopped: open requests resume and their timers fire.
+on where this one stopped: open requests resume and their timers fire. Once ready, the stack records
+its addresses and the demo tokens in the var directory (``daiban/run/addresses.py``) so that the
+``daiban`` commands and a second terminal find it; a calendar change made while it was stopped is
+passed on to the open requests at the next start.
 """
 
 from __future__ import annotations
@@ -30,10 +33,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from daiban.core.settings import Settings
+from daiban.core.temporal import connect
 from daiban.domain.offices import demo_offices, demo_tree
 from daiban.http.auth import mint_token
+from daiban.run import addresses
 from daiban.run.procs import Child, dev_server_argv, temporal_not_ready
 from daiban.store.db import display_url, load_offices, make_engine, upgrade
+from daiban.store.recompute import signal_open_requests
 
 # The ready-made tokens printed at start: (shell variable, role, office).
 DEMO_TOKENS = (
@@ -99,7 +105,10 @@ class Stack:
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             self._start()
-            self._announce()
+            self._recompute_if_pending()
+            tokens = self._tokens()
+            addresses.record(self.config.var_dir, self._addresses(), tokens)
+            self._announce(tokens)
             return self._supervise()
         except Interrupted:
             return 0
@@ -107,6 +116,7 @@ class Stack:
             self.errors.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
             return 1
         finally:
+            addresses.forget(self.config.var_dir)
             self._shutdown()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
@@ -246,7 +256,58 @@ class Stack:
 
     # --- running -------------------------------------------------------------------------------
 
-    def _announce(self) -> None:
+    def _recompute_if_pending(self) -> None:
+        """The calendar changed while the stack was stopped: open requests recompute now."""
+        if not addresses.recompute_pending(self.config.var_dir):
+            return
+        settings = self.settings.model_copy(
+            update={
+                "temporal_address": self.config.temporal_address,
+                "temporal_namespace": self.config.namespace,
+            }
+        )
+
+        async def signal_all() -> int:
+            client = await connect(settings)
+            engine = make_engine(self.config.database_url)
+            try:
+                return await signal_open_requests(client, engine)
+            finally:
+                engine.dispose()
+
+        try:
+            count = asyncio.run(signal_all())
+        except Exception as error:  # the stack runs on; the mark stays for the next start
+            self.errors.print(
+                f"[yellow]warning:[/yellow] the calendar changed while stopped, but open requests "
+                f"could not be told ({escape(str(error))}); run `daiban calendar recompute`",
+                highlight=False,
+            )
+            return
+        addresses.clear_recompute_pending(self.config.var_dir)
+        self.console.print(
+            f"The calendar changed while stopped: {count} open requests recompute their deadlines",
+            highlight=False,
+        )
+
+    def _addresses(self) -> addresses.StackAddresses:
+        c = self.config
+        return addresses.StackAddresses(
+            api_url=c.api_url,
+            temporal_address=c.temporal_address,
+            namespace=c.namespace,
+            ui_url=c.ui_url,
+            database_url=c.database_url,
+            pid=os.getpid(),
+        )
+
+    def _tokens(self) -> dict[str, str]:
+        return {
+            variable: mint_token(self.settings, f"{role}-{office}", role, office, TOKEN_TTL_SECONDS)
+            for variable, role, office in DEMO_TOKENS
+        }
+
+    def _announce(self, tokens: dict[str, str]) -> None:
         c = self.config
         out = self.console
         out.print("\n[bold green]daiban is running[/bold green]")
@@ -260,22 +321,23 @@ class Stack:
         out.print(f"  logs         {logs}", highlight=False)
         out.print("\nTokens, valid 30 days (paste into your shell):")
         for variable, role, office in DEMO_TOKENS:
-            token = mint_token(self.settings, f"{role}-{office}", role, office, TOKEN_TTL_SECONDS)
             out.print(f"  # {role} of {office} {demo_tree().get(office).name}", highlight=False)
-            out.print(f"  export {variable}={token}", soft_wrap=True, highlight=False)
-        body = (
-            '{"item": "yanglao-dengji", "resident": {"name": "王秀英", '
-            '"id_number": "370285194802150024", "phone": "13805321234"}, '
-            '"materials": ["城乡居民基本养老保险参保登记表", "居民身份证", "户口簿"]}'
+            out.print(f"  export {variable}={tokens[variable]}", soft_wrap=True, highlight=False)
+        shell_file = c.var_dir / addresses.SHELL_FILE
+        out.print(
+            "\nIn a second terminal (the daiban commands find this stack by themselves; the file "
+            "also sets DAIBAN_API_URL for curl, TEMPORAL_ADDRESS for temporal, and the tokens):",
+            highlight=False,
         )
+        out.print(f"  source .venv/bin/activate && source {shell_file}", highlight=False)
+        if c.var_dir.resolve() != (Path.cwd() / addresses.DEFAULT_VAR_DIR).resolve():
+            out.print(f"  export {addresses.VAR_DIR_VARIABLE}={c.var_dir}", highlight=False)
         examples = [
-            f'curl -s {c.api_url}/v1/catalog -H "Authorization: Bearer $AGENT"',
-            f'curl -s {c.api_url}/v1/requests -H "Authorization: Bearer $AGENT" '
-            f"-H 'Content-Type: application/json' -d '{body}'",
-            f'curl -s {c.api_url}/v1/queue -H "Authorization: Bearer $STAFF"',
-            f'curl -s {c.api_url}/v1/stats -H "Authorization: Bearer $SUPERVISOR"',
-            f"DAIBAN_TOKEN=$SUPERVISOR daiban list --api {c.api_url}",
-            f"daiban simulate --api {c.api_url} --villages 20 --days 1",
+            'curl -s "$DAIBAN_API_URL/v1/catalog" -H "Authorization: Bearer $AGENT"',
+            'curl -s "$DAIBAN_API_URL/v1/queue" -H "Authorization: Bearer $STAFF"',
+            "daiban list --token $SUPERVISOR",
+            "daiban simulate --villages 20 --days 1",
+            "temporal workflow list --limit 5",
         ]
         out.print("\nTry:")
         for line in examples:

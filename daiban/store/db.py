@@ -134,7 +134,7 @@ def _make_sqlite_engine(url: URL) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             # WAL lets readers run beside the one writer. NORMAL never corrupts the file; a power
-            # cut may lose the last commits (the durable middle ground of ENVIRONMENT.md).
+            # cut may lose the last commits (the durable middle ground of docs/operations.md).
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

@@ -1,4 +1,4 @@
-"""The supervision ledger: append-only rows per request, chained by SHA-256 (DESIGN §3).
+"""The supervision ledger: append-only rows per request, chained by SHA-256 (docs/design.md §3).
 
 Each row carries the hash of the previous row of its request and the hash of its own canonical
 content (which includes that previous hash), so editing, deleting or reordering any row breaks the

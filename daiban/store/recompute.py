@@ -1,5 +1,5 @@
 """Telling running requests that the calendar data changed, so their deadlines are recomputed
-(DESIGN §2: a provisional deadline becomes final when the year is loaded)."""
+(docs/design.md §2: a provisional deadline becomes final when the year is loaded)."""
 
 from __future__ import annotations
 

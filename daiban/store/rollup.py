@@ -69,7 +69,8 @@ def _insert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
         return postgresql.insert(table)
     if dialect == "sqlite":
         return sqlite.insert(table)
-    # The two databases this product supports (DESIGN §6); any other is a configuration error.
+    # The two databases this product supports (docs/design.md §6); any other is a configuration
+    # error.
     raise ValueError(f"the read model needs SQLite or PostgreSQL, not {dialect}")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from typer.testing import CliRunner, Result
 
 from daiban.cli.main import app
+from daiban.cli.text import cells
 from daiban.domain.catalog import load_catalog
 from tests.cli.conftest import CITY, RESIDENT, TOWNSHIP, VILLAGE, token
 
@@ -86,33 +87,58 @@ def test_lists_queue_and_stats_as_json(runner: CliRunner, api_url: str) -> None:
     assert {"completed", "on_time_rate", "ratings", "satisfaction_rate"} <= office.keys()
 
 
-def test_tables_for_people(runner: CliRunner, api_url: str) -> None:
+def test_text_for_people_speaks_names_within_80_columns(runner: CliRunner, api_url: str) -> None:
     request_id = submit(runner, api_url)["id"]
     shown = run(runner, api_url, AGENT, "show", request_id)
     assert shown.exit_code == 0, shown.stderr
     assert request_id in shown.stdout and "History" in shown.stdout
-    assert "handoff, withdraw" in shown.stdout
+    assert "临时救助" in shown.stdout and "阎家疃村" in shown.stdout and "村代办中" in shown.stdout
+    assert "handoff 送交乡镇, withdraw 撤回" in shown.stdout
     listed = run(runner, api_url, AGENT, "list")
-    assert listed.exit_code == 0 and request_id[:6] in listed.stdout
+    assert listed.exit_code == 0 and request_id in listed.stdout
+    assert "village_intake" not in listed.stdout and "村代办中" in listed.stdout
     acted = run(runner, api_url, AGENT, "act", request_id, "handoff")
-    assert acted.exit_code == 0 and "is at township_review" in acted.stdout
+    assert acted.exit_code == 0 and "is at 乡镇受理中" in acted.stdout
+    assert "you may now: withdraw 撤回" in acted.stdout
     stats = run(runner, api_url, SUPERVISOR, "stats")
     assert stats.exit_code == 0 and "Statistics per township" in stats.stdout
+    assert "姜山镇" in stats.stdout
+    for result in (shown, listed, acted, stats):
+        assert max(cells(line) for line in result.stdout.splitlines()) <= 80, result.stdout
 
 
-def test_api_problems_exit_2_in_a_few_lines(runner: CliRunner, api_url: str) -> None:
+def test_the_ledger_for_supervisors(runner: CliRunner, api_url: str) -> None:
+    request_id = submit(runner, api_url)["id"]
+    run_json(runner, api_url, AGENT, "act", request_id, "handoff")
+    page = run_json(runner, api_url, SUPERVISOR, "events", "--request", request_id)
+    assert [e["action"] for e in page["items"]][:2] == ["handoff", "submit"]
+    listed = run(runner, api_url, SUPERVISOR, "events", "--request", request_id)
+    assert listed.exit_code == 0, listed.stderr
+    assert "handoff 送交乡镇 → 乡镇受理中" in listed.stdout
+    checked = run(runner, api_url, SUPERVISOR, "verify", "--request", request_id)
+    assert checked.exit_code == 0, checked.stderr
+    assert checked.stdout.startswith("ledger intact: ")
+    assert run_json(runner, api_url, SUPERVISOR, "verify")["ok"] is True
+    refused = run(runner, api_url, AGENT, "events")
+    assert refused.exit_code == 4 and refused.stderr.startswith("error: 403 ")
+
+
+def test_api_problems_exit_with_their_own_code_in_a_few_lines(
+    runner: CliRunner, api_url: str
+) -> None:
     request_id = submit(runner, api_url)["id"]
     conflict = run(runner, api_url, AGENT, "act", request_id, "deliver")
-    assert conflict.exit_code == 2
+    assert conflict.exit_code == 6
     lines = conflict.stderr.strip().splitlines()
     assert lines[0].startswith("error: 409 ")
     assert lines[-1] == "  allowed actions now: handoff, withdraw"
     forbidden = run(runner, api_url, AGENT, "act", request_id, "accept")
-    assert forbidden.exit_code == 2 and forbidden.stderr.startswith("error: 403 ")
+    assert forbidden.exit_code == 4 and forbidden.stderr.startswith("error: 403 ")
     hidden = run(runner, api_url, NEIGHBOUR, "show", request_id)
-    assert hidden.exit_code == 2 and hidden.stderr.startswith("error: 404 ")
+    assert hidden.exit_code == 5 and hidden.stderr.startswith("error: 404 ")
     unauthenticated = run(runner, api_url, "not-a-token", "show", request_id)
-    assert unauthenticated.exit_code == 2 and unauthenticated.stderr.startswith("error: 401 ")
+    assert unauthenticated.exit_code == 4
+    assert unauthenticated.stderr.startswith("error: 401 ")
     resident = ("--name", RESIDENT["name"], "--id-number", RESIDENT["id_number"])
     args = ("submit", "--item", "moon-landing", *resident, "--phone", RESIDENT["phone"])
     unknown_item = run(runner, api_url, AGENT, *args, "--material", "户口簿")

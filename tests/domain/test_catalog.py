@@ -1,4 +1,5 @@
-"""The service catalog: the shipped data matches DESIGN §5, and a bad file is refused clearly."""
+"""The service catalog: the shipped data matches docs/design.md §5, and a bad file is refused
+clearly."""
 
 from __future__ import annotations
 

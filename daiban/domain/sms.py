@@ -1,0 +1,127 @@
+"""Notification texts as a county sends them by SMS: templates as data, rendered here.
+
+The workflow records each notification with a plain text of its own (its history must never
+change, so that text stays as it is); what leaves for the gateway is rendered from the county's
+templates in ``data/sms.json`` — 提示/黄牌/红牌, the clock in words, the office and item names, the
+deadline as 12月1日17:00 — when the transition is recorded. A county edits the file, or points
+``DAIBAN_SMS_TEMPLATES`` at its own; nothing here needs a code change for new wording.
+
+One SMS segment holds 70 Chinese characters. A text longer than ``max_length`` drops the
+signature first, then shortens the item's name, so it always fits one segment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from datetime import datetime, tzinfo
+from functools import cache
+from pathlib import Path
+
+from daiban.domain import labels
+from daiban.domain.offices import demo_tree
+from models.contracts import Notification, TransitionRecord
+
+DEFAULT_FILE = Path(__file__).parent / "data" / "sms.json"
+TEMPLATES_VARIABLE = "DAIBAN_SMS_TEMPLATES"
+
+
+@dataclass(frozen=True)
+class Templates:
+    signature: str
+    max_length: int
+    rungs: dict[str, str]
+    arrival: str
+    clocks: dict[str, str]
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Templates:
+        rungs, clocks = data["rungs"], data.get("clocks", {})
+        if not isinstance(rungs, dict) or not isinstance(clocks, dict):
+            raise ValueError("rungs and clocks must be objects")
+        return cls(
+            signature=str(data.get("signature", "")),
+            max_length=int(str(data.get("max_length", 70))),
+            rungs={str(k): str(v) for k, v in rungs.items()},
+            arrival=str(data["arrival"]),
+            clocks={str(k): str(v) for k, v in clocks.items()},
+        )
+
+
+@cache
+def templates(path: str | None = None) -> Templates:
+    """The county's templates: ``path``, else ``DAIBAN_SMS_TEMPLATES``, else the shipped file."""
+    chosen = Path(path or os.environ.get(TEMPLATES_VARIABLE) or DEFAULT_FILE)
+    data = json.loads(chosen.read_text(encoding="utf-8"))
+    return Templates.from_json(data)
+
+
+def when(moment: datetime, tz: tzinfo) -> str:
+    """``12月1日17:00``, as an SMS says it (the offices' time)."""
+    local = moment.astimezone(tz)
+    return f"{local.month}月{local.day}日{local:%H:%M}"
+
+
+def office_name(code: str) -> str:
+    office = demo_tree().find(code)
+    return office.name if office is not None else code
+
+
+def fit(template: str, t: Templates, **fields: str) -> str:
+    """The template filled in within ``t.max_length`` characters: without the signature if need
+    be, then with the item's name shortened (``…``)."""
+    text = template.format(signature=t.signature, **fields)
+    if len(text) <= t.max_length:
+        return text
+    text = template.format(signature="", **fields)
+    item = fields.get("item", "")
+    while len(text) > t.max_length and len(item) > 2:
+        item = item[:-2] + "…"
+        text = template.format(signature="", **(fields | {"item": item}))
+    return text
+
+
+def rung_text(
+    level: str, clock: str, item: str, office: str, deadline: datetime, tz: tzinfo, t: Templates
+) -> str:
+    """The text of one rung of the ladder (docs/design.md §3)."""
+    return fit(
+        t.rungs[level],
+        t,
+        item=item,
+        office=office_name(office),
+        clock=t.clocks.get(clock, labels.name(labels.CLOCKS, clock)),
+        deadline=when(deadline, tz),
+    )
+
+
+def county_texts(
+    record: TransitionRecord, tz: tzinfo, t: Templates | None = None
+) -> list[Notification]:
+    """The transition's notifications with the texts the county sends: each rung's from its
+    ledger event, an arrival at an office (``<item> 待办：<stage>``) from the arrival template;
+    any other text is already in words and stays."""
+    t = t or templates()
+    state = record.state
+    rungs = [e for e in record.events if e.kind == "escalation" and e.level in t.rungs]
+    arrival_prefix = f"{state.item_name} 待办："
+    out = []
+    for n in record.notifications:
+        text = n.message
+        event = next((e for e in rungs if e.level == n.level), None)
+        if event is not None and event.clock and event.deadline:
+            text = rung_text(
+                event.level or "", event.clock, state.item_name, event.office, event.deadline, tz, t
+            )
+        elif n.message.startswith(arrival_prefix):
+            stage = n.message.removeprefix(arrival_prefix)
+            text = fit(
+                t.arrival,
+                t,
+                item=state.item_name,
+                office=office_name(n.recipient_office),
+                stage=labels.name(labels.STAGES, stage),
+            )
+        out.append(replace(n, message=text))
+    return out
