@@ -1,6 +1,6 @@
 """The seed city 莱西市 (code 370285) as demo data (docs/design.md §1): one city center, 11
-townships and street offices, 119 community service centers and 887 village/residential communities (26 urban,
-861 rural).
+townships and street offices, 119 community service centers and 887 village/residential
+communities (26 urban, 861 rural).
 
 Generation is pure and deterministic: no randomness, only fixed tables and index arithmetic, so
 every code and name is the same on every machine and in every release (tests pin a hash of the
