@@ -50,6 +50,9 @@ from workflows.timeouts import COMPUTE_RETRY, COMPUTE_TIMEOUT, RECORD_RETRY, REC
 SYSTEM = Actor(sub="system", role=Role.SYSTEM, office="system")
 # Patch: record transitions with a regular activity, after the deciding task is committed.
 RECORD_AFTER_COMMIT = "record-transition-after-commit"
+# Patch: ``ready`` answers once the registration is recorded, not once it is decided. Runs
+# started before it completed ``ready`` in an earlier workflow task; replaying them needs that.
+READY_AFTER_RECORD = "ready-after-record"
 
 
 @dataclass
@@ -155,7 +158,10 @@ class ResidentRequestWorkflow:
         """The state once registration is recorded (ledger and read model written); sent with
         the start (update-with-start) so the submitter gets deadlines in the same round trip and
         can act on the request at once."""
-        await workflow.wait_condition(lambda: self._recorded >= 1)
+        if workflow.patched(READY_AFTER_RECORD):
+            await workflow.wait_condition(lambda: self._recorded >= 1)
+        else:
+            await workflow.wait_condition(lambda: self._state.version >= 1)
         return self._state
 
     @workflow.update
