@@ -52,8 +52,10 @@ def build_worker(
     task_queue: str | None = None,
     gateway: NotificationGateway | None = None,
     max_concurrent_activities: int = 32,
+    source: CalendarSource | None = None,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
-    source = CalendarSource(engine, tz=settings.timezone, closing=settings.closing_time)
+    source = source or CalendarSource(engine, tz=settings.timezone, closing=settings.closing_time)
     deadlines = DeadlineActivities(source)
     records = RecordActivities(engine, source, gateway)
     return Worker(
@@ -66,6 +68,7 @@ def build_worker(
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_local_activities=max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=30),
+        max_cached_workflows=max_cached_workflows,
     )
 
 
