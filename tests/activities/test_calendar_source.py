@@ -12,7 +12,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from activities.calendar_source import CalendarSource
-from daiban.store.db import load_calendar_year, make_engine, session_scope, upgrade
+from daiban.store.calendar import load_calendar_year
+from daiban.store.db import make_engine, session_scope, upgrade
 from tests.workflows.conftest import CalendarDatabase
 
 

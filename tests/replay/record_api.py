@@ -49,7 +49,12 @@ try:  # the layout since daiban/ was split into rooms
     from daiban.core.temporal import converter
     from daiban.domain.catalog import load_catalog
     from daiban.domain.intake import item_spec, policy
-    from daiban.store.db import load_calendar_year, make_engine, session_scope, upgrade
+    from daiban.store.db import make_engine, session_scope, upgrade
+
+    try:
+        from daiban.store.calendar import load_calendar_year
+    except ImportError:  # before the calendar had its own store module
+        from daiban.store.db import load_calendar_year  # type: ignore[attr-defined,no-redef]
 except ImportError:  # the releases before it
     from daiban.catalog import load_catalog  # type: ignore[no-redef]
     from daiban.db import (  # type: ignore[no-redef]

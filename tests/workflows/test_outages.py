@@ -20,7 +20,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.calendar_source import CalendarSource
 from daiban.core.settings import Settings
-from daiban.store.db import load_calendar_year, session_scope
+from daiban.store.calendar import load_calendar_year
+from daiban.store.db import session_scope
 from models.contracts import ClockName
 from tests.workflows.conftest import (
     AGENT,
