@@ -6,8 +6,10 @@ again, and apply in full once the calendar is back."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -19,13 +21,16 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.calendar_source import CalendarSource
+from activities.notify import WebhookGateway
 from daiban.core.settings import Settings
 from daiban.store.calendar import load_calendar_year
 from daiban.store.db import session_scope
 from models.contracts import ClockName
+from tests.activities.test_notify import FakeSmsGateway
 from tests.workflows.conftest import (
     AGENT,
     SUPERVISOR,
+    TOWNSHIP_PATH,
     TOWNSHIP_STAFF,
     CalendarDatabase,
     Harness,
@@ -180,3 +185,36 @@ async def test_a_calendar_edit_during_an_outage_is_applied_after_it(
     # Mon 6 January; provisionally (Monday–Friday) it was Wed 1 January.
     assert state.deadline == cst("2031-01-06 17:00")
     assert state.history[-1].action == "recompute_deadlines"
+
+
+@pytest.fixture
+def hanging_sms() -> Iterator[FakeSmsGateway]:
+    server = FakeSmsGateway()
+    server.hanging = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+
+
+async def test_a_hanging_webhook_holds_no_transition_and_receives_nothing_twice(
+    harness_only: Harness, hanging_sms: FakeSmsGateway
+) -> None:
+    """A gateway that accepts connections and never answers: every action and rung applies and
+    is recorded at once; the notifications wait in the outbox, each tried once so far."""
+    harness = harness_only
+    sms = hanging_sms
+    worker = build_worker(
+        harness.client, harness.engine, harness.settings, task_queue=harness.task_queue,
+        gateway=WebhookGateway(sms.url, timeout=2.0),
+    )  # fmt: skip
+    async with worker:
+        started = time.monotonic()
+        rid = await harness.submit()
+        for action, actor in TOWNSHIP_PATH:
+            await harness.act(rid, action, actor)
+        # Four transitions, each with notifications: recorded without waiting on the gateway.
+        assert time.monotonic() - started < 6  # inline delivery took over 15 s here
+        state = await harness.eventually(rid, lambda s: s.stage == "awaiting_rating")
+        assert len(harness.ledger(rid)) == len(state.history)
+    assert sorted(sms.hung) == sorted(set(sms.hung))  # no notification posted twice
+    assert all(r.status == "pending" for r in harness.outbox(rid))
