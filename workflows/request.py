@@ -12,7 +12,7 @@ import asyncio
 import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from temporalio import workflow
@@ -67,6 +67,13 @@ READY_AFTER_RECORD = "ready-after-record"
 # an action answers with ``DeadlinesUnavailable``, the workflow's own transitions (registration,
 # rungs, calendar recomputation) wait and try again. Before it, the error failed the run.
 ATOMIC_TRANSITIONS = "atomic-transitions"
+# Patch: an action's dates are checked against the service's local date (between 00:00 and 08:00
+# in China the UTC date is yesterday's) and a gap's due date at most ``MAX_DUE_AHEAD`` away.
+LOCAL_DATES = "local-dates"
+# Patch: a calendar recomputation that moves only a reminder or yellow instant is committed too.
+RECOMPUTE_EVERY_INSTANT = "recompute-every-instant"
+# The furthest a gap's materials may be promised: a year covers any lawful promise.
+MAX_DUE_AHEAD = timedelta(days=366)
 
 
 @dataclass
@@ -160,7 +167,7 @@ class ResidentRequestWorkflow:
         async with self._lock:
             # Another update may have changed the state while this one waited for the lock: check
             # again, so that two racing actions can never both apply.
-            self._check(cmd)
+            self._check(cmd, local_dates=workflow.patched(LOCAL_DATES))
             tx = _Tx(workflow.now())
             if not await self._atomically(lambda: self._apply(cmd, tx)):
                 raise ApplicationError(
@@ -173,13 +180,22 @@ class ResidentRequestWorkflow:
 
     @act.validator
     def _validate_act(self, cmd: ActionCommand) -> None:
-        self._check(cmd)
+        # A validator is not replayed (a rejected update leaves no history), so it may apply the
+        # current rules without a patch; the handler's re-check may not.
+        self._check(cmd, local_dates=True)
 
     # --- rules ---------------------------------------------------------------------------------
 
-    def _check(self, cmd: ActionCommand) -> None:
+    def _check(self, cmd: ActionCommand, *, local_dates: bool) -> None:
+        now = workflow.now()
+        if local_dates:
+            local = timezone(timedelta(minutes=self._policy.utc_offset_minutes))
+            today = now.astimezone(local).date()
+            latest: date | None = today + MAX_DUE_AHEAD
+        else:  # runs before the local-dates patch
+            today, latest = now.date(), None
         try:
-            rules.check(self._state, cmd, today=workflow.now().date())
+            rules.check(self._state, cmd, today=today, latest=latest)
         except rules.ActionRejected as e:
             kind = {"forbidden": "Forbidden", "invalid": "InvalidAction"}.get(
                 e.kind, "ActionNotAllowed"
@@ -438,12 +454,16 @@ class ResidentRequestWorkflow:
             if c.query is not None
         ]
         result = await self._compute(DeadlineBatch(clocks=queries, reload_calendar=True))
-        changed = False
+        changed = rungs_moved = False
         for clock, times in zip(running, result.clocks, strict=True):
             before = (clock.deadline, clock.statutory, clock.provisional)
+            rungs = (clock.reminder_at, clock.yellow_at)
             clocks.set_times(clock, times)
             changed = changed or before != (clock.deadline, clock.statutory, clock.provisional)
-        return changed
+            rungs_moved = rungs_moved or rungs != (clock.reminder_at, clock.yellow_at)
+        # A moved reminder or yellow instant alone is a change too: uncommitted, the read model
+        # kept the old one and the ladder's timer was not reset, so the rung fired off time.
+        return changed or (rungs_moved and workflow.patched(RECOMPUTE_EVERY_INSTANT))
 
     # --- transitions shared by several actions ------------------------------------------------
 
