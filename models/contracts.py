@@ -125,9 +125,6 @@ class Policy:
     reminder_days: int = 1
     yellow_fraction: float = 0.9
     default_rating: int = 3
-    # The service's UTC offset (its time zone's; Chinese time has no daylight saving): what
-    # "today" is for a date an action names (a gap's due date).
-    utc_offset_minutes: int = 480
 
 
 @dataclass

@@ -12,7 +12,7 @@ import asyncio
 import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -46,7 +46,7 @@ from models.contracts import (
     TransitionRecord,
 )
 from workflows import clocks
-from workflows.notice import service_notice
+from workflows.notice import CST, service_notice
 from workflows.timeouts import (
     COMPUTE_RETRY,
     COMPUTE_TIMEOUT,
@@ -189,8 +189,7 @@ class ResidentRequestWorkflow:
     def _check(self, cmd: ActionCommand, *, local_dates: bool) -> None:
         now = workflow.now()
         if local_dates:
-            local = timezone(timedelta(minutes=self._policy.utc_offset_minutes))
-            today = now.astimezone(local).date()
+            today = now.astimezone(CST).date()
             latest: date | None = today + MAX_DUE_AHEAD
         else:  # runs before the local-dates patch
             today, latest = now.date(), None

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
-
 from daiban.core.settings import Settings
 from daiban.domain.catalog import ServiceItem
 from models.contracts import ItemSpec, LimitSpec, Policy
@@ -35,10 +32,4 @@ def policy(settings: Settings) -> Policy:
         reminder_days=settings.reminder_working_days_before,
         yellow_fraction=settings.yellow_fraction,
         default_rating=settings.default_rating,
-        utc_offset_minutes=utc_offset_minutes(settings.timezone),
     )
-
-
-def utc_offset_minutes(zone: str) -> int:
-    offset = ZoneInfo(zone).utcoffset(datetime.now(UTC))
-    return int(offset.total_seconds() // 60) if offset is not None else 0
