@@ -7,11 +7,13 @@ down gracefully on SIGTERM/SIGINT, letting running activities finish.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import Client
@@ -20,7 +22,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.calendar_source import CalendarSource
 from activities.deadlines import DeadlineActivities
-from activities.notify import NotificationGateway, gateway_for, relay_pending
+from activities.notify import Courier, LogGateway, NotificationGateway, gateway_for
 from activities.records import RecordActivities
 from daiban.core.logs import configure_logging, get_logger
 from daiban.core.settings import Settings, get_settings
@@ -44,6 +46,26 @@ SANDBOXED_RUNNER = SandboxedWorkflowRunner(
 )
 
 
+class RequestWorker(Worker):
+    """The Temporal worker and, beside it for as long as it runs, the notification courier."""
+
+    def __init__(
+        self, courier: Courier, records: RecordActivities, *args: Any, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._courier, self._records = courier, records
+
+    async def run(self) -> None:
+        courier = asyncio.create_task(self._courier.run())
+        try:
+            await super().run()
+        finally:
+            courier.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await courier
+            self._records.close()
+
+
 def build_worker(
     client: Client,
     engine: Engine,
@@ -52,20 +74,27 @@ def build_worker(
     task_queue: str | None = None,
     gateway: NotificationGateway | None = None,
     max_concurrent_activities: int = 32,
+    source: CalendarSource | None = None,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
-    source = CalendarSource(engine, tz=settings.timezone, closing=settings.closing_time)
+    source = source or CalendarSource(engine, tz=settings.timezone, closing=settings.closing_time)
     deadlines = DeadlineActivities(source)
-    records = RecordActivities(engine, source, gateway)
-    return Worker(
+    courier = Courier(engine, gateway or LogGateway(), interval=settings.notify_relay_seconds)
+    records = RecordActivities(engine, source, courier, max_workers=max_concurrent_activities)
+    return RequestWorker(
+        courier,
+        records,
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=[ResidentRequestWorkflow],
         workflow_runner=WORKFLOW_RUNNER,
         activities=[deadlines.compute_deadlines, records.record_transition],
+        # Only compute_deadlines (a local activity) runs here; recording has its own threads.
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_local_activities=max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=30),
+        max_cached_workflows=max_cached_workflows,
     )
 
 
@@ -90,26 +119,9 @@ async def run_worker(settings: Settings) -> None:
         log.info(
             "worker started", task_queue=settings.task_queue, address=settings.temporal_address
         )
-        relay = asyncio.create_task(_relay_notifications(engine, gateway, settings, stop))
         await stop.wait()
         log.info("worker stopping: finishing running activities")
-        await relay
     engine.dispose()
-
-
-async def _relay_notifications(
-    engine: Engine, gateway: NotificationGateway, settings: Settings, stop: asyncio.Event
-) -> None:
-    """Retry notifications whose delivery failed: the gateway may be down for a while, the
-    outbox keeps them until it is back."""
-    while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=settings.notify_relay_seconds)
-        except TimeoutError:
-            try:
-                await asyncio.to_thread(relay_pending, engine, gateway)
-            except Exception as error:  # the database may be away; try again next round
-                log.warning("notification relay failed", error=str(error))
 
 
 def main() -> None:

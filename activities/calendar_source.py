@@ -15,9 +15,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from daiban.core.logs import get_logger
 from daiban.domain.workdays import DayKind, WorkdayCalendar
 from daiban.store.calendar import calendar_version
 from models.db import CalendarOverride, CalendarYear
+
+log = get_logger("daiban.calendar")
 
 
 class CalendarSource:
@@ -42,11 +45,21 @@ class CalendarSource:
         return self._calendar.tz
 
     def calendar(self) -> WorkdayCalendar:
+        """The calendar, re-read at most every ``recheck_seconds``. When a re-read fails (the
+        database is away) the calendar read before is served: an edit made meanwhile reaches the
+        requests by the ``calendar_changed`` signal, which reloads explicitly and is retried.
+        Only a source that never read the database raises."""
         if self._engine is None or clock.monotonic() - self._checked_at < self._recheck:
             return self._calendar
         with self._lock:
             if clock.monotonic() - self._checked_at >= self._recheck:
-                self.reload()
+                try:
+                    self.reload()
+                except Exception as error:
+                    if self._version is None:
+                        raise
+                    self._checked_at = clock.monotonic()  # try again after the next interval
+                    log.warning("calendar re-read failed; serving the cached one", error=str(error))
         return self._calendar
 
     def reload(self) -> None:

@@ -1,17 +1,19 @@
 """Notification delivery through a pluggable gateway (default: the log).
 
-The outbox row is written in the same transaction as the ledger row that caused it; delivery comes
-after the commit and marks the row sent, so a retried activity never sends twice what was sent.
+The outbox row is written in the same transaction as the ledger row that caused it; the courier
+delivers it after the commit, outside the recording, and marks it sent, so neither a retried
+recording nor a second worker sends again what was sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import time
 from typing import Protocol
 
 import httpx
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 
 from daiban.core.logs import get_logger
 from daiban.store.db import session_scope
@@ -70,46 +72,119 @@ def gateway_for(webhook_url: str | None) -> NotificationGateway:
     return WebhookGateway(webhook_url) if webhook_url else LogGateway()
 
 
-def deliver_pending(session: Session, gateway: NotificationGateway, request_id: str) -> int:
-    """Send the request's pending notifications; a failing send stays pending for a later try."""
-    rows = session.exec(
-        select(OutboxRow)
-        .where(OutboxRow.request_id == request_id, OutboxRow.status == "pending")
-        .order_by(col(OutboxRow.id))
-    ).all()
-    return _send(session, gateway, rows)
+class Courier:
+    """Delivers the outbox, apart from the recording of transitions.
 
+    Recording only queues rows (in the transition's own database transaction); the courier sends
+    them when a recording pokes it and every ``interval`` seconds, so a gateway that hangs holds
+    no transition, no lock and no activity slot. One round sends what fits in ``budget`` seconds
+    and leaves the rest for the next. Each row is claimed before its send (its attempt count moves
+    on in a committed compare-and-set), so couriers of several workers never send one row at
+    the same time, and an abandoned round never sends again what another has sent.
+    """
 
-def relay_pending(
-    engine: Engine, gateway: NotificationGateway, *, limit: int = 200, max_attempts: int = 20
-) -> int:
-    """Retry the notifications whose first delivery failed (the gateway was down); rows that
-    failed ``max_attempts`` times are marked failed for an operator to look at."""
-    with session_scope(engine) as session:
-        rows = session.exec(
-            select(OutboxRow)
-            .where(OutboxRow.status == "pending", OutboxRow.attempts > 0)
-            .order_by(col(OutboxRow.id))
-            .limit(limit)
-        ).all()
-        sent = _send(session, gateway, rows)
-        for row in rows:
-            if row.status == "pending" and row.attempts >= max_attempts:
-                row.status = "failed"
-                session.add(row)
+    def __init__(
+        self,
+        engine: Engine,
+        gateway: NotificationGateway,
+        *,
+        interval: float = 30.0,
+        budget: float = 10.0,
+        batch: int = 200,
+        max_attempts: int = 20,
+    ) -> None:
+        self._engine, self._gateway = engine, gateway
+        self._interval, self._budget = interval, budget
+        self._batch, self._max_attempts = batch, max_attempts
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        # When this courier last tried each row that is still pending: a failed row waits one
+        # interval before its next try, however often recordings poke the courier meanwhile.
+        self._tried: dict[int, float] = {}
+
+    def poke(self) -> None:
+        """Deliver soon (thread-safe: the recording runs in a worker thread)."""
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None:
+            return
+        try:
+            loop.call_soon_threadsafe(wake.set)
+        except RuntimeError:  # the loop closed: the worker is stopping
+            pass
+
+    async def run(self) -> None:
+        """Deliver until cancelled (the worker stops)."""
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await asyncio.to_thread(self.deliver_round)
+            except Exception as error:  # the database may be away; the next round tries again
+                log.warning("notification delivery failed", error=str(error))
+
+    def deliver_round(self) -> int:
+        """Send pending rows, oldest first, within the budget (blocking); the number sent."""
+        until = time.monotonic() + self._budget
+        with Session(self._engine) as session:
+            pending = session.exec(
+                select(col(OutboxRow.id), col(OutboxRow.attempts))
+                .where(OutboxRow.status == "pending")
+                .order_by(col(OutboxRow.id))
+                .limit(self._batch)
+            ).all()
+        sent = 0
+        for row_id, attempts in pending:
+            now = time.monotonic()
+            if now >= until:
+                break
+            assert row_id is not None
+            if now - self._tried.get(row_id, float("-inf")) < self._interval:
+                continue
+            row = self._claim(row_id, attempts)
+            if row is None:
+                continue  # another courier has it
+            self._tried[row_id] = now
+            try:
+                self._gateway.send(row)
+            except Exception as error:  # any gateway failure: keep it pending, record why
+                self._settle(row_id, error=f"{type(error).__name__}: {error}"[:500])
+            else:
+                self._settle(row_id)
+                del self._tried[row_id]
+                sent += 1
         return sent
 
+    def _claim(self, row_id: int, attempts: int) -> OutboxRow | None:
+        with session_scope(self._engine) as session:
+            claimed = session.exec(
+                update(OutboxRow)
+                .where(
+                    col(OutboxRow.id) == row_id,
+                    col(OutboxRow.status) == "pending",
+                    col(OutboxRow.attempts) == attempts,
+                )
+                .values(attempts=attempts + 1)
+            )
+            if claimed.rowcount != 1:
+                return None
+            row = session.get(OutboxRow, row_id)
+            if row is not None:
+                session.expunge(row)
+            return row
 
-def _send(session: Session, gateway: NotificationGateway, rows: Sequence[OutboxRow]) -> int:
-    sent = 0
-    for row in rows:
-        row.attempts += 1
-        try:
-            gateway.send(row)
-        except Exception as error:  # any gateway failure: keep it pending, record why
-            row.last_error = f"{type(error).__name__}: {error}"[:500]
-        else:
-            row.status, row.sent_at, row.last_error = "sent", utc_now(), None
-            sent += 1
-        session.add(row)
-    return sent
+    def _settle(self, row_id: int, *, error: str | None = None) -> None:
+        with session_scope(self._engine) as session:
+            row = session.get(OutboxRow, row_id)
+            if row is None:
+                return
+            if error is None:
+                row.status, row.sent_at, row.last_error = "sent", utc_now(), None
+            else:
+                row.last_error = error
+                if row.attempts >= self._max_attempts:
+                    row.status = "failed"  # for an operator to look at
+            session.add(row)

@@ -1,19 +1,22 @@
 """``record_transition``: one database transaction per workflow transition.
 
 It appends the ledger rows, projects the read-model row (which moves the per-day statistics
-rollup with it), upserts the rating and queues the notifications; then it delivers the queued
-notifications. Every part is idempotent (event keys, versioned upsert, unique outbox rows), so
-Temporal may retry it at will.
+rollup with it), upserts the rating and queues the notifications; the courier delivers them
+(``activities.notify``). Every part is idempotent (event keys, versioned upsert, unique outbox
+rows), so Temporal may retry it at will.
 """
 
 from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.calendar_source import CalendarSource
-from activities.notify import LogGateway, NotificationGateway, deliver_pending
+from activities.notify import Courier
 from daiban.domain.sms import county_texts
 from daiban.store.db import session_scope, upsert_request
 from daiban.store.ledger import append_events
@@ -105,18 +108,34 @@ def _queue(session: Session, request_id: str, notifications: list[Notification])
 
 
 class RecordActivities:
+    """``record_transition`` on a thread pool of its own: the local ``compute_deadlines`` runs
+    on the worker's activity executor, so recordings that wait on a database that is away
+    never starve the deadline computations (nor the reverse)."""
+
     def __init__(
         self,
         engine: Engine,
         source: CalendarSource,
-        gateway: NotificationGateway | None = None,
+        courier: Courier | None = None,
+        *,
+        max_workers: int = 16,
     ) -> None:
         self._engine = engine
         self._source = source
-        self._gateway = gateway or LogGateway()
+        self._courier = courier
+        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="record")
 
     @activity.defn(name="record_transition")
-    def record_transition(self, record: TransitionRecord) -> None:
+    async def record_transition(self, record: TransitionRecord) -> None:
+        # Async, so that a timed-out attempt is cancelled here and Temporal retries it; the
+        # abandoned thread may still commit, which the next attempt's idempotent write absorbs.
+        # It sends nothing: the courier delivers the queued notifications.
+        await asyncio.get_running_loop().run_in_executor(self._executor, self.write, record)
+        if record.notifications and self._courier is not None:
+            self._courier.poke()
+
+    def write(self, record: TransitionRecord) -> None:
+        """The transition's one transaction: ledger rows, read-model row, rating, outbox rows."""
         state = record.state
         with session_scope(self._engine) as session:
             append_events(session, state.id, record.events)
@@ -124,6 +143,6 @@ class RecordActivities:
             _save_rating(session, state)
             # Texts as the county sends them (its templates, docs/design.md §3).
             _queue(session, state.id, county_texts(record, self._source.tz))
-        if record.notifications:
-            with session_scope(self._engine) as session:
-                deliver_pending(session, self._gateway, state.id)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False)

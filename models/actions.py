@@ -283,8 +283,11 @@ def allowed_actions(state: RequestState, actor: Actor) -> list[str]:
     return [name for name in ACTIONS if _permitted(name, state, actor)]
 
 
-def field_errors(cmd: ActionCommand, today: date | None = None) -> list[dict[str, str]]:
-    """Required and well-formed fields of one command (422 material)."""
+def field_errors(
+    cmd: ActionCommand, today: date | None = None, latest: date | None = None
+) -> list[dict[str, str]]:
+    """Required and well-formed fields of one command (422 material). ``today`` and ``latest``
+    bound the dates a command names (``latest``: a far date would run off the calendar)."""
     rule = ACTIONS[cmd.action]
     errors: list[dict[str, str]] = []
     for name in rule.required:
@@ -309,10 +312,17 @@ def field_errors(cmd: ActionCommand, today: date | None = None) -> list[dict[str
         else:
             if today is not None and due < today:
                 errors.append({"field": "due", "message": "due must not be in the past"})
+            if latest is not None and due > latest:
+                errors.append({"field": "due", "message": f"due must not be after {latest}"})
     return errors
 
 
-def check(state: RequestState, cmd: ActionCommand, today: date | None = None) -> None:
+def check(
+    state: RequestState,
+    cmd: ActionCommand,
+    today: date | None = None,
+    latest: date | None = None,
+) -> None:
     """Raise ``ActionRejected`` unless ``cmd`` may be applied to ``state`` now."""
     rule = ACTIONS.get(cmd.action)
     if rule is None:
@@ -335,7 +345,7 @@ def check(state: RequestState, cmd: ActionCommand, today: date | None = None) ->
             + (" while the clock is paused" if state.paused else ""),
             allowed,
         )
-    errors = field_errors(cmd, today)
+    errors = field_errors(cmd, today, latest)
     if errors:
         raise ActionRejected("invalid", "; ".join(e["message"] for e in errors), errors=errors)
 

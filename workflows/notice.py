@@ -6,7 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 from models.contracts import RequestState, Stage
 
-_CST = timezone(timedelta(hours=8))
+# China Standard Time, the service's time zone (no daylight saving): fixed here because workflow
+# code reads no settings; the request workflow reads "today" in it as well.
+CST = timezone(timedelta(hours=8))
+
 PAUSE_REASON_TEXT = {
     "hearing": "听证",
     "expert_review": "专家评审",
@@ -19,7 +22,7 @@ PAUSE_REASON_TEXT = {
 def _day(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    local = moment.astimezone(_CST)
+    local = moment.astimezone(CST)
     return f"{local.month}月{local.day}日{local.hour:02d}:{local.minute:02d}"
 
 

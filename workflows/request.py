@@ -9,13 +9,15 @@ write goes through the ``record_transition`` local activity.
 from __future__ import annotations
 
 import asyncio
+import copy
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from models import actions as rules
 from models import search_attributes as sa
@@ -44,12 +46,34 @@ from models.contracts import (
     TransitionRecord,
 )
 from workflows import clocks
-from workflows.notice import service_notice
-from workflows.timeouts import COMPUTE_RETRY, COMPUTE_TIMEOUT, RECORD_RETRY, RECORD_TIMEOUT
+from workflows.notice import CST, service_notice
+from workflows.timeouts import (
+    COMPUTE_RETRY,
+    COMPUTE_TIMEOUT,
+    DEADLINES_UNAVAILABLE,
+    RECORD_RETRY,
+    RECORD_TIMEOUT,
+    SYSTEM_RETRY_FIRST,
+    SYSTEM_RETRY_MAX,
+)
 
 SYSTEM = Actor(sub="system", role=Role.SYSTEM, office="system")
 # Patch: record transitions with a regular activity, after the deciding task is committed.
 RECORD_AFTER_COMMIT = "record-transition-after-commit"
+# Patch: ``ready`` answers once the registration is recorded, not once it is decided. Runs
+# started before it completed ``ready`` in an earlier workflow task; replaying them needs that.
+READY_AFTER_RECORD = "ready-after-record"
+# Patch: a transition whose deadlines cannot be computed applies nothing (the state is restored);
+# an action answers with ``DeadlinesUnavailable``, the workflow's own transitions (registration,
+# rungs, calendar recomputation) wait and try again. Before it, the error failed the run.
+ATOMIC_TRANSITIONS = "atomic-transitions"
+# Patch: an action's dates are checked against the service's local date (between 00:00 and 08:00
+# in China the UTC date is yesterday's) and a gap's due date at most ``MAX_DUE_AHEAD`` away.
+LOCAL_DATES = "local-dates"
+# Patch: a calendar recomputation that moves only a reminder or yellow instant is committed too.
+RECOMPUTE_EVERY_INSTANT = "recompute-every-instant"
+# The furthest a gap's materials may be promised: a year covers any lawful promise.
+MAX_DUE_AHEAD = timedelta(days=366)
 
 
 @dataclass
@@ -110,28 +134,10 @@ class ResidentRequestWorkflow:
 
     @workflow.run
     async def run(self, inp: RequestInput) -> RequestState:
-        async with self._lock:
-            tx = _Tx(workflow.now())
-            await self._start_clocks(
-                tx,
-                [
-                    clocks.query(
-                        ClockName.HANDOFF, tx.now, [clocks.wd(self._policy.agent_handoff_days)]
-                    )
-                ],
-                offices={ClockName.HANDOFF: inp.village},
-                expected_steps=clocks.expected_steps(
-                    self._policy, self._inp.item, Stage.VILLAGE_INTAKE
-                ),
-            )
-            self._history(tx, inp.agent, "submit", None, Stage.VILLAGE_INTAKE, inp.note)
-            self._event(tx, inp.agent, "action", "submit", to_stage=Stage.VILLAGE_INTAKE)
-            self._notify(tx, inp.village, "agent", "新的代办申请已登记，请按期送交镇便民服务中心")
-            await self._commit(tx)
+        await self._until_applied(self._register)
         while not self._finished():
             await self._sleep_until_next_rung()
-            async with self._lock:
-                await self._fire_due()
+            await self._until_applied(self._fire_due)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
 
@@ -143,19 +149,17 @@ class ResidentRequestWorkflow:
     async def calendar_changed(self) -> None:
         """An administrator changed the calendar data (e.g. loaded next year's schedule): compute
         every running clock again; deadlines that were provisional become final."""
-        async with self._lock:
-            tx = _Tx(workflow.now())
-            if await self._recompute_clocks():
-                self._history(tx, SYSTEM, "recompute_deadlines", None, None, "calendar changed")
-                self._event(tx, SYSTEM, "action", "recompute_deadlines", note="calendar changed")
-                await self._commit(tx)
+        await self._until_applied(self._recompute_after_calendar_change)
 
     @workflow.update
     async def ready(self) -> RequestState:
         """The state once registration is recorded (ledger and read model written); sent with
         the start (update-with-start) so the submitter gets deadlines in the same round trip and
         can act on the request at once."""
-        await workflow.wait_condition(lambda: self._recorded >= 1)
+        if workflow.patched(READY_AFTER_RECORD):
+            await workflow.wait_condition(lambda: self._recorded >= 1)
+        else:
+            await workflow.wait_condition(lambda: self._state.version >= 1)
         return self._state
 
     @workflow.update
@@ -163,21 +167,34 @@ class ResidentRequestWorkflow:
         async with self._lock:
             # Another update may have changed the state while this one waited for the lock: check
             # again, so that two racing actions can never both apply.
-            self._check(cmd)
+            self._check(cmd, local_dates=workflow.patched(LOCAL_DATES))
             tx = _Tx(workflow.now())
-            await self._apply(cmd, tx)
+            if not await self._atomically(lambda: self._apply(cmd, tx)):
+                raise ApplicationError(
+                    "the deadlines cannot be computed now; nothing was changed, retry later",
+                    type=DEADLINES_UNAVAILABLE,
+                    non_retryable=True,
+                )
             await self._commit(tx)
             return self._state
 
     @act.validator
     def _validate_act(self, cmd: ActionCommand) -> None:
-        self._check(cmd)
+        # A validator is not replayed (a rejected update leaves no history), so it may apply the
+        # current rules without a patch; the handler's re-check may not.
+        self._check(cmd, local_dates=True)
 
     # --- rules ---------------------------------------------------------------------------------
 
-    def _check(self, cmd: ActionCommand) -> None:
+    def _check(self, cmd: ActionCommand, *, local_dates: bool) -> None:
+        now = workflow.now()
+        if local_dates:
+            today = now.astimezone(CST).date()
+            latest: date | None = today + MAX_DUE_AHEAD
+        else:  # runs before the local-dates patch
+            today, latest = now.date(), None
         try:
-            rules.check(self._state, cmd, today=workflow.now().date())
+            rules.check(self._state, cmd, today=today, latest=latest)
         except rules.ActionRejected as e:
             kind = {"forbidden": "Forbidden", "invalid": "InvalidAction"}.get(
                 e.kind, "ActionNotAllowed"
@@ -192,6 +209,58 @@ class ResidentRequestWorkflow:
     async def _apply(self, cmd: ActionCommand, tx: _Tx) -> None:
         handler = getattr(self, f"_do_{cmd.action}")
         await handler(cmd, tx)
+
+    # --- all-or-nothing transitions ------------------------------------------------------------
+
+    async def _atomically(self, step: Callable[[], Awaitable[None]]) -> bool:
+        """Run ``step``; when an activity fails in it (the calendar cannot be read, so no deadline
+        can be computed) put the state back as it was and answer False. Handlers change the state
+        before they compute, so without this a failed action left the request half-moved (a
+        ``handoff`` at the township with no clock at all)."""
+        saved = copy.deepcopy(self._state)
+        try:
+            await step()
+        except (ActivityError, ApplicationError) as error:  # a local activity's is the latter
+            if not workflow.patched(ATOMIC_TRANSITIONS):
+                raise
+            self._state = saved
+            workflow.logger.warning("transition not applied: %s", error)
+            return False
+        return True
+
+    async def _until_applied(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Run one of the workflow's own transitions until it applies. An error here would fail
+        the whole run (a rung, a registration) or every open request at once (a calendar edit),
+        so the state stays as it was and the step is tried again after a growing pause, with the
+        lock released so that actions are not held up meanwhile."""
+        delay = SYSTEM_RETRY_FIRST
+        while True:
+            async with self._lock:
+                if await self._atomically(step):
+                    return
+            await workflow.sleep(delay)
+            delay = min(delay * 2, SYSTEM_RETRY_MAX)
+
+    async def _register(self) -> None:
+        inp = self._inp
+        tx = _Tx(workflow.now())
+        await self._start_clocks(
+            tx,
+            [clocks.query(ClockName.HANDOFF, tx.now, [clocks.wd(self._policy.agent_handoff_days)])],
+            offices={ClockName.HANDOFF: inp.village},
+            expected_steps=clocks.expected_steps(self._policy, inp.item, Stage.VILLAGE_INTAKE),
+        )
+        self._history(tx, inp.agent, "submit", None, Stage.VILLAGE_INTAKE, inp.note)
+        self._event(tx, inp.agent, "action", "submit", to_stage=Stage.VILLAGE_INTAKE)
+        self._notify(tx, inp.village, "agent", "新的代办申请已登记，请按期送交镇便民服务中心")
+        await self._commit(tx)
+
+    async def _recompute_after_calendar_change(self) -> None:
+        tx = _Tx(workflow.now())
+        if await self._recompute_clocks():
+            self._history(tx, SYSTEM, "recompute_deadlines", None, None, "calendar changed")
+            self._event(tx, SYSTEM, "action", "recompute_deadlines", note="calendar changed")
+            await self._commit(tx)
 
     # --- actions -------------------------------------------------------------------------------
 
@@ -384,12 +453,16 @@ class ResidentRequestWorkflow:
             if c.query is not None
         ]
         result = await self._compute(DeadlineBatch(clocks=queries, reload_calendar=True))
-        changed = False
+        changed = rungs_moved = False
         for clock, times in zip(running, result.clocks, strict=True):
             before = (clock.deadline, clock.statutory, clock.provisional)
+            rungs = (clock.reminder_at, clock.yellow_at)
             clocks.set_times(clock, times)
             changed = changed or before != (clock.deadline, clock.statutory, clock.provisional)
-        return changed
+            rungs_moved = rungs_moved or rungs != (clock.reminder_at, clock.yellow_at)
+        # A moved reminder or yellow instant alone is a change too: uncommitted, the read model
+        # kept the old one and the ladder's timer was not reset, so the rung fired off time.
+        return changed or (rungs_moved and workflow.patched(RECOMPUTE_EVERY_INSTANT))
 
     # --- transitions shared by several actions ------------------------------------------------
 

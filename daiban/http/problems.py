@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from daiban.store.errors import Contended, InvalidQuery, StoreError
+from workflows.timeouts import DEADLINES_UNAVAILABLE
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:daiban:problem:"
@@ -111,6 +112,10 @@ class Unavailable(Problem):
     status, slug, title = 503, "unavailable", "Service temporarily unavailable"
 
 
+# When a client may try a 503 again (RFC 9110 §10.2.3): soon, a dependency is briefly away.
+RETRY_LATER = {"Retry-After": "5"}
+
+
 def field_error(field: str, message: str) -> dict[str, str]:
     return {"field": field, "message": message}
 
@@ -142,6 +147,8 @@ def from_temporal(error: BaseException) -> Problem:
             return Forbidden(cause.message)
         if cause.type == "InvalidAction":
             return InvalidInput(cause.message, list(details.get("errors") or []))
+        if cause.type == DEADLINES_UNAVAILABLE:
+            return Unavailable(cause.message, headers=RETRY_LATER)
         if cause.type == "ActionNotAllowed":
             return ActionNotAllowed(
                 cause.message,
@@ -152,7 +159,7 @@ def from_temporal(error: BaseException) -> Problem:
         # The workflow has completed (or is past retention): the request is closed.
         return ActionNotAllowed("the request is closed", allowed_actions=[])
     if isinstance(error, RPCError | RPCTimeoutOrCancelledError):
-        return Unavailable("the workflow service is unavailable; retry later")
+        return Unavailable("the workflow service is unavailable; retry later", headers=RETRY_LATER)
     return Problem("the action could not be completed")
 
 

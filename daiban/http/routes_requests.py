@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
@@ -42,6 +42,7 @@ from daiban.http.deps import (
     StaffDep,
 )
 from daiban.http.problems import (
+    RETRY_LATER,
     Forbidden,
     InvalidInput,
     Problem,
@@ -75,6 +76,10 @@ from workflows.request import ResidentRequestWorkflow
 router = APIRouter(prefix="/v1", tags=["requests"])
 # A query that takes longer means Temporal is in trouble: answer from the read model instead.
 QUERY_TIMEOUT = timedelta(seconds=5)
+# How long a submission or an action may wait for the workflow before the caller hears 503 with
+# Retry-After. The workflow goes on: a retried submission (same Idempotency-Key) finds it, and an
+# action either applied in full or not at all.
+TEMPORAL_CALL_TIMEOUT = timedelta(seconds=10)
 # What a workflow query may end in besides a state (Problem: Temporal is not connected).
 QUERY_ERRORS = (Problem, RPCError, RPCTimeoutOrCancelledError, WorkflowQueryFailedError)
 RequestId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="request id")]
@@ -160,28 +165,73 @@ async def submit(
         channel=body.channel,
         policy=policy(settings),
     )
-    start = WithStartWorkflowOperation(
-        ResidentRequestWorkflow.run,
-        inp,
-        id=workflow_id(claim.request_id),
-        task_queue=settings.task_queue,
-        # Concurrent duplicates of one key attach to the one workflow; an id is never reused.
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-    )
     try:
-        state = await client.execute_update_with_start_workflow(
-            ResidentRequestWorkflow.ready, start_workflow_operation=start
+        state = await _start(
+            client, inp, settings.task_queue, WorkflowIDReusePolicy.REJECT_DUPLICATE
         )
     except WorkflowAlreadyStartedError:
-        # A replayed key whose request has closed since: answer with it as it is now.
-        state = await current_state(services, await scoped_row(services, principal, inp.request_id))
-    except (RPCError, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError) as error:
-        raise from_temporal(error) from None
+        row = await services.db(readmodel.request_in_scope, principal, inp.request_id)
+        if row is not None:
+            # A replayed key whose request has closed since: answer with it as it is now.
+            state = await current_state(services, row)
+        else:
+            # The key's first submission ended without being recorded (its run failed or was
+            # terminated): submit it again under the same id rather than answer 404 for as long
+            # as the key lives. Only a failed run's id may be reused, never a finished request's.
+            try:
+                state = await _start(
+                    client,
+                    inp,
+                    settings.task_queue,
+                    WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                )
+            except WorkflowAlreadyStartedError:
+                raise Unavailable(
+                    "the request is being registered; retry", headers=RETRY_LATER
+                ) from None
     response.headers["Location"] = f"/v1/requests/{claim.request_id}"
     if not claim.created:
         response.status_code = 200
     return present(services, principal, state)
+
+
+async def _start(
+    client: Client, inp: RequestInput, task_queue: str, reuse: WorkflowIDReusePolicy
+) -> RequestState:
+    """Update-with-start of ``ready``, within ``TEMPORAL_CALL_TIMEOUT``: a submission made while
+    the workflow cannot record it (database or worker away) is a 503, never a hang."""
+    start = WithStartWorkflowOperation(
+        ResidentRequestWorkflow.run,
+        inp,
+        id=workflow_id(inp.request_id),
+        task_queue=task_queue,
+        # Concurrent duplicates of one key attach to the one workflow.
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=reuse,
+    )
+    call = client.execute_update_with_start_workflow(
+        ResidentRequestWorkflow.ready,
+        start_workflow_operation=start,
+        rpc_timeout=TEMPORAL_CALL_TIMEOUT,
+    )
+    try:
+        state: RequestState = await asyncio.wait_for(call, TEMPORAL_CALL_TIMEOUT.total_seconds())
+    except TimeoutError:
+        # The SDK settles the start's handle with the cancellation; read it, or asyncio logs
+        # "exception was never retrieved" for every submission that timed out.
+        asyncio.ensure_future(start.workflow_handle()).add_done_callback(_settled)
+        raise Unavailable(
+            "the request is not registered yet; retry with the same Idempotency-Key",
+            headers=RETRY_LATER,
+        ) from None
+    except (RPCError, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError) as error:
+        raise from_temporal(error) from None
+    return state
+
+
+def _settled(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 # --- one request -------------------------------------------------------------------------------
@@ -253,8 +303,15 @@ async def _act(
             raise InvalidInput("; ".join(e["message"] for e in errors), errors)
         await scoped_row(services, principal, request_id)
         handle = client.get_workflow_handle(workflow_id(request_id))
+        call = handle.execute_update(
+            ResidentRequestWorkflow.act, cmd, rpc_timeout=TEMPORAL_CALL_TIMEOUT
+        )
         try:
-            state = await handle.execute_update(ResidentRequestWorkflow.act, cmd)
+            state = await asyncio.wait_for(call, TEMPORAL_CALL_TIMEOUT.total_seconds())
+        except TimeoutError:
+            # The action may still apply (in full) once the workflow is answered: the caller
+            # reads the request before trying again.
+            raise Unavailable("the request did not answer in time", headers=RETRY_LATER) from None
         except (WorkflowUpdateFailedError, RPCError, RPCTimeoutOrCancelledError) as error:
             raise from_temporal(error) from None
         outcome = "ok"

@@ -1,9 +1,11 @@
-"""Notifications leave through the webhook gateway; a gateway that is down loses nothing."""
+"""Notifications leave through the courier and the webhook gateway; a gateway that is down loses
+nothing, a gateway that hangs holds nothing up and receives nothing twice."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from activities.notify import WebhookGateway, deliver_pending, relay_pending
+from activities.notify import Courier, WebhookGateway
 from daiban.store.db import session_scope
 from models.db import OutboxRow
 
@@ -25,6 +27,8 @@ class FakeSmsGateway(ThreadingHTTPServer):
         self.received: list[dict[str, Any]] = []
         self.keys: list[str] = []
         self.failing = False
+        self.hanging = False  # accept the post, never answer
+        self.hung: list[str] = []
 
     @property
     def url(self) -> str:
@@ -36,6 +40,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.server.hanging:
+            self.server.hung.append(self.headers["Idempotency-Key"])
+            time.sleep(3)
+            return
         if self.server.failing:
             self.send_response(503)
         else:
@@ -75,37 +83,50 @@ def statuses(engine: Engine) -> list[tuple[str, int]]:
 
 def test_webhook_delivers_each_notification_once(engine: Engine, sms: FakeSmsGateway) -> None:
     queue(engine, 2)
-    gateway = WebhookGateway(sms.url)
-    with session_scope(engine) as session:
-        assert deliver_pending(session, gateway, "r1") == 2
-    with session_scope(engine) as session:  # a retried activity finds nothing pending
-        assert deliver_pending(session, gateway, "r1") == 0
+    courier = Courier(engine, WebhookGateway(sms.url))
+    assert courier.deliver_round() == 2
+    assert courier.deliver_round() == 0  # a second round finds nothing pending
+    assert Courier(engine, WebhookGateway(sms.url)).deliver_round() == 0  # nor another worker's
     assert [m["message"] for m in sms.received] == ["红牌 0", "红牌 1"]
     assert len(set(sms.keys)) == 2
     assert statuses(engine) == [("sent", 1), ("sent", 1)]
 
 
-def test_a_gateway_outage_keeps_rows_pending_until_the_relay(
+def test_a_gateway_outage_keeps_rows_pending_until_a_later_round(
     engine: Engine, sms: FakeSmsGateway
 ) -> None:
     queue(engine, 1)
-    gateway = WebhookGateway(sms.url)
+    courier = Courier(engine, WebhookGateway(sms.url), interval=0)
     sms.failing = True
-    with session_scope(engine) as session:
-        assert deliver_pending(session, gateway, "r1") == 0
+    assert courier.deliver_round() == 0
     assert statuses(engine) == [("pending", 1)]
-    assert relay_pending(engine, gateway) == 0
     sms.failing = False
-    assert relay_pending(engine, gateway) == 1
-    assert statuses(engine) == [("sent", 3)]
+    assert courier.deliver_round() == 1
+    assert statuses(engine) == [("sent", 2)]
     assert len(sms.received) == 1
 
 
 def test_rows_failing_too_often_are_marked_failed(engine: Engine, sms: FakeSmsGateway) -> None:
     queue(engine, 1)
     sms.failing = True
-    gateway = WebhookGateway(sms.url)
-    with session_scope(engine) as session:
-        deliver_pending(session, gateway, "r1")
-    relay_pending(engine, gateway, max_attempts=2)
+    courier = Courier(engine, WebhookGateway(sms.url), interval=0, max_attempts=2)
+    courier.deliver_round()
+    courier.deliver_round()
     assert statuses(engine) == [("failed", 2)]
+
+
+def test_a_hanging_gateway_is_tried_once_per_interval_within_the_budget(
+    engine: Engine, sms: FakeSmsGateway
+) -> None:
+    """A gateway that accepts and never answers: a round stops at its budget, and the rows it
+    tried are not sent again by the rounds that recordings trigger meanwhile."""
+    queue(engine, 10)
+    sms.hanging = True
+    courier = Courier(engine, WebhookGateway(sms.url, timeout=0.5), interval=60, budget=1.2)
+    started = time.monotonic()
+    assert courier.deliver_round() == 0
+    assert time.monotonic() - started < 3.5  # the budget, not 10 × the timeout
+    assert 1 <= len(sms.hung) < 10
+    courier.deliver_round()  # poked again at once: the tried rows wait, the others go
+    assert sorted(sms.hung) == sorted(set(sms.hung))  # no row sent twice
+    assert [a for _, a in statuses(engine)].count(0) == 10 - len(sms.hung)

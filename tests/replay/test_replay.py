@@ -3,6 +3,10 @@
 A change to workflow logic that running workflows would see must go behind ``workflow.patched``;
 if it does not, replaying these histories fails here, before a deploy. Refresh the histories with
 ``DAIBAN_RECORD_HISTORIES=1 pytest tests/workflows`` only for a deliberate, patched change.
+
+Requests start through the API with update-with-start and ``ready``; the ``api_*`` histories are
+made that way by ``python -m tests.replay.record_api``. Each release records its own into a
+folder ``api-<release>``, which later releases keep replaying.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from workflows.request import ResidentRequestWorkflow
 
 # histories/ holds the current code's histories; each subfolder, those of an earlier version that
 # running workflows may still have (local-record: transitions recorded by a local activity,
-# before the record-transition-after-commit patch).
+# before the record-transition-after-commit patch; api-3d07b0d: requests submitted through the
+# API by release 3d07b0d, whose ready answered before the registration was recorded).
 HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
 
 
@@ -35,6 +40,12 @@ def test_histories_are_stored() -> None:
     } <= names
     assert len(current) >= 15
     assert len(HISTORIES) > len(current)  # and the earlier versions'
+    # Started as the API starts them, by this release and by an earlier one.
+    assert {p.stem for p in current if p.stem.startswith("api_")} >= {
+        "api_township_item_at_the_counter-0",
+        "api_city_item_deemed_accepted_and_bad_rating-0",
+    }
+    assert any(p.parent.name.startswith("api-") for p in HISTORIES)
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, col, select
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -227,4 +231,38 @@ async def harness(
                 (HISTORIES / f"{name}-{n}.json").write_text(history.to_json())
 
 
-__all__ = ["ANCHOR", "Harness", "cst", "date"]
+class CalendarDatabase:
+    """A copy of the test database that a calendar source reads, taken down and brought back for
+    real: down, its folder is a plain file, so SQLite cannot open the database at all."""
+
+    def __init__(self, engine: Engine, folder: Path) -> None:
+        self._source = Path(str(engine.url.database))
+        self._folder = folder
+        # No pool: every session opens the file again, as a reconnect after an outage would.
+        self.engine = create_engine(f"sqlite:///{folder / 'daiban.db'}", poolclass=NullPool)
+
+    def up(self) -> None:
+        """Back, with the test database as it is now (an edit made during the outage too)."""
+        if self._folder.is_file():
+            self._folder.unlink()
+        self._folder.mkdir(exist_ok=True)
+        with (
+            closing(sqlite3.connect(self._source)) as src,
+            closing(sqlite3.connect(self._folder / "daiban.db")) as dst,
+        ):
+            src.backup(dst)
+
+    def down(self) -> None:
+        if self._folder.is_dir():
+            shutil.rmtree(self._folder)
+        self._folder.write_text("")
+
+
+@pytest.fixture
+def calendar_db(engine: Engine, tmp_path: Path) -> CalendarDatabase:
+    database = CalendarDatabase(engine, tmp_path / "calendar")
+    database.up()
+    return database
+
+
+__all__ = ["ANCHOR", "CalendarDatabase", "Harness", "cst", "date"]

@@ -17,7 +17,17 @@ ALLOWED_PREFIXES = (
     "models.search_attributes",
     "models.actions",
 )
-ALLOWED_STDLIB = {"__future__", "asyncio", "dataclasses", "datetime", "enum", "typing"}
+# copy: a transition restores a deep copy of the state when it cannot be applied.
+ALLOWED_STDLIB = {
+    "__future__",
+    "asyncio",
+    "collections.abc",
+    "copy",
+    "dataclasses",
+    "datetime",
+    "enum",
+    "typing",
+}
 FORBIDDEN_NAMES = {"open", "print", "input", "exec", "eval"}
 
 

@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 
 from activities.calendar_source import CalendarSource
 from activities.deadlines import DeadlineActivities
+from activities.notify import Courier, LogGateway
 from activities.records import RecordActivities
 from daiban.core.settings import Settings
 from daiban.store.ledger import verify
@@ -28,8 +29,8 @@ class FailAfterCommit(RecordActivities):
     attempts: Counter[int]
 
     @activity.defn(name="record_transition")
-    def record_transition(self, record: TransitionRecord) -> None:
-        super().record_transition(record)
+    async def record_transition(self, record: TransitionRecord) -> None:
+        await super().record_transition(record)
         self.attempts[record.state.version] += 1
         if self.attempts[record.state.version] == 1:
             raise ConnectionError("connection lost after commit")
@@ -64,6 +65,9 @@ async def test_retried_record_writes_no_duplicate_rows(
     assert [r.seq for r in ledger] == list(range(1, len(ledger) + 1))
     outbox = harness.outbox(rid)
     keys = [(r.event_key, r.recipient_office, r.recipient_role) for r in outbox]
-    assert len(keys) == len(set(keys)) and all(r.status == "sent" for r in outbox)
+    assert len(keys) == len(set(keys)) and all(r.status == "pending" for r in outbox)
+    # Recording only queued them: the courier sends each once.
+    assert Courier(engine, LogGateway()).deliver_round() == len(outbox)
+    assert all((r.status, r.attempts) == ("sent", 1) for r in harness.outbox(rid))
     with Session(engine) as session:
         assert verify(session, rid).ok
