@@ -50,6 +50,10 @@ from workflows.timeouts import COMPUTE_RETRY, COMPUTE_TIMEOUT, RECORD_RETRY, REC
 SYSTEM = Actor(sub="system", role=Role.SYSTEM, office="system")
 # Patch: record transitions with a regular activity, after the deciding task is committed.
 RECORD_AFTER_COMMIT = "record-transition-after-commit"
+# Patch: every command names this request and carries a command id used once (DESIGN §6).
+BOUND_COMMANDS = "bound-commands"
+# Patch: only the supervisor of the office holding the stage approves its extension (DESIGN §2).
+EXTENSION_BY_HEAD = "extension-approved-by-own-tier"
 
 
 @dataclass
@@ -86,6 +90,11 @@ class ResidentRequestWorkflow:
         self._wake = False
         self._search: dict[str, object] = {}
         self._recorded = 0  # the last state version written to the ledger and read model
+        # Decided once, at the first task: a workflow started before the patch keeps accepting
+        # the unbound commands its history holds (a validator may not call ``patched``).
+        self._bound_commands = workflow.patched(BOUND_COMMANDS)
+        self._extension_by_head = workflow.patched(EXTENSION_BY_HEAD)
+        self._used_commands: set[str] = set()
         self._state = RequestState(
             id=inp.request_id,
             item=inp.item.code,
@@ -164,6 +173,8 @@ class ResidentRequestWorkflow:
             # Another update may have changed the state while this one waited for the lock: check
             # again, so that two racing actions can never both apply.
             self._check(cmd)
+            if cmd.command_id is not None:
+                self._used_commands.add(cmd.command_id)
             tx = _Tx(workflow.now())
             await self._apply(cmd, tx)
             await self._commit(tx)
@@ -176,8 +187,15 @@ class ResidentRequestWorkflow:
     # --- rules ---------------------------------------------------------------------------------
 
     def _check(self, cmd: ActionCommand) -> None:
+        if self._bound_commands:
+            self._check_binding(cmd)
         try:
-            rules.check(self._state, cmd, today=workflow.now().date())
+            rules.check(
+                self._state,
+                cmd,
+                today=workflow.now().date(),
+                head_is_scope=not self._extension_by_head,
+            )
         except rules.ActionRejected as e:
             kind = {"forbidden": "Forbidden", "invalid": "InvalidAction"}.get(
                 e.kind, "ActionNotAllowed"
@@ -188,6 +206,19 @@ class ResidentRequestWorkflow:
                 type=kind,
                 non_retryable=True,
             ) from None
+
+    def _check_binding(self, cmd: ActionCommand) -> None:
+        """A command made for another request (copied from its history) or already used is
+        refused: only the API mints the request and command ids, inside the encrypted payload."""
+        if cmd.request_id != self._state.id or not cmd.command_id:
+            message = "command is not bound to this request"
+        elif cmd.command_id in self._used_commands:
+            message = "command was already used"
+        else:
+            return
+        raise ApplicationError(
+            message, {"stage": self._state.stage}, type="Forbidden", non_retryable=True
+        )
 
     async def _apply(self, cmd: ActionCommand, tx: _Tx) -> None:
         handler = getattr(self, f"_do_{cmd.action}")

@@ -9,13 +9,26 @@ that does not decrypt, is a 400 (the protocol's answer for both).
 
 The UI calls from the browser, so ``/codec/*`` (and nothing else) answers CORS for the UI's origin
 (``DAIBAN_CODEC_CORS_ORIGIN``) and its ``localhost`` ⇄ ``127.0.0.1`` twin, with credentials.
+
+The endpoint applies the API's rules to what it decrypts (DESIGN §6). A payload that belongs to a
+request outside the caller's scope refuses the whole call (403); a resident is shown in the clear
+only to whom the API would show it (the agent of the village, the staff handling the request) and
+masked for everyone else; every decode that reveals a resident writes the access record. What it
+encrypts is marked as the endpoint's, which the workers refuse: the UI can read a history, but
+nobody can have the endpoint seal a command.
+
+In development, the local Web UI may decode without a token (``DAIBAN_CODEC_DEV_UI_WITHOUT_TOKEN``)
+only from its own origin to a loopback host, and sees residents masked.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable, Sequence
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
@@ -25,25 +38,40 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from google.protobuf.message import DecodeError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlmodel import Session
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
 
-from daiban.core.codec import EncryptionCodec, parse_keys
+from daiban.core.codec import ENDPOINT_ORIGIN, EncryptionCodec, PayloadTooLarge, parse_keys
 from daiban.core.logs import get_logger
-from daiban.core.settings import Settings
+from daiban.core.settings import Settings, is_loopback
+from daiban.domain.privacy import mask_id_number, mask_name, mask_phone, sees_resident
 from daiban.domain.scope import Principal
 from daiban.http.deps import (
     OVERSIGHT,
     STAFF,
+    Services,
     ServicesDep,
     SettingsDep,
     bearer,
     get_principal,
     require,
 )
-from daiban.http.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF, Problem, responses
+from daiban.http.problems import (
+    PROBLEM_MEDIA_TYPE,
+    PROBLEM_SCHEMA_REF,
+    Forbidden,
+    Problem,
+    Unauthorized,
+    responses,
+)
+from daiban.http.problems import PayloadTooLarge as TooLarge
+from daiban.store import access, readmodel
 from models.contracts import Role
+from models.documents import state_from_document
 
 PREFIX: Final = "/codec"
 CORS_HEADERS: Final = ["Authorization", "Content-Type", "X-Namespace"]
@@ -51,6 +79,9 @@ CORS_METHODS: Final = ["POST", "OPTIONS"]
 CORS_MAX_AGE: Final = 600  # seconds a browser may cache a preflight
 LOOPBACK_TWINS: Final = {"localhost": "127.0.0.1", "127.0.0.1": "localhost"}
 MAX_PAYLOADS: Final = 1000
+JSON_ENCODING: Final = b"json/plain"
+RESIDENT_FIELDS: Final = frozenset({"name", "id_number", "phone"})
+MASKS: Final = {"name": mask_name, "id_number": mask_id_number, "phone": mask_phone}
 
 log = get_logger("daiban.core.codec")
 router = APIRouter(prefix=PREFIX, tags=["codec"])
@@ -58,7 +89,16 @@ router = APIRouter(prefix=PREFIX, tags=["codec"])
 _codec_roles = require(*STAFF, *OVERSIGHT)
 
 
+def from_local_ui(request: Request, settings: Settings) -> bool:
+    """Sent by a browser showing the configured UI, to a loopback host: not another page the
+    browser has open, not another machine, not a name rebound to this one."""
+    origin = request.headers.get("origin", "").rstrip("/")
+    host = urlsplit("//" + request.headers.get("host", "")).hostname or ""
+    return origin in cors_origins(settings.codec_cors_origin) and is_loopback(host)
+
+
 async def codec_user(
+    request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
@@ -69,11 +109,22 @@ async def codec_user(
         and settings.codec_dev_ui_without_token
         and settings.environment == "development"
     ):
-        # An admin: every city of the tree. Its office is the first city's, as an admin's office
-        # names no scope.
+        if not from_local_ui(request, settings):
+            raise Unauthorized(
+                "a bearer token is required (without one, only the local Web UI may decode)",
+                invalid=False,
+            )
+        # An admin: every city of the tree, every resident masked. Its office is the first
+        # city's, as an admin's office names no scope.
         city = (await services.offices()).cities()[0]
-        return Principal(sub="dev-web-ui", role=Role.ADMIN, office=city.code, tier=city.tier)
-    return await _codec_roles(await get_principal(services, credentials))
+        principal = Principal(sub="dev-web-ui", role=Role.ADMIN, office=city.code, tier=city.tier)
+    else:
+        principal = await _codec_roles(await get_principal(services, credentials))
+    # By subject, or by client address for the tokenless UI (all local pages share its subject).
+    client = request.client.host if request.client else "-"
+    subject = principal.sub if credentials is not None else f"{principal.sub}@{client}"
+    services.codec_limiter.check(subject)
+    return principal
 
 
 CodecUserDep = Annotated[Principal, Depends(codec_user)]
@@ -141,42 +192,145 @@ def payloads_to_json(payloads: Sequence[Payload]) -> CodecPayloads:
     )
 
 
-@lru_cache(maxsize=4)
-def _codec(keys_spec: str) -> EncryptionCodec:
-    return EncryptionCodec(parse_keys(keys_spec))
+@lru_cache(maxsize=8)
+def _codec(keys_spec: str, max_inflated: int, origin: bytes | None) -> EncryptionCodec:
+    return EncryptionCodec(parse_keys(keys_spec), origin=origin, max_inflated=max_inflated)
 
 
-def codec_of(settings: Settings) -> EncryptionCodec:
-    """The workers' codec (built once per key set: the AES-GCM ciphers are reusable)."""
-    return _codec(settings.codec_keys.get_secret_value())
+def codec_of(settings: Settings, *, sealing: bool = False) -> EncryptionCodec:
+    """The workers' keys (built once per key set: the AES-GCM ciphers are reusable); what it
+    seals is marked as the endpoint's."""
+    return _codec(
+        settings.codec_keys.get_secret_value(),
+        settings.codec_max_payload_bytes,
+        ENDPOINT_ORIGIN if sealing else None,
+    )
 
 
-async def _run(
-    request: Request,
-    principal: Principal,
-    settings: Settings,
-    namespace: str | None,
-    step: Callable[[Sequence[Payload]], Awaitable[list[Payload]]],
-) -> CodecPayloads:
+def _check_namespace(settings: Settings, namespace: str | None) -> None:
     if namespace is not None and namespace != settings.temporal_namespace:
         raise BadPayloads(f"this codec serves namespace {settings.temporal_namespace!r}")
-    payloads = payloads_from_json(await request.body())
+
+
+async def _decrypt(
+    codec: EncryptionCodec, payloads: Sequence[Payload], limit: int
+) -> list[Payload]:
+    """Each payload inflated within the codec's cap, and all of them within ``limit`` bytes."""
+    done: list[Payload] = []
+    total = 0
     try:
-        done = await step(payloads)
+        for payload in payloads:
+            [plain] = await codec.decode([payload])
+            total += plain.ByteSize()
+            if total > limit:
+                raise TooLarge(f"the decoded payloads must be at most {limit} bytes in total")
+            done.append(plain)
+    except PayloadTooLarge as error:
+        raise TooLarge(str(error)) from None
     # ValueError: an unknown or undecodable key id (CodecKeyError), a nonce too short.
     except (ValueError, InvalidTag, DecodeError):
         # Never say more: which key failed or where the tag broke helps nobody but an attacker.
         raise BadPayloads("a payload could not be decrypted with this server's keys") from None
+    return done
+
+
+# --- scope and masking of decoded payloads ------------------------------------------------------
+
+
+@dataclass
+class _Seen:
+    """What the decoded JSON payloads hold: the requests they belong to, and their residents."""
+
+    documents: dict[int, Any] = field(default_factory=dict)  # payload index → parsed JSON
+    requests: set[str] = field(default_factory=set)
+    # (the resident object, the id of the request it belongs to, when the payload says)
+    residents: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
+
+
+def _inspect(payloads: Sequence[Payload]) -> _Seen:
+    seen = _Seen()
+    for index, payload in enumerate(payloads):
+        if payload.metadata.get("encoding") != JSON_ENCODING:
+            continue
+        try:
+            document = json.loads(payload.data)
+        except ValueError:
+            continue
+        seen.documents[index] = document
+        _walk(document, seen)
+    return seen
+
+
+def _walk(value: Any, seen: _Seen) -> None:
+    """Request ids (``request_id``, or the ``id`` of a state) and residents, at any depth: a
+    state, a workflow input, a command, a transition record holding a state."""
+    if isinstance(value, list):
+        for item in value:
+            _walk(item, seen)
+        return
+    if not isinstance(value, dict):
+        return
+    request_id = value.get("request_id")
+    resident = value.get("resident")
+    if isinstance(resident, dict) and RESIDENT_FIELDS & resident.keys():
+        owner = request_id if isinstance(request_id, str) else value.get("id")
+        seen.residents.append((resident, owner if isinstance(owner, str) else None))
+        if isinstance(owner, str):
+            seen.requests.add(owner)
+    if isinstance(request_id, str):
+        seen.requests.add(request_id)
+    for item in value.values():
+        _walk(item, seen)
+
+
+def _apply_rules(session: Session, principal: Principal, seen: _Seen) -> list[str]:
+    """Refuse a request out of scope, mask residents the caller may not see, record those it
+    may; the ids of the requests whose resident is revealed."""
+    visible: dict[str, bool] = {}
+    places: dict[str, tuple[str, str]] = {}
+    for request_id in sorted(seen.requests):
+        row = readmodel.request_in_scope(session, principal, request_id)
+        if row is None:
+            raise Forbidden("a payload belongs to a request outside your scope")
+        visible[request_id] = sees_resident(principal, state_from_document(row.state))
+        places[request_id] = (row.township, row.city)
+    revealed: set[str] = set()
+    for resident, owner in seen.residents:
+        if owner is not None and visible.get(owner, False):
+            revealed.add(owner)
+            continue
+        for name, mask in MASKS.items():
+            if isinstance(resident.get(name), str):
+                resident[name] = mask(resident[name])
+    now = datetime.now(UTC)
+    access.record(session, principal, [(r, *places[r]) for r in sorted(revealed)], "codec", now)
+    return sorted(revealed)
+
+
+async def _for_viewer(
+    services: Services, principal: Principal, payloads: list[Payload]
+) -> tuple[list[Payload], list[str]]:
+    seen = _inspect(payloads)
+    if not seen.requests and not seen.residents:
+        return payloads, []
+    revealed = await services.db(_apply_rules, principal, seen)
+    for index, document in seen.documents.items():
+        text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        payloads[index] = Payload(metadata=payloads[index].metadata, data=text.encode())
+    return payloads, revealed
+
+
+def _log(operation: str, principal: Principal, count: int, revealed: Sequence[str] = ()) -> None:
     # Who opened residents' data, and how much of it: the trail, without the data.
     log.info(
         "codec",
-        operation=request.url.path.rsplit("/", 1)[-1],
+        operation=operation,
         sub=principal.sub,
         role=principal.role,
         office=principal.office,
-        payloads=len(payloads),
+        payloads=count,
+        revealed=list(revealed),
     )
-    return payloads_to_json(done)
 
 
 _BODY: Final[dict[str, Any]] = {
@@ -190,7 +344,7 @@ _RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
         "description": "Not a Payloads message, or a payload that does not decrypt",
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}},
     },
-    **responses(401, 403, 413, 422),
+    **responses(401, 403, 413, 422, 429),
 }
 NamespaceHeader = Annotated[
     str | None,
@@ -209,19 +363,31 @@ async def encode(
     settings: SettingsDep,
     namespace: NamespaceHeader = None,
 ) -> CodecPayloads:
-    """Encrypt payloads as the workers do (for payloads the UI sends, such as a signal's input)."""
-    return await _run(request, principal, settings, namespace, codec_of(settings).encode)
+    """Encrypt payloads for the UI (a signal's input, say), marked as the endpoint's: the
+    workers refuse them as commands."""
+    _check_namespace(settings, namespace)
+    payloads = payloads_from_json(await request.body())
+    sealed = await codec_of(settings, sealing=True).encode(payloads)
+    _log("encode", principal, len(payloads))
+    return payloads_to_json(sealed)
 
 
 @router.post("/decode", response_model=CodecPayloads, responses=_RESPONSES, openapi_extra=_BODY)
 async def decode(
     request: Request,
     principal: CodecUserDep,
+    services: ServicesDep,
     settings: SettingsDep,
     namespace: NamespaceHeader = None,
 ) -> CodecPayloads:
-    """Decrypt payloads of a workflow history; payloads not encrypted by us pass unchanged."""
-    return await _run(request, principal, settings, namespace, codec_of(settings).decode)
+    """Decrypt payloads of a workflow history, with the API's scope and masking applied;
+    payloads not encrypted by us pass unchanged."""
+    _check_namespace(settings, namespace)
+    payloads = payloads_from_json(await request.body())
+    plain = await _decrypt(codec_of(settings), payloads, settings.codec_max_response_bytes)
+    shown, revealed = await _for_viewer(services, principal, plain)
+    _log("decode", principal, len(payloads), revealed)
+    return payloads_to_json(shown)
 
 
 # --- CORS, for /codec/* only -------------------------------------------------------------------
@@ -241,12 +407,31 @@ def cors_origins(origin: str) -> list[str]:
     return origins
 
 
+class _ProblemCORS(CORSMiddleware):
+    """Starlette's CORS, answering a refused preflight as a problem like every other error."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        detail = bytes(response.body).decode(errors="replace")  # "Disallowed CORS origin, method"
+        problem = BadPreflight(detail).response(PREFIX)
+        for name, value in response.headers.items():
+            if name.lower() not in ("content-length", "content-type"):
+                problem.headers[name] = value
+        return problem
+
+
+class BadPreflight(Problem):
+    status, slug, title = 400, "cors-preflight-refused", "Cross-origin request refused"
+
+
 class CodecCORS:
     """CORS for the codec endpoint only; the rest of the API is not for other origins' browsers."""
 
     def __init__(self, app: ASGIApp, *, origin: str) -> None:
         self.app = app
-        self.cors = CORSMiddleware(
+        self.cors = _ProblemCORS(
             app,
             allow_origins=cors_origins(origin),
             allow_methods=CORS_METHODS,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from typing import Annotated
 
@@ -28,7 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from daiban.domain.intake import item_spec, policy
 from daiban.domain.privacy import for_viewer, mask_resident
 from daiban.domain.scope import RATING_LINK, Principal, state_in_scope
-from daiban.http.auth import mint_token
+from daiban.http.auth import mint_rating_link
 from daiban.http.deps import (
     AgentDep,
     CatalogDep,
@@ -252,9 +253,12 @@ async def _act(
         if errors:
             raise InvalidInput("; ".join(e["message"] for e in errors), errors)
         await scoped_row(services, principal, request_id)
+        # Bound to this request and single-use, inside the encrypted payload: the workflow
+        # refuses a command copied from another request's history or sent twice.
+        cmd = replace(cmd, request_id=request_id, command_id=uuid.uuid4().hex)
         handle = client.get_workflow_handle(workflow_id(request_id))
         try:
-            state = await handle.execute_update(ResidentRequestWorkflow.act, cmd)
+            state = await handle.execute_update(ResidentRequestWorkflow.act, cmd, id=cmd.command_id)
         except (WorkflowUpdateFailedError, RPCError, RPCTimeoutOrCancelledError) as error:
             raise from_temporal(error) from None
         outcome = "ok"
@@ -309,10 +313,7 @@ async def rating_link(
     await scoped_row(services, principal, id)
     ttl = settings.rating_window_natural_days * 86400
     offices = await services.offices()
-    extra = {"req": id}
-    token = mint_token(
-        settings, f"resident:{id}", RATING_LINK, principal.office, ttl, extra, offices
-    )
+    token = mint_rating_link(settings, id, principal.office, ttl, offices)
     return RatingLinkOut(token=token, request_id=id, expires_in=ttl)
 
 

@@ -1,0 +1,382 @@
+"""The paths around the API (DESIGN §6, the trust boundary), attacked as the issue found them:
+the codec endpoint, commands sent to Temporal directly, decompression, the development codec,
+the metrics, and the smaller deviations. Each test failed on the code before the fix."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import Session, col, select
+from temporalio.api.common.v1 import Payload, Payloads, WorkflowExecution
+from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.update.v1 import Input, Meta, WaitPolicy
+from temporalio.api.update.v1 import Request as UpdateRequest
+from temporalio.api.workflowservice.v1 import UpdateWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowUpdateFailedError
+
+from api import create_app
+from daiban.core.codec import ENCODING, EncryptionCodec, parse_keys
+from daiban.core.settings import Settings
+from models.contracts import ActionCommand, Actor
+from models.db import AccessRow, LedgerRow
+from tests.api.conftest import (
+    CITY,
+    CITY_ITEM,
+    MASKED,
+    OTHER_TOWNSHIP,
+    RESIDENT,
+    TOWNSHIP,
+    Caller,
+    Stack,
+    serve,
+)
+from tests.api.test_codec_endpoint import UI, as_json, from_json, problem
+from tests.workflows.test_privacy import payloads
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+async def raw_client(stack: Stack) -> Client:
+    """What anyone who reaches the Temporal frontend has: a client without our keys."""
+    return await Client.connect(stack.settings.temporal_address, namespace="default")
+
+
+async def sealed_payloads(stack: Stack, request_id: str) -> list[Payload]:
+    raw = await raw_client(stack)
+    history = await raw.get_workflow_handle(f"req-{request_id}").fetch_history()
+    found = [p for event in history.events for p in payloads(event)]
+    return [p for p in found if p.metadata.get("encoding") == ENCODING]
+
+
+async def accepted_update_payloads(stack: Stack, request_id: str, action: str) -> list[Payload]:
+    """The sealed argument of each accepted ``act`` update of this action, as the history (and
+    ``temporal workflow show``) holds it."""
+    raw = await raw_client(stack)
+    history = await raw.get_workflow_handle(f"req-{request_id}").fetch_history()
+    found = []
+    for event in history.events:
+        if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            continue
+        accepted = event.workflow_execution_update_accepted_event_attributes.accepted_request
+        if accepted.input.name != "act":
+            continue
+        [payload] = accepted.input.args.payloads
+        [command] = await stack.client.data_converter.decode([payload], [ActionCommand])
+        if command.action == action:
+            found.append(payload)
+    return found
+
+
+async def send_raw_update(stack: Stack, request_id: str, argument: Payload) -> bool:
+    """Send an ``act`` update whose argument is these exact bytes; True if it was accepted."""
+    raw = await raw_client(stack)
+    response = await raw.workflow_service.update_workflow_execution(
+        UpdateWorkflowExecutionRequest(
+            namespace="default",
+            workflow_execution=WorkflowExecution(workflow_id=f"req-{request_id}"),
+            wait_policy=WaitPolicy(
+                lifecycle_stage=UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
+            ),
+            request=UpdateRequest(
+                meta=Meta(update_id=uuid.uuid4().hex, identity="attacker"),
+                input=Input(name="act", args=Payloads(payloads=[argument])),
+            ),
+        )
+    )
+    return not response.outcome.HasField("failure")
+
+
+def ledger_count(stack: Stack, request_id: str) -> int:
+    with Session(stack.engine) as session:
+        query = select(LedgerRow).where(col(LedgerRow.request_id) == request_id)
+        return len(session.exec(query).all())
+
+
+def access_rows(stack: Stack, request_id: str) -> list[AccessRow]:
+    with Session(stack.engine) as session:
+        query = select(AccessRow).where(col(AccessRow.request_id) == request_id)
+        return list(session.exec(query).all())
+
+
+async def at_township(agent: Caller, item: str = "linshi-jiuzhu") -> str:
+    """A request handed off to the township center (its staff now handle it)."""
+    request_id = await agent.new_request(item)
+    await agent.do(request_id, "handoff")
+    return request_id
+
+
+def shows(body: bytes, resident: dict[str, str]) -> bool:
+    return any(
+        value.encode() in body or json.dumps(value).encode() in body for value in resident.values()
+    )
+
+
+# --- 1. the codec endpoint applies the API's scope and masking ---------------------------------
+
+
+async def test_the_codec_applies_scope_and_masking_and_records_who_read(
+    stack: Stack, agent: Caller
+) -> None:
+    rid = await at_township(agent)
+    sealed = await sealed_payloads(stack, rid)
+    body = as_json(*sealed)
+
+    # The staff handling the request read the resident, and that read is recorded.
+    handling = stack.caller("township_staff", TOWNSHIP, "codec-handling")
+    response = await handling.post("/codec/decode", body)
+    assert response.status_code == 200, response.text
+    opened = b"".join(p.data for p in from_json(response.json()))
+    assert RESIDENT["id_number"].encode() in opened
+    assert response.headers["cache-control"] == "no-store"
+    [row] = [r for r in access_rows(stack, rid) if r.sub == "codec-handling"]
+    assert (row.endpoint, row.role, row.office) == ("codec", "township_staff", TOWNSHIP)
+
+    # A supervisor, and the admin, see the resident masked, and no access is recorded for them.
+    for role, office in (("supervisor", CITY), ("supervisor", TOWNSHIP), ("admin", CITY)):
+        caller = stack.caller(role, office, f"codec-{role}-{office}")
+        response = await caller.post("/codec/decode", body)
+        assert response.status_code == 200, response.text
+        opened = b"".join(p.data for p in from_json(response.json()))
+        assert not shows(opened, RESIDENT), (role, office)
+        assert MASKED["id_number"].encode() in opened
+        assert not [r for r in access_rows(stack, rid) if r.sub == caller.token and r]
+
+    # Staff of another township, and the city before the request was forwarded: out of scope.
+    for role, office in (("township_staff", OTHER_TOWNSHIP), ("city_staff", CITY)):
+        response = await stack.caller(role, office).post("/codec/decode", body)
+        assert "outside your scope" in problem(response, 403)["detail"]
+    assert {r.sub for r in access_rows(stack, rid)} == {"codec-handling"}
+
+    # The access record, for the supervisors in scope.
+    listed = await stack.caller("supervisor", TOWNSHIP).get("/v1/supervision/access", request=rid)
+    assert listed.status_code == 200, listed.text
+    assert [(i["sub"], i["endpoint"]) for i in listed.json()["items"]] == [
+        ("codec-handling", "codec")
+    ]
+    elsewhere = await stack.caller("supervisor", OTHER_TOWNSHIP).get(
+        "/v1/supervision/access", request=rid
+    )
+    assert elsewhere.json()["items"] == []
+    refused = await stack.caller("township_staff", TOWNSHIP).get("/v1/supervision/access")
+    problem(refused, 403)
+
+
+# --- 2. no command around the API --------------------------------------------------------------
+
+
+async def test_a_plain_json_command_sent_to_temporal_is_refused(
+    stack: Stack, agent: Caller
+) -> None:
+    rid = await at_township(agent)
+    before = ledger_count(stack, rid)
+    forged = ActionCommand(
+        "accept",
+        Actor("forger", "township_staff", TOWNSHIP),
+        request_id=rid,
+        command_id=uuid.uuid4().hex,
+    )
+    # As `temporal workflow update execute --name act --input '{...}'` sends it: plain JSON.
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(asdict(forged)).encode())
+    assert not await send_raw_update(stack, rid, plain)
+    raw = await raw_client(stack)
+    with pytest.raises(WorkflowUpdateFailedError):
+        await raw.get_workflow_handle(f"req-{rid}").execute_update("act", asdict(forged))
+    state = (await stack.caller("township_staff", TOWNSHIP).get(f"/v1/requests/{rid}")).json()
+    assert state["stage"] == "township_review" and state["history"][-1]["action"] == "handoff"
+    assert ledger_count(stack, rid) == before
+    assert "forger" not in json.dumps(state)
+
+
+async def test_an_encrypted_command_is_bound_to_its_request_and_single_use(
+    stack: Stack, agent: Caller, staff: Caller
+) -> None:
+    first, second = await at_township(agent), await at_township(agent)
+    await staff.do(first, "accept")
+    [copied] = await accepted_update_payloads(stack, first, "accept")
+    before = ledger_count(stack, second), ledger_count(stack, first)
+    # Copied from one request's history to another request: refused.
+    assert not await send_raw_update(stack, second, copied)
+    # Sent again to its own request: used already, refused.
+    assert not await send_raw_update(stack, first, copied)
+    assert (ledger_count(stack, second), ledger_count(stack, first)) == before
+    state = (await staff.get(f"/v1/requests/{second}")).json()
+    assert [h["action"] for h in state["history"]] == ["submit", "handoff"]
+    # The API's own commands still go through.
+    assert (await staff.do(second, "accept"))["history"][-1]["action"] == "accept"
+
+
+async def test_the_codec_endpoint_cannot_seal_a_command(
+    stack: Stack, agent: Caller, staff: Caller
+) -> None:
+    rid = await at_township(agent)
+    forged = ActionCommand(
+        "accept",
+        Actor("forger", "township_staff", TOWNSHIP),
+        request_id=rid,
+        command_id=uuid.uuid4().hex,
+    )
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(asdict(forged)).encode())
+    response = await staff.post("/codec/encode", as_json(plain))
+    assert response.status_code == 200, response.text
+    [sealed] = from_json(response.json())
+    assert not await send_raw_update(stack, rid, sealed)
+    assert [h["action"] for h in (await staff.get(f"/v1/requests/{rid}")).json()["history"]] == [
+        "submit",
+        "handoff",
+    ]
+
+
+# --- 4. decompression and the codec's rate ------------------------------------------------------
+
+
+async def test_decoding_cannot_inflate_without_bound(stack: Stack) -> None:
+    codec = EncryptionCodec(parse_keys(stack.settings.codec_keys.get_secret_value()))
+    zeros = Payload(metadata={"encoding": b"binary/plain"}, data=bytes(8 * 1024 * 1024))
+    [bomb] = await codec.encode([zeros])
+    assert len(bomb.data) < 64 * 1024
+    staff = stack.caller("township_staff", TOWNSHIP)
+    response = await staff.post("/codec/decode", as_json(bomb))
+    assert "inflates beyond" in problem(response, 413)["detail"]
+    # Each under the cap, together over it.
+    [part] = await codec.encode(
+        [Payload(metadata={"encoding": b"binary/plain"}, data=bytes(1_900_000))]
+    )
+    response = await staff.post("/codec/decode", as_json(*[part] * 10))
+    assert "in total" in problem(response, 413)["detail"]
+
+
+async def test_the_codec_is_rate_limited(stack: Stack) -> None:
+    settings = stack.settings.model_copy(update={"codec_rate_per_minute": 3})
+    app = create_app(settings, client=stack.client, engine=stack.engine)
+    token = stack.token("township_staff", TOWNSHIP, f"codec-rate-{uuid.uuid4().hex[:6]}")
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+        caller = Caller(http, token)
+        codes = [(await caller.post("/codec/decode", {})).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        limited = await caller.post("/codec/encode", {})
+        assert problem(limited, 429)["detail"] == "at most 3 codec calls per minute"
+
+
+# --- 5. the development codec and host names ----------------------------------------------------
+
+
+async def test_the_development_codec_without_a_token_is_local_and_masked(
+    stack: Stack, agent: Caller
+) -> None:
+    rid = await at_township(agent)
+    body = as_json(*await sealed_payloads(stack, rid))
+    dev = Settings(**{**stack.settings.model_dump(), "environment": "development",
+                      "codec_dev_ui_without_token": True})  # fmt: skip
+    app = create_app(dev, client=stack.client, engine=stack.engine)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+        # Another local process (no Origin), or a page of another site: a token is needed.
+        for headers in ({}, {"Origin": "http://evil.example"}, {"Origin": "null"}):
+            response = await http.post("/codec/decode", json=body, headers=headers)
+            problem(response, 401)
+        # The UI itself: residents masked, like any admin.
+        response = await http.post("/codec/decode", json=body, headers={"Origin": UI})
+        assert response.status_code == 200, response.text
+        opened = b"".join(p.data for p in from_json(response.json()))
+        assert not shows(opened, RESIDENT)
+        assert MASKED["id_number"].encode() in opened
+        # A name rebound to 127.0.0.1 (DNS rebinding): the API does not answer under it.
+        for path in ("/codec/decode", "/v1/catalog", "/healthz"):
+            response = await http.post(
+                path, json=body, headers={"Origin": UI, "Host": "evil.example"}
+            )
+            problem(response, 421)
+        for host in ("localhost:8000", "127.0.0.1", "[::1]:8000"):
+            assert (await http.get("/healthz", headers={"Host": host})).status_code == 200
+
+
+# --- 6. metrics labels are bounded ---------------------------------------------------------------
+
+
+async def test_made_up_methods_do_not_grow_the_metrics(stack: Stack) -> None:
+    before = len((await stack.http.get("/metrics")).text)
+    for n in range(50):
+        await stack.http.request(f"MADEUP{n}", "/healthz")
+    text = (await stack.http.get("/metrics")).text
+    assert "MADEUP" not in text
+    assert 'method="other"' in text
+    assert len(text) < before + 5_000
+
+
+# --- 8. smaller deviations ---------------------------------------------------------------------
+
+
+def cursor(*values: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        cursor(True),
+        cursor(True, "x"),
+        cursor(10**30, "x"),
+        cursor("9999-12-31T23:59:59-12:00", "x"),
+        cursor("0001-01-01T00:00:00+14:00", "x"),
+        base64.urlsafe_b64encode(b"[" + b"9" * 5000 + b', "x"]').decode(),
+        cursor("2026-01-01T00:00:00+08:00", 7),
+    ],
+)
+async def test_forged_cursors_are_422(stack: Stack, agent: Caller, forged: str) -> None:
+    staff = stack.caller("township_staff", TOWNSHIP)
+    for caller, path in ((agent, "/v1/requests"), (staff, "/v1/queue")):
+        response = await caller.get(path, cursor=forged)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["errors"][0]["field"] == "cursor"
+
+
+async def test_only_the_head_of_the_handling_office_approves_an_extension(
+    stack: Stack, agent: Caller, staff: Caller, city_staff: Caller
+) -> None:
+    rid = await at_township(agent, CITY_ITEM)
+    await staff.do(rid, "accept")
+    await staff.do(rid, "forward")
+    await city_staff.do(rid, "accept")
+    await city_staff.do(rid, "request_extension", days=2, note="需专家评审")
+    township_supervisor = stack.caller("supervisor", TOWNSHIP)
+    response = await township_supervisor.act(rid, "approve_extension")
+    assert response.status_code == 409, response.text
+    state = await stack.caller("supervisor", CITY).do(rid, "approve_extension")
+    assert state["history"][-1]["action"] == "approve_extension"
+
+
+@pytest.mark.parametrize(
+    "name", ["\u200b\u200b", "王\u202e英秀", "\u2066王秀英\u2069", "王\u200d秀英", "***", "\ufeff"]
+)
+async def test_invisible_and_direction_changing_names_are_422(agent: Caller, name: str) -> None:
+    response = await agent.post(
+        "/v1/requests", {"item": "linshi-jiuzhu", "resident": {**RESIDENT, "name": name}}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "resident.name"
+
+
+async def test_a_refused_preflight_is_a_problem(stack: Stack) -> None:
+    response = await stack.http.options(
+        "/codec/decode",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    body = problem(response, 400)
+    assert "Disallowed CORS origin" in body["detail"]
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_answers_with_residents_are_not_stored_by_caches(stack: Stack, agent: Caller) -> None:
+    rid = await agent.new_request()
+    for response in (
+        await agent.get(f"/v1/requests/{rid}"),
+        await agent.post(f"/v1/requests/{rid}/actions", {"action": "handoff"}),
+        await agent.get("/v1/requests"),
+    ):
+        assert response.status_code == 200, response.text
+        assert response.headers["cache-control"] == "no-store"
