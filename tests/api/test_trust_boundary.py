@@ -4,6 +4,7 @@ the metrics, and the smaller deviations. Each test failed on the code before the
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -12,19 +13,23 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlmodel import Session, col, select
 from temporalio.api.common.v1 import Payload, Payloads, WorkflowExecution
 from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleStage
 from temporalio.api.update.v1 import Input, Meta, WaitPolicy
 from temporalio.api.update.v1 import Request as UpdateRequest
 from temporalio.api.workflowservice.v1 import UpdateWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 
 from api import create_app
 from daiban.core.codec import ENCODING, EncryptionCodec, parse_keys
 from daiban.core.settings import Settings
-from models.contracts import ActionCommand, Actor
-from models.db import AccessRow, LedgerRow
+from daiban.domain.catalog import load_catalog
+from daiban.domain.intake import item_spec, policy
+from daiban.http.guards import Guards
+from models.contracts import ActionCommand, Actor, RequestInput, Resident
+from models.db import AccessRow, LedgerRow, RequestRow
 from tests.api.conftest import (
     CITY,
     CITY_ITEM,
@@ -32,6 +37,7 @@ from tests.api.conftest import (
     OTHER_TOWNSHIP,
     RESIDENT,
     TOWNSHIP,
+    VILLAGE,
     Caller,
     Stack,
     serve,
@@ -380,3 +386,69 @@ async def test_answers_with_residents_are_not_stored_by_caches(stack: Stack, age
     ):
         assert response.status_code == 200, response.text
         assert response.headers["cache-control"] == "no-store"
+
+
+async def test_the_development_secret_is_not_served_on_a_non_loopback_listener() -> None:
+    """``daiban serve --host 0.0.0.0`` bypasses DAIBAN_API_HOST: the listener decides."""
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    def scope(server: tuple[str, int]) -> dict[str, Any]:
+        return {"type": "http", "method": "GET", "path": "/healthz", "server": server,
+                "headers": [(b"host", b"127.0.0.1")], "query_string": b""}  # fmt: skip
+
+    development = Guards(app, settings=Settings(environment="test"))
+    real = Guards(app, settings=Settings(environment="test", jwt_secret=SecretStr("r" * 40)))
+    for guards, server, status in (
+        (development, ("10.1.2.3", 8000), 503),
+        (development, ("127.0.0.1", 8000), 200),
+        (real, ("10.1.2.3", 8000), 200),
+    ):
+        sent.clear()
+        await guards(scope(server), receive, send)
+        assert sent[0]["status"] == status, (server, status)
+
+
+async def test_a_plain_workflow_start_never_runs(stack: Stack) -> None:
+    """A request started around the API, with plain input: the worker never runs it."""
+    rid = uuid.uuid4().hex
+    item = load_catalog().get("linshi-jiuzhu")
+    assert item is not None
+    forged = RequestInput(
+        request_id=rid,
+        item=item_spec(item),
+        village=VILLAGE,
+        township=TOWNSHIP,
+        city=CITY,
+        resident=Resident(**RESIDENT),
+        agent=Actor("forger", "agent", VILLAGE),
+        policy=policy(stack.settings),
+    )
+    raw = await raw_client(stack)  # no codec: the input goes as plain JSON
+    handle = await raw.start_workflow(
+        "ResidentRequest",
+        forged,
+        id=f"req-{rid}",
+        task_queue=stack.settings.task_queue,
+    )
+    try:
+        await asyncio.sleep(2)
+        with Session(stack.engine) as session:
+            assert session.get(RequestRow, rid) is None
+        assert ledger_count(stack, rid) == 0
+        description = await handle.describe()
+        assert description.status == WorkflowExecutionStatus.RUNNING  # its task keeps failing
+        history = await handle.fetch_history()
+        kinds = {event.event_type for event in history.events}
+        assert EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED not in kinds
+    finally:
+        await handle.terminate("test: forged start")
