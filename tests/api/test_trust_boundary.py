@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from pydantic import SecretStr
 from sqlmodel import Session, col, select
@@ -29,7 +32,7 @@ from daiban.domain.catalog import load_catalog
 from daiban.domain.intake import item_spec, policy
 from daiban.http.guards import Guards
 from models.contracts import ActionCommand, Actor, RequestInput, Resident
-from models.db import AccessRow, LedgerRow, RequestRow
+from models.db import AccessRow, LedgerRow, OutboxRow, RequestRow
 from tests.api.conftest import (
     CITY,
     CITY_ITEM,
@@ -98,6 +101,14 @@ async def send_raw_update(stack: Stack, request_id: str, argument: Payload) -> b
     return not response.outcome.HasField("failure")
 
 
+async def wait_for(check: Callable[[], bool], tries: int = 100) -> None:
+    for _ in range(tries):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition never held")
+
+
 def ledger_count(stack: Stack, request_id: str) -> int:
     with Session(stack.engine) as session:
         query = select(LedgerRow).where(col(LedgerRow.request_id) == request_id)
@@ -157,12 +168,14 @@ async def test_the_codec_applies_scope_and_masking_and_records_who_read(
     for role, office in (("township_staff", OTHER_TOWNSHIP), ("city_staff", CITY)):
         response = await stack.caller(role, office).post("/codec/decode", body)
         assert "outside your scope" in problem(response, 403)["detail"]
-    assert {r.sub for r in access_rows(stack, rid)} == {"codec-handling"}
+    codec_reads = [r for r in access_rows(stack, rid) if r.endpoint == "codec"]
+    assert {r.sub for r in codec_reads} == {"codec-handling"}
 
     # The access record, for the supervisors in scope.
     listed = await stack.caller("supervisor", TOWNSHIP).get("/v1/supervision/access", request=rid)
     assert listed.status_code == 200, listed.text
-    assert [(i["sub"], i["endpoint"]) for i in listed.json()["items"]] == [
+    items = listed.json()["items"]
+    assert [(i["sub"], i["endpoint"]) for i in items if i["endpoint"] == "codec"] == [
         ("codec-handling", "codec")
     ]
     elsewhere = await stack.caller("supervisor", OTHER_TOWNSHIP).get(
@@ -452,3 +465,56 @@ async def test_a_plain_workflow_start_never_runs(stack: Stack) -> None:
         assert EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED not in kinds
     finally:
         await handle.terminate("test: forged start")
+
+
+# --- 7. the access record and the logs ---------------------------------------------------------
+
+
+async def test_every_unmasked_answer_of_the_api_is_recorded(stack: Stack) -> None:
+    agent = stack.caller("agent", VILLAGE, f"reader-{uuid.uuid4().hex[:6]}")
+    rid = await agent.new_request()
+    await agent.get(f"/v1/requests/{rid}")
+    await agent.do(rid, "handoff")
+    # A supervisor's answer is masked: not recorded. The staff now handling it see the resident.
+    supervisor = stack.caller("supervisor", CITY, "reader-supervisor")
+    await supervisor.get(f"/v1/requests/{rid}")
+    staff = stack.caller("township_staff", TOWNSHIP, "reader-staff")
+    state = (await staff.get(f"/v1/requests/{rid}")).json()
+    assert state["resident"]["id_number"] == RESIDENT["id_number"]
+    rows = [(r.sub, r.endpoint) for r in access_rows(stack, rid)]
+    assert sorted(rows) == sorted(
+        [(agent_sub(agent), "submit"), (agent_sub(agent), "request"),
+         (agent_sub(agent), "handoff"), ("reader-staff", "request")]
+    )  # fmt: skip
+    listed = await stack.caller("supervisor", CITY).get("/v1/supervision/access", request=rid)
+    assert {i["endpoint"] for i in listed.json()["items"]} == {"submit", "request", "handoff"}
+
+
+def agent_sub(caller: Caller) -> str:
+    assert caller.token is not None
+    sub: str = jwt.decode(caller.token, options={"verify_signature": False})["sub"]
+    return sub
+
+
+async def test_notes_and_query_strings_stay_out_of_the_logs(
+    stack: Stack, agent: Caller, staff: Caller, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    rid = await at_township(agent)
+    note = f"申请人王秀英电话{RESIDENT['phone']}材料不全"
+    await staff.do(rid, "refuse", note=note)
+    await agent.get("/v1/requests", item="linshi-jiuzhu", cursor=None)
+    with Session(stack.engine) as session:
+        outbox = session.exec(select(OutboxRow).where(col(OutboxRow.request_id) == rid)).all()
+    assert any(RESIDENT["phone"] in row.message for row in outbox)  # the agent is told why
+    await wait_for(lambda: any(r for r in caplog.records if "notification" in str(r.msg)))
+    # What the system wrote (the test's own HTTP client logs its requests too).
+    ours = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in ours)
+    assert "notification" in logged
+    assert RESIDENT["phone"] not in logged and note not in logged
+    assert "item=linshi-jiuzhu" not in logged  # no access line with the query string
+    # uvicorn's access line (path and query string) is dropped whatever its configuration.
+    access = logging.getLogger("uvicorn.access")
+    line = access.makeRecord("uvicorn.access", logging.INFO, "h11_impl.py", 1, "%s", ("q",), None)
+    assert not access.filter(line)
