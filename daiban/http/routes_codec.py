@@ -25,10 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
@@ -38,7 +35,6 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from google.protobuf.message import DecodeError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlmodel import Session
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
@@ -48,12 +44,11 @@ from temporalio.api.common.v1 import Payload
 from daiban.core.codec import ENDPOINT_ORIGIN, EncryptionCodec, PayloadTooLarge, parse_keys
 from daiban.core.logs import get_logger
 from daiban.core.settings import Settings, is_loopback
-from daiban.domain.privacy import mask_id_number, mask_name, mask_phone, sees_resident
 from daiban.domain.scope import Principal
+from daiban.http.codec_view import for_viewer
 from daiban.http.deps import (
     OVERSIGHT,
     STAFF,
-    Services,
     ServicesDep,
     SettingsDep,
     bearer,
@@ -63,15 +58,12 @@ from daiban.http.deps import (
 from daiban.http.problems import (
     PROBLEM_MEDIA_TYPE,
     PROBLEM_SCHEMA_REF,
-    Forbidden,
     Problem,
     Unauthorized,
     responses,
 )
 from daiban.http.problems import PayloadTooLarge as TooLarge
-from daiban.store import access, readmodel
 from models.contracts import Role
-from models.documents import state_from_document
 
 PREFIX: Final = "/codec"
 CORS_HEADERS: Final = ["Authorization", "Content-Type", "X-Namespace"]
@@ -79,9 +71,6 @@ CORS_METHODS: Final = ["POST", "OPTIONS"]
 CORS_MAX_AGE: Final = 600  # seconds a browser may cache a preflight
 LOOPBACK_TWINS: Final = {"localhost": "127.0.0.1", "127.0.0.1": "localhost"}
 MAX_PAYLOADS: Final = 1000
-JSON_ENCODING: Final = b"json/plain"
-RESIDENT_FIELDS: Final = frozenset({"name", "id_number", "phone"})
-MASKS: Final = {"name": mask_name, "id_number": mask_id_number, "phone": mask_phone}
 
 log = get_logger("daiban.core.codec")
 router = APIRouter(prefix=PREFIX, tags=["codec"])
@@ -234,92 +223,6 @@ async def _decrypt(
     return done
 
 
-# --- scope and masking of decoded payloads ------------------------------------------------------
-
-
-@dataclass
-class _Seen:
-    """What the decoded JSON payloads hold: the requests they belong to, and their residents."""
-
-    documents: dict[int, Any] = field(default_factory=dict)  # payload index → parsed JSON
-    requests: set[str] = field(default_factory=set)
-    # (the resident object, the id of the request it belongs to, when the payload says)
-    residents: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
-
-
-def _inspect(payloads: Sequence[Payload]) -> _Seen:
-    seen = _Seen()
-    for index, payload in enumerate(payloads):
-        if payload.metadata.get("encoding") != JSON_ENCODING:
-            continue
-        try:
-            document = json.loads(payload.data)
-        except ValueError:
-            continue
-        seen.documents[index] = document
-        _walk(document, seen)
-    return seen
-
-
-def _walk(value: Any, seen: _Seen) -> None:
-    """Request ids (``request_id``, or the ``id`` of a state) and residents, at any depth: a
-    state, a workflow input, a command, a transition record holding a state."""
-    if isinstance(value, list):
-        for item in value:
-            _walk(item, seen)
-        return
-    if not isinstance(value, dict):
-        return
-    request_id = value.get("request_id")
-    resident = value.get("resident")
-    if isinstance(resident, dict) and RESIDENT_FIELDS & resident.keys():
-        owner = request_id if isinstance(request_id, str) else value.get("id")
-        seen.residents.append((resident, owner if isinstance(owner, str) else None))
-        if isinstance(owner, str):
-            seen.requests.add(owner)
-    if isinstance(request_id, str):
-        seen.requests.add(request_id)
-    for item in value.values():
-        _walk(item, seen)
-
-
-def _apply_rules(session: Session, principal: Principal, seen: _Seen) -> list[str]:
-    """Refuse a request out of scope, mask residents the caller may not see, record those it
-    may; the ids of the requests whose resident is revealed."""
-    visible: dict[str, bool] = {}
-    places: dict[str, tuple[str, str]] = {}
-    for request_id in sorted(seen.requests):
-        row = readmodel.request_in_scope(session, principal, request_id)
-        if row is None:
-            raise Forbidden("a payload belongs to a request outside your scope")
-        visible[request_id] = sees_resident(principal, state_from_document(row.state))
-        places[request_id] = (row.township, row.city)
-    revealed: set[str] = set()
-    for resident, owner in seen.residents:
-        if owner is not None and visible.get(owner, False):
-            revealed.add(owner)
-            continue
-        for name, mask in MASKS.items():
-            if isinstance(resident.get(name), str):
-                resident[name] = mask(resident[name])
-    now = datetime.now(UTC)
-    access.record(session, principal, [(r, *places[r]) for r in sorted(revealed)], "codec", now)
-    return sorted(revealed)
-
-
-async def _for_viewer(
-    services: Services, principal: Principal, payloads: list[Payload]
-) -> tuple[list[Payload], list[str]]:
-    seen = _inspect(payloads)
-    if not seen.requests and not seen.residents:
-        return payloads, []
-    revealed = await services.db(_apply_rules, principal, seen)
-    for index, document in seen.documents.items():
-        text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-        payloads[index] = Payload(metadata=payloads[index].metadata, data=text.encode())
-    return payloads, revealed
-
-
 def _log(operation: str, principal: Principal, count: int, revealed: Sequence[str] = ()) -> None:
     # Who opened residents' data, and how much of it: the trail, without the data.
     log.info(
@@ -385,7 +288,7 @@ async def decode(
     _check_namespace(settings, namespace)
     payloads = payloads_from_json(await request.body())
     plain = await _decrypt(codec_of(settings), payloads, settings.codec_max_response_bytes)
-    shown, revealed = await _for_viewer(services, principal, plain)
+    shown, revealed = await for_viewer(services, principal, plain)
     _log("decode", principal, len(payloads), revealed)
     return payloads_to_json(shown)
 

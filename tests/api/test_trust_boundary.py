@@ -1,16 +1,14 @@
 """The paths around the API (DESIGN §6, the trust boundary), attacked as the issue found them:
-the codec endpoint, commands sent to Temporal directly, decompression, the development codec,
-the metrics, and the smaller deviations. Each test failed on the code before the fix."""
+the codec endpoint, decompression, the development codec, the metrics, the logs and the access
+record, and the smaller deviations (commands sent to Temporal directly: test_trust_temporal.py).
+Each test failed on the code before the fix."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 import httpx
@@ -18,21 +16,13 @@ import jwt
 import pytest
 from pydantic import SecretStr
 from sqlmodel import Session, col, select
-from temporalio.api.common.v1 import Payload, Payloads, WorkflowExecution
-from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleStage
-from temporalio.api.update.v1 import Input, Meta, WaitPolicy
-from temporalio.api.update.v1 import Request as UpdateRequest
-from temporalio.api.workflowservice.v1 import UpdateWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.api.common.v1 import Payload
 
 from api import create_app
-from daiban.core.codec import ENCODING, EncryptionCodec, parse_keys
+from daiban.core.codec import EncryptionCodec, parse_keys
 from daiban.core.settings import Settings
-from daiban.domain.catalog import load_catalog
-from daiban.domain.intake import item_spec, policy
 from daiban.http.guards import Guards
-from models.contracts import ActionCommand, Actor, RequestInput, Resident
-from models.db import AccessRow, LedgerRow, OutboxRow, RequestRow
+from models.db import OutboxRow
 from tests.api.conftest import (
     CITY,
     CITY_ITEM,
@@ -46,95 +36,9 @@ from tests.api.conftest import (
     serve,
 )
 from tests.api.test_codec_endpoint import UI, as_json, from_json, problem
-from tests.workflows.test_privacy import payloads
-
-# --- helpers ------------------------------------------------------------------------------------
-
-
-async def raw_client(stack: Stack) -> Client:
-    """What anyone who reaches the Temporal frontend has: a client without our keys."""
-    return await Client.connect(stack.settings.temporal_address, namespace="default")
-
-
-async def sealed_payloads(stack: Stack, request_id: str) -> list[Payload]:
-    raw = await raw_client(stack)
-    history = await raw.get_workflow_handle(f"req-{request_id}").fetch_history()
-    found = [p for event in history.events for p in payloads(event)]
-    return [p for p in found if p.metadata.get("encoding") == ENCODING]
-
-
-async def accepted_update_payloads(stack: Stack, request_id: str, action: str) -> list[Payload]:
-    """The sealed argument of each accepted ``act`` update of this action, as the history (and
-    ``temporal workflow show``) holds it."""
-    raw = await raw_client(stack)
-    history = await raw.get_workflow_handle(f"req-{request_id}").fetch_history()
-    found = []
-    for event in history.events:
-        if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-            continue
-        accepted = event.workflow_execution_update_accepted_event_attributes.accepted_request
-        if accepted.input.name != "act":
-            continue
-        [payload] = accepted.input.args.payloads
-        [command] = await stack.client.data_converter.decode([payload], [ActionCommand])
-        if command.action == action:
-            found.append(payload)
-    return found
-
-
-async def send_raw_update(stack: Stack, request_id: str, argument: Payload) -> bool:
-    """Send an ``act`` update whose argument is these exact bytes; True if it was accepted."""
-    raw = await raw_client(stack)
-    response = await raw.workflow_service.update_workflow_execution(
-        UpdateWorkflowExecutionRequest(
-            namespace="default",
-            workflow_execution=WorkflowExecution(workflow_id=f"req-{request_id}"),
-            wait_policy=WaitPolicy(
-                lifecycle_stage=UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
-            ),
-            request=UpdateRequest(
-                meta=Meta(update_id=uuid.uuid4().hex, identity="attacker"),
-                input=Input(name="act", args=Payloads(payloads=[argument])),
-            ),
-        )
-    )
-    return not response.outcome.HasField("failure")
-
-
-async def wait_for(check: Callable[[], bool], tries: int = 100) -> None:
-    for _ in range(tries):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition never held")
-
-
-def ledger_count(stack: Stack, request_id: str) -> int:
-    with Session(stack.engine) as session:
-        query = select(LedgerRow).where(col(LedgerRow.request_id) == request_id)
-        return len(session.exec(query).all())
-
-
-def access_rows(stack: Stack, request_id: str) -> list[AccessRow]:
-    with Session(stack.engine) as session:
-        query = select(AccessRow).where(col(AccessRow.request_id) == request_id)
-        return list(session.exec(query).all())
-
-
-async def at_township(agent: Caller, item: str = "linshi-jiuzhu") -> str:
-    """A request handed off to the township center (its staff now handle it)."""
-    request_id = await agent.new_request(item)
-    await agent.do(request_id, "handoff")
-    return request_id
-
-
-def shows(body: bytes, resident: dict[str, str]) -> bool:
-    return any(
-        value.encode() in body or json.dumps(value).encode() in body for value in resident.values()
-    )
-
 
 # --- 1. the codec endpoint applies the API's scope and masking ---------------------------------
+from tests.api.trust_helpers import access_rows, at_township, sealed_payloads, shows, wait_for
 
 
 async def test_the_codec_applies_scope_and_masking_and_records_who_read(
@@ -184,71 +88,6 @@ async def test_the_codec_applies_scope_and_masking_and_records_who_read(
     assert elsewhere.json()["items"] == []
     refused = await stack.caller("township_staff", TOWNSHIP).get("/v1/supervision/access")
     problem(refused, 403)
-
-
-# --- 2. no command around the API --------------------------------------------------------------
-
-
-async def test_a_plain_json_command_sent_to_temporal_is_refused(
-    stack: Stack, agent: Caller
-) -> None:
-    rid = await at_township(agent)
-    before = ledger_count(stack, rid)
-    forged = ActionCommand(
-        "accept",
-        Actor("forger", "township_staff", TOWNSHIP),
-        request_id=rid,
-        command_id=uuid.uuid4().hex,
-    )
-    # As `temporal workflow update execute --name act --input '{...}'` sends it: plain JSON.
-    plain = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(asdict(forged)).encode())
-    assert not await send_raw_update(stack, rid, plain)
-    raw = await raw_client(stack)
-    with pytest.raises(WorkflowUpdateFailedError):
-        await raw.get_workflow_handle(f"req-{rid}").execute_update("act", asdict(forged))
-    state = (await stack.caller("township_staff", TOWNSHIP).get(f"/v1/requests/{rid}")).json()
-    assert state["stage"] == "township_review" and state["history"][-1]["action"] == "handoff"
-    assert ledger_count(stack, rid) == before
-    assert "forger" not in json.dumps(state)
-
-
-async def test_an_encrypted_command_is_bound_to_its_request_and_single_use(
-    stack: Stack, agent: Caller, staff: Caller
-) -> None:
-    first, second = await at_township(agent), await at_township(agent)
-    await staff.do(first, "accept")
-    [copied] = await accepted_update_payloads(stack, first, "accept")
-    before = ledger_count(stack, second), ledger_count(stack, first)
-    # Copied from one request's history to another request: refused.
-    assert not await send_raw_update(stack, second, copied)
-    # Sent again to its own request: used already, refused.
-    assert not await send_raw_update(stack, first, copied)
-    assert (ledger_count(stack, second), ledger_count(stack, first)) == before
-    state = (await staff.get(f"/v1/requests/{second}")).json()
-    assert [h["action"] for h in state["history"]] == ["submit", "handoff"]
-    # The API's own commands still go through.
-    assert (await staff.do(second, "accept"))["history"][-1]["action"] == "accept"
-
-
-async def test_the_codec_endpoint_cannot_seal_a_command(
-    stack: Stack, agent: Caller, staff: Caller
-) -> None:
-    rid = await at_township(agent)
-    forged = ActionCommand(
-        "accept",
-        Actor("forger", "township_staff", TOWNSHIP),
-        request_id=rid,
-        command_id=uuid.uuid4().hex,
-    )
-    plain = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(asdict(forged)).encode())
-    response = await staff.post("/codec/encode", as_json(plain))
-    assert response.status_code == 200, response.text
-    [sealed] = from_json(response.json())
-    assert not await send_raw_update(stack, rid, sealed)
-    assert [h["action"] for h in (await staff.get(f"/v1/requests/{rid}")).json()["history"]] == [
-        "submit",
-        "handoff",
-    ]
 
 
 # --- 4. decompression and the codec's rate ------------------------------------------------------
@@ -429,42 +268,6 @@ async def test_the_development_secret_is_not_served_on_a_non_loopback_listener()
         sent.clear()
         await guards(scope(server), receive, send)
         assert sent[0]["status"] == status, (server, status)
-
-
-async def test_a_plain_workflow_start_never_runs(stack: Stack) -> None:
-    """A request started around the API, with plain input: the worker never runs it."""
-    rid = uuid.uuid4().hex
-    item = load_catalog().get("linshi-jiuzhu")
-    assert item is not None
-    forged = RequestInput(
-        request_id=rid,
-        item=item_spec(item),
-        village=VILLAGE,
-        township=TOWNSHIP,
-        city=CITY,
-        resident=Resident(**RESIDENT),
-        agent=Actor("forger", "agent", VILLAGE),
-        policy=policy(stack.settings),
-    )
-    raw = await raw_client(stack)  # no codec: the input goes as plain JSON
-    handle = await raw.start_workflow(
-        "ResidentRequest",
-        forged,
-        id=f"req-{rid}",
-        task_queue=stack.settings.task_queue,
-    )
-    try:
-        await asyncio.sleep(2)
-        with Session(stack.engine) as session:
-            assert session.get(RequestRow, rid) is None
-        assert ledger_count(stack, rid) == 0
-        description = await handle.describe()
-        assert description.status == WorkflowExecutionStatus.RUNNING  # its task keeps failing
-        history = await handle.fetch_history()
-        kinds = {event.event_type for event in history.events}
-        assert EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED not in kinds
-    finally:
-        await handle.terminate("test: forged start")
 
 
 # --- 7. the access record and the logs ---------------------------------------------------------
