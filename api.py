@@ -32,6 +32,7 @@ from daiban.core.logs import configure_logging, get_logger
 from daiban.core.settings import Settings, get_settings
 from daiban.domain.catalog import catalog_from_settings
 from daiban.http.deps import Services, ServicesDep
+from daiban.http.guards import Guards
 from daiban.http.problems import (
     InvalidInput,
     PayloadTooLarge,
@@ -42,6 +43,7 @@ from daiban.http.problems import (
     http_problem,
     invalid,
 )
+from daiban.http.routes_access import router as access_router
 from daiban.http.routes_codec import CodecCORS
 from daiban.http.routes_codec import router as codec_router
 from daiban.http.routes_requests import router as requests_router
@@ -111,9 +113,11 @@ def create_app(
     )
     # Outermost, so that the codec's every answer (a 413 too) carries the CORS headers.
     app.add_middleware(CodecCORS, origin=settings.codec_cors_origin)
+    app.add_middleware(Guards, settings=settings)
     _add_error_handlers(app)
     app.include_router(requests_router)
     app.include_router(supervision_router)
+    app.include_router(access_router)
     app.include_router(codec_router)
     app.include_router(_operations_router())
     app.include_router(console_router)

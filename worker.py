@@ -26,7 +26,7 @@ from activities.notify import Courier, LogGateway, NotificationGateway, gateway_
 from activities.records import RecordActivities
 from daiban.core.logs import configure_logging, get_logger
 from daiban.core.settings import Settings, get_settings
-from daiban.core.temporal import connect, converter
+from daiban.core.temporal import connect, converter, worker_client
 from daiban.run.startup import TemporalUnavailable, clear_startup_errors
 from daiban.store.db import check_database, check_schema, make_engine
 from workflows.request import ResidentRequestWorkflow
@@ -84,7 +84,8 @@ def build_worker(
     return RequestWorker(
         courier,
         records,
-        client,
+        # Strict decoding: no unencrypted workflow input, update or signal argument gets in.
+        worker_client(client, settings),
         task_queue=task_queue or settings.task_queue,
         workflows=[ResidentRequestWorkflow],
         workflow_runner=WORKFLOW_RUNNER,

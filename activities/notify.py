@@ -27,16 +27,19 @@ class NotificationGateway(Protocol):
 
 
 class LogGateway:
-    """Writes each notification as a log line; an SMS or messaging gateway replaces it."""
+    """Writes each notification as a log line; an SMS or messaging gateway replaces it.
+
+    Ids and levels only: a message may quote a staff note (a refusal's reason), which may name
+    people; the text stays in the outbox, whose readers are the database's."""
 
     def send(self, row: OutboxRow) -> None:
         log.info(
             "notification",
+            outbox_id=row.id,
             request_id=row.request_id,
             recipient_office=row.recipient_office,
             recipient_role=row.recipient_role,
             level=row.level,
-            message=row.message,
         )
 
 

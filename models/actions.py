@@ -33,7 +33,8 @@ class ActionRule:
     stages: frozenset[Stage]
     roles: frozenset[Role]
     # Whose office must the actor belong to: "village", "stage" (the office holding the stage),
-    # "handling" (the office that decided), or "scope" (a supervisor over the request).
+    # "handling" (the office that decided), "scope" (a supervisor over the request), or "head"
+    # (the supervisor of the office holding the stage: its own tier, DESIGN §2).
     office: str
     required: tuple[str, ...] = ()
     summary: str = ""
@@ -133,7 +134,7 @@ ACTIONS: dict[str, ActionRule] = {
     "approve_extension": ActionRule(
         REVIEW_STAGES,
         frozenset({Role.SUPERVISOR}),
-        "scope",
+        "head",
         conditions=("extension_pending",),
         summary="a supervisor approves the extension",
     ),
@@ -205,9 +206,15 @@ def stage_office(state: RequestState) -> str:
     return state.responsible_office
 
 
-def office_matches(rule: ActionRule, state: RequestState, actor: Actor) -> bool:
+def office_matches(
+    rule: ActionRule, state: RequestState, actor: Actor, *, head_is_scope: bool = False
+) -> bool:
+    """``head_is_scope``: the rule of workflows started before the ``head`` mode existed, under
+    which any supervisor over the request approved an extension (they replay with it)."""
     if actor.role == Role.SYSTEM:
         return True
+    if rule.office == "head" and not head_is_scope:
+        return actor.office == stage_office(state)
     if rule.office == "village":
         return actor.office == state.village
     if rule.office == "stage":
@@ -267,13 +274,15 @@ def _clock(state: RequestState, name: str) -> Clock | None:
     return next((c for c in state.clocks if c.name == name), None)
 
 
-def _permitted(action: str, state: RequestState, actor: Actor) -> bool:
+def _permitted(
+    action: str, state: RequestState, actor: Actor, *, head_is_scope: bool = False
+) -> bool:
     rule = ACTIONS[action]
     if state.stage not in rule.stages or actor.role not in rule.roles:
         return False
     if state.paused is not None and action not in ("resume", "withdraw"):
         return False
-    if not office_matches(rule, state, actor):
+    if not office_matches(rule, state, actor, head_is_scope=head_is_scope):
         return False
     return all(_condition(c, state, None) for c in rule.conditions)
 
@@ -322,8 +331,11 @@ def check(
     cmd: ActionCommand,
     today: date | None = None,
     latest: date | None = None,
+    *,
+    head_is_scope: bool = False,
 ) -> None:
-    """Raise ``ActionRejected`` unless ``cmd`` may be applied to ``state`` now."""
+    """Raise ``ActionRejected`` unless ``cmd`` may be applied to ``state`` now
+    (``latest``: the furthest date a field may name; ``head_is_scope``: see ``office_matches``)."""
     rule = ACTIONS.get(cmd.action)
     if rule is None:
         raise ActionRejected(
@@ -337,7 +349,7 @@ def check(
         raise ActionRejected(
             "not_allowed", f"request is closed ({state.stage})", allowed_actions(state, cmd.actor)
         )
-    if not _permitted(cmd.action, state, cmd.actor):
+    if not _permitted(cmd.action, state, cmd.actor, head_is_scope=head_is_scope):
         allowed = allowed_actions(state, cmd.actor)
         raise ActionRejected(
             "not_allowed",

@@ -293,6 +293,10 @@ class ActionCommand:
     upheld: bool | None = None
     score: int | None = None
     comment: str | None = None
+    # Minted by the API for every command: the request it is for and a single-use id. Inside the
+    # encrypted payload, so that nobody can bind a command to another request (DESIGN §6).
+    request_id: str | None = None
+    command_id: str | None = None
 
 
 # --- activities --------------------------------------------------------------------------------

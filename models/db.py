@@ -351,3 +351,26 @@ class IdempotencyKey(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False, index=True)
     )
+
+
+class AccessRow(SQLModel, table=True):
+    """Who read a resident's unmasked data, when, of which request and through which endpoint
+    (``GET /v1/supervision/access``). The request's township and city are kept so that a
+    supervisor's scope is a plain filter."""
+
+    __tablename__ = "access_record"
+    __table_args__ = (
+        Index("ix_access_record_request_at", "request_id", "at"),
+        Index("ix_access_record_township_at", "township", "at"),
+        Index("ix_access_record_city_at", "city", "at"),
+    )
+
+    id: int | None = _big_id()
+    at: datetime = _timestamp()
+    sub: str
+    role: str
+    office: str
+    request_id: str
+    township: str
+    city: str
+    endpoint: str

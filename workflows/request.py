@@ -74,6 +74,10 @@ LOCAL_DATES = "local-dates"
 RECOMPUTE_EVERY_INSTANT = "recompute-every-instant"
 # The furthest a gap's materials may be promised: a year covers any lawful promise.
 MAX_DUE_AHEAD = timedelta(days=366)
+# Patch: every command names this request and carries a command id used once (DESIGN §6).
+BOUND_COMMANDS = "bound-commands"
+# Patch: only the supervisor of the office holding the stage approves its extension (DESIGN §2).
+EXTENSION_BY_HEAD = "extension-approved-by-own-tier"
 
 
 @dataclass
@@ -110,6 +114,11 @@ class ResidentRequestWorkflow:
         self._wake = False
         self._search: dict[str, object] = {}
         self._recorded = 0  # the last state version written to the ledger and read model
+        # Decided once, at the first task: a workflow started before the patch keeps accepting
+        # the unbound commands its history holds (a validator may not call ``patched``).
+        self._bound_commands = workflow.patched(BOUND_COMMANDS)
+        self._extension_by_head = workflow.patched(EXTENSION_BY_HEAD)
+        self._used_commands: set[str] = set()
         self._state = RequestState(
             id=inp.request_id,
             item=inp.item.code,
@@ -175,6 +184,9 @@ class ResidentRequestWorkflow:
                     type=DEADLINES_UNAVAILABLE,
                     non_retryable=True,
                 )
+            if cmd.command_id is not None:
+                # Used once it has applied: a command that changed nothing may be sent again.
+                self._used_commands.add(cmd.command_id)
             await self._commit(tx)
             return self._state
 
@@ -193,8 +205,16 @@ class ResidentRequestWorkflow:
             latest: date | None = today + MAX_DUE_AHEAD
         else:  # runs before the local-dates patch
             today, latest = now.date(), None
+        if self._bound_commands:
+            self._check_binding(cmd)
         try:
-            rules.check(self._state, cmd, today=today, latest=latest)
+            rules.check(
+                self._state,
+                cmd,
+                today=today,
+                latest=latest,
+                head_is_scope=not self._extension_by_head,
+            )
         except rules.ActionRejected as e:
             kind = {"forbidden": "Forbidden", "invalid": "InvalidAction"}.get(
                 e.kind, "ActionNotAllowed"
@@ -205,6 +225,19 @@ class ResidentRequestWorkflow:
                 type=kind,
                 non_retryable=True,
             ) from None
+
+    def _check_binding(self, cmd: ActionCommand) -> None:
+        """A command made for another request (copied from its history) or already used is
+        refused: only the API mints the request and command ids, inside the encrypted payload."""
+        if cmd.request_id != self._state.id or not cmd.command_id:
+            message = "command is not bound to this request"
+        elif cmd.command_id in self._used_commands:
+            message = "command was already used"
+        else:
+            return
+        raise ApplicationError(
+            message, {"stage": self._state.stage}, type="Forbidden", non_retryable=True
+        )
 
     async def _apply(self, cmd: ActionCommand, tx: _Tx) -> None:
         handler = getattr(self, f"_do_{cmd.action}")

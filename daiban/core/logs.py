@@ -57,6 +57,17 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True
+    # The API writes its own access line (route template, status, duration; daiban.http.telemetry).
+    # uvicorn's would repeat it with the raw path and query string, which may hold personal data.
+    # A filter, not ``disabled``: uvicorn's own logging config re-enables the loggers it names.
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _DropAll) for f in access.filters):
+        access.addFilter(_DropAll())
+
+
+class _DropAll(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
 
 
 def _identity(_: Any, __: str, event_dict: Any) -> Any:

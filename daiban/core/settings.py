@@ -6,6 +6,7 @@ data file, never in code. Secrets are refused when they are still placeholders o
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +32,13 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     task_queue: str = "daiban"
+    # Mutual TLS to the frontend (deploy/): our certificate and key, the CA that signed the
+    # frontend's, and the name in the frontend's certificate when the address differs. All three
+    # files or none; the development stack stays on loopback without TLS.
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
+    temporal_tls_server_name: str | None = None
 
     # Database: SQLite under var/ by default, PostgreSQL (postgresql+psycopg://...) in production.
     database_url: str = "sqlite:///var/daiban.db"
@@ -41,6 +49,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     # The codec endpoint decodes whole workflow states for the Temporal Web UI.
     codec_max_body_bytes: int = 4 * 1024 * 1024
+    # What a codec call may inflate to, per payload and in total: compression turns megabytes of
+    # zeros into kilobytes, and the answer is built in memory.
+    codec_max_payload_bytes: int = Field(2 * 1024 * 1024, ge=1024)
+    codec_max_response_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    # Codec calls per minute per caller (the UI decodes a history page in a few calls).
+    codec_rate_per_minute: int = Field(600, ge=1)
 
     # Clocks (docs/design.md §2): the office's time zone and closing time.
     timezone: str = "Asia/Shanghai"
@@ -69,7 +83,14 @@ class Settings(BaseSettings):
     # Secrets
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_jwks_url: str | None = None
+    # Required with a JWKS URL: a token of the identity provider for another audience or from
+    # another issuer is not ours.
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
     jwt_ttl_seconds: int = 8 * 3600
+    # Rating links are minted here (HS256) with a key of their own, which JWKS mode still accepts
+    # for the rating-link role only. Unset, the JWT secret signs them (HS256 mode only).
+    rating_link_secret: SecretStr | None = None
     # Comma-separated "key_id:base64key" pairs; the first one encrypts, all of them decrypt.
     codec_keys: SecretStr = SecretStr(f"dev1:{DEV_CODEC_KEY}")
     codec_cors_origin: str = "http://localhost:8233"
@@ -89,10 +110,20 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
+        self._check_tls()
+        self._check_jwks()
+        placeholder = self.placeholder_secret
+        # The development secret is public: whoever reaches a non-loopback listener could mint
+        # any token with it, whatever the environment says (the API also refuses to answer on
+        # such a listener, for a host given on the command line: daiban.http.guards).
+        if placeholder and not is_loopback(self.api_host):
+            raise ValueError(
+                f"DAIBAN_JWT_SECRET must be a real secret (32+ characters) when the API listens "
+                f"on {self.api_host} (not a loopback address)"
+            )
         if self.environment != "production":
             return self
-        secret = self.jwt_secret.get_secret_value()
-        if secret.lower() in PLACEHOLDER_SECRETS or "change" in secret.lower() or len(secret) < 32:
+        if placeholder:
             raise ValueError(
                 "DAIBAN_JWT_SECRET must be set to a real secret (32+ characters) in production"
             )
@@ -102,9 +133,66 @@ class Settings(BaseSettings):
             raise ValueError("DAIBAN_CODEC_KEYS must not use the development key in production")
         return self
 
+    def _check_tls(self) -> None:
+        files = (self.temporal_tls_cert, self.temporal_tls_key, self.temporal_tls_ca)
+        if all(f is None for f in files):
+            if self.temporal_tls_server_name is not None:
+                raise ValueError("DAIBAN_TEMPORAL_TLS_SERVER_NAME needs the TLS files")
+            return
+        if any(f is None for f in files):
+            raise ValueError(
+                "DAIBAN_TEMPORAL_TLS_CERT, DAIBAN_TEMPORAL_TLS_KEY and DAIBAN_TEMPORAL_TLS_CA "
+                "go together (mutual TLS)"
+            )
+        for path in files:
+            assert path is not None
+            if not path.is_file():
+                raise ValueError(f"Temporal TLS file {path} does not exist")
+
+    def _check_jwks(self) -> None:
+        if self.jwt_jwks_url is None:
+            return
+        if not self.jwt_audience or not self.jwt_issuer:
+            raise ValueError(
+                "DAIBAN_JWT_AUDIENCE and DAIBAN_JWT_ISSUER are required with a JWKS URL"
+            )
+        link = self.rating_link_secret
+        if link is None or len(link.get_secret_value()) < 32:
+            raise ValueError(
+                "DAIBAN_RATING_LINK_SECRET (32+ characters) is required with a JWKS URL"
+            )
+
+    @property
+    def placeholder_secret(self) -> bool:
+        """HS256 tokens would be checked with a public or guessable secret (JWKS mode refuses
+        HS256 tokens, rating links aside, which have a key of their own)."""
+        if self.jwt_jwks_url:
+            return False
+        secret = self.jwt_secret.get_secret_value()
+        return (
+            secret.lower() in PLACEHOLDER_SECRETS or "change" in secret.lower() or len(secret) < 32
+        )
+
+    @property
+    def rating_link_key(self) -> str:
+        """The key that signs and verifies rating links."""
+        secret = self.rating_link_secret or self.jwt_secret
+        return secret.get_secret_value()
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def is_loopback(host: str) -> bool:
+    """``127.0.0.1``, ``::1``, ``localhost``: only processes of this machine reach it."""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,7 @@ logs: the resident's values never reach a log line.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -26,10 +27,13 @@ EARLIEST_BIRTH = date(1900, 1, 1)
 PHONE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
 _ID_SHAPE = re.compile(r"^\d{17}[\dX]$", re.ASCII)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control, format (zero-width, bidi overrides), private-use, surrogate, unassigned, line and
+# paragraph separators: invisible, or able to make a name read differently from what it holds.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
 
 
 def check_name(value: str) -> str:
-    """A stripped, non-empty name without control characters."""
+    """A stripped, non-empty name of visible characters, with at least one letter."""
     name = value.strip()
     if not name:
         raise ValueError("name must not be empty")
@@ -37,6 +41,10 @@ def check_name(value: str) -> str:
         raise ValueError(f"name must be at most {NAME_MAX} characters")
     if _CONTROL.search(name):
         raise ValueError("name must not contain control characters")
+    if any(unicodedata.category(c) in _INVISIBLE_CATEGORIES for c in name):
+        raise ValueError("name must not contain invisible or direction-changing characters")
+    if not any(unicodedata.category(c).startswith("L") for c in name):
+        raise ValueError("name must contain a letter")
     return name
 
 

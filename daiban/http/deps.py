@@ -51,6 +51,7 @@ class Services:
     client: Client | None = None
     verifier: TokenVerifier = field(init=False)
     limiter: RateLimiter = field(init=False)
+    codec_limiter: RateLimiter = field(init=False)
     tz: ZoneInfo = field(init=False)
     directory: OfficeDirectory = field(init=False)
     _connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -58,6 +59,7 @@ class Services:
     def __post_init__(self) -> None:
         self.verifier = TokenVerifier(self.settings)
         self.limiter = RateLimiter(self.settings.submit_rate_per_minute)
+        self.codec_limiter = RateLimiter(self.settings.codec_rate_per_minute, "codec calls")
         self.tz = ZoneInfo(self.settings.timezone)
         self.directory = OfficeDirectory(self.engine)
 

@@ -1,4 +1,5 @@
-"""Submission rate limit per token subject (``DAIBAN_SUBMIT_RATE_PER_MINUTE``).
+"""Rate limits per token subject: submissions (``DAIBAN_SUBMIT_RATE_PER_MINUTE``) and codec
+calls (``DAIBAN_CODEC_RATE_PER_MINUTE``).
 
 A sliding window of the last minute, kept in this process: behind a load balancer each replica
 counts on its own, so the effective limit is per replica. It guards against a runaway client, not
@@ -18,8 +19,9 @@ WINDOW_SECONDS = 60.0
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, what: str = "submissions") -> None:
         self._limit = per_minute
+        self._what = what
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
@@ -33,7 +35,7 @@ class RateLimiter:
             if len(hits) >= self._limit:
                 retry = max(1, math.ceil(hits[0] + WINDOW_SECONDS - now))
                 raise RateLimited(
-                    f"at most {self._limit} submissions per minute",
+                    f"at most {self._limit} {self._what} per minute",
                     headers={"Retry-After": str(retry)},
                 )
             hits.append(now)

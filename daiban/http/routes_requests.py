@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
@@ -26,9 +27,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from daiban.domain.intake import item_spec, policy
-from daiban.domain.privacy import for_viewer, mask_resident
+from daiban.domain.privacy import for_viewer, mask_resident, sees_resident
 from daiban.domain.scope import RATING_LINK, Principal, state_in_scope
-from daiban.http.auth import mint_token
+from daiban.http.auth import mint_rating_link
 from daiban.http.deps import (
     AgentDep,
     CatalogDep,
@@ -52,7 +53,7 @@ from daiban.http.problems import (
     not_found,
     responses,
 )
-from daiban.store import idempotency, readmodel
+from daiban.store import access, idempotency, readmodel
 from daiban.store.idempotency import KEY_MAX, Claim
 from models.actions import ACTIONS, allowed_actions, field_errors
 from models.contracts import ActionCommand, RequestInput, RequestState, Resident
@@ -89,10 +90,23 @@ def workflow_id(request_id: str) -> str:
     return f"req-{request_id}"
 
 
-def present(services: Services, principal: Principal, state: RequestState) -> RequestOut:
+async def present(
+    services: Services, principal: Principal, state: RequestState, endpoint: str
+) -> RequestOut:
+    """The state as this caller may see it; a resident shown in the clear is recorded in the
+    access record (who, when, which request, through which endpoint)."""
     allowed = allowed_actions(state, principal.actor())
     if principal.role == RATING_LINK:
         allowed = [a for a in allowed if a == "rate"]
+    if sees_resident(principal, state):
+        place = [(state.id, state.township, state.city)]
+        now = datetime.now(UTC)
+        try:
+            await services.db(access.record, principal, place, endpoint, now)
+        except Unavailable:
+            # The database is away (the state came from Temporal alone): without the record,
+            # the resident is not shown in the clear.
+            state = replace(state, resident=mask_resident(state.resident))
     return request_out(for_viewer(principal, state), allowed, services.tz)
 
 
@@ -192,7 +206,7 @@ async def submit(
     response.headers["Location"] = f"/v1/requests/{claim.request_id}"
     if not claim.created:
         response.status_code = 200
-    return present(services, principal, state)
+    return await present(services, principal, state, "submit")
 
 
 async def _start(
@@ -248,7 +262,8 @@ async def get_request(id: RequestId, principal: PrincipalDep, services: Services
     except Unavailable:
         # The database is away: a request that is still running can be read from Temporal
         # alone, with the same scope rules applied to its state.
-        return present(services, principal, await _live_state_in_scope(query, principal))
+        live = await _live_state_in_scope(query, principal)
+        return await present(services, principal, live, "request")
     except BaseException:
         _discard(query)
         raise
@@ -257,7 +272,7 @@ async def get_request(id: RequestId, principal: PrincipalDep, services: Services
     except QUERY_ERRORS:
         # Past retention, or Temporal cannot answer now: the read model's copy.
         state = state_from_document(row.state)
-    return present(services, principal, state)
+    return await present(services, principal, state, "request")
 
 
 async def _query_state(services: Services, request_id: str) -> RequestState:
@@ -302,9 +317,12 @@ async def _act(
         if errors:
             raise InvalidInput("; ".join(e["message"] for e in errors), errors)
         await scoped_row(services, principal, request_id)
+        # Bound to this request and single-use, inside the encrypted payload: the workflow
+        # refuses a command copied from another request's history or sent twice.
+        cmd = replace(cmd, request_id=request_id, command_id=uuid.uuid4().hex)
         handle = client.get_workflow_handle(workflow_id(request_id))
         call = handle.execute_update(
-            ResidentRequestWorkflow.act, cmd, rpc_timeout=TEMPORAL_CALL_TIMEOUT
+            ResidentRequestWorkflow.act, cmd, id=cmd.command_id, rpc_timeout=TEMPORAL_CALL_TIMEOUT
         )
         try:
             state = await asyncio.wait_for(call, TEMPORAL_CALL_TIMEOUT.total_seconds())
@@ -315,7 +333,7 @@ async def _act(
         except (WorkflowUpdateFailedError, RPCError, RPCTimeoutOrCancelledError) as error:
             raise from_temporal(error) from None
         outcome = "ok"
-        return present(services, principal, state)
+        return await present(services, principal, state, cmd.action)
     except Problem as problem:
         outcome = problem.slug
         raise
@@ -366,10 +384,7 @@ async def rating_link(
     await scoped_row(services, principal, id)
     ttl = settings.rating_window_natural_days * 86400
     offices = await services.offices()
-    extra = {"req": id}
-    token = mint_token(
-        settings, f"resident:{id}", RATING_LINK, principal.office, ttl, extra, offices
-    )
+    token = mint_rating_link(settings, id, principal.office, ttl, offices)
     return RatingLinkOut(token=token, request_id=id, expires_in=ttl)
 
 

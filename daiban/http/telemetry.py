@@ -26,6 +26,10 @@ from daiban.core.logs import get_logger
 from daiban.http.problems import PayloadTooLarge
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# Label values must be bounded: any token is a valid HTTP method, and each new one would be a new
+# time series for as long as the process lives.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 log = get_logger("daiban.api")
@@ -131,15 +135,20 @@ class RequestContext:
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
-            self.metrics.latency.labels(scope["method"], route, str(status)).observe(elapsed)
+            method = method_label(scope["method"])
+            self.metrics.latency.labels(method, route, str(status)).observe(elapsed)
             log.info(
                 "http request",
-                method=scope["method"],
+                method=method,
                 route=route,
                 status=status,
                 duration_ms=round(elapsed * 1000, 1),
             )
             structlog.contextvars.clear_contextvars()
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else OTHER_METHOD
 
 
 def _declared_length(headers: Headers) -> int:

@@ -24,7 +24,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -113,6 +113,11 @@ def _cursor_time(value: object) -> datetime:
         raise InvalidQuery("cursor", "cursor is not valid") from None
     if parsed.tzinfo is None:
         raise InvalidQuery("cursor", "cursor is not valid")
+    try:
+        # Stored in UTC: a time at the edge of the range (year 1 or 9999) has no UTC twin.
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidQuery("cursor", "cursor is not valid") from None
     return parsed
 
 

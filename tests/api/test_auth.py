@@ -17,7 +17,7 @@ from jwt.algorithms import RSAAlgorithm
 from pydantic import SecretStr
 
 from daiban.core.settings import Settings
-from daiban.http.auth import TokenVerifier, mint_token
+from daiban.http.auth import TokenVerifier, mint_rating_link, mint_token
 from daiban.http.problems import Unauthorized
 from tests.api.conftest import SECRET, TOWNSHIP, VILLAGE, Caller, Stack
 
@@ -124,8 +124,13 @@ def test_mint_token_refuses_what_the_api_would_refuse() -> None:
     assert (decoded["role"], decoded["office"], decoded["sub"]) == ("township_staff", TOWNSHIP, "x")
 
 
+AUDIENCE, ISSUER = "daiban-api", "https://idp.example.gov.cn"
+LINK_SECRET = "rating-link-secret-" + "y" * 32
+
+
 async def test_rs256_through_a_jwks_url_and_nothing_else() -> None:
-    """With a JWKS URL configured, RS256 tokens of its keys pass and HS256 tokens do not."""
+    """With a JWKS URL configured, RS256 tokens of its keys for our audience and from our issuer
+    pass; HS256 tokens do not, except rating links signed with their own key."""
     public = json.loads(RSAAlgorithm.to_jwk(RSA_KEY.public_key()))
     document = json.dumps({"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]})
 
@@ -144,18 +149,65 @@ async def test_rs256_through_a_jwks_url_and_nothing_else() -> None:
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
-        verifier = TokenVerifier(Settings(jwt_secret=SecretStr(SECRET), jwt_jwks_url=url))
-        good = jwt.encode(claims(), RSA_KEY, "RS256", headers={"kid": "k1"})
+        settings = Settings(
+            jwt_secret=SecretStr(SECRET),
+            jwt_jwks_url=url,
+            jwt_audience=AUDIENCE,
+            jwt_issuer=ISSUER,
+            rating_link_secret=SecretStr(LINK_SECRET),
+        )
+        verifier = TokenVerifier(settings)
+        ours = {"aud": AUDIENCE, "iss": ISSUER}
+        good = jwt.encode(claims(**ours), RSA_KEY, "RS256", headers={"kid": "k1"})
         principal = await verifier.verify(good)
         assert (principal.sub, principal.role, principal.office) == ("agent-x", "agent", VILLAGE)
+        link = mint_rating_link(settings, "r1", VILLAGE, 600)
+        principal = await verifier.verify(link)
+        assert (principal.role, principal.request) == ("rating_link", "r1")
         other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        link_kid = {"kid": "rating-link"}
         for bad in (
-            jwt.encode(claims(), SECRET, "HS256"),
-            jwt.encode(claims(), other_key, "RS256", headers={"kid": "k1"}),
-            jwt.encode(claims(), RSA_KEY, "RS256", headers={"kid": "unknown"}),
+            jwt.encode(claims(**ours), SECRET, "HS256"),
+            jwt.encode(claims(**ours), other_key, "RS256", headers={"kid": "k1"}),
+            jwt.encode(claims(**ours), RSA_KEY, "RS256", headers={"kid": "unknown"}),
+            # Another audience, another issuer, or none: a token of the IdP, not for us.
+            jwt.encode(
+                claims(aud="other-app", iss=ISSUER), RSA_KEY, "RS256", headers={"kid": "k1"}
+            ),
+            jwt.encode(
+                claims(aud=AUDIENCE, iss="https://evil"), RSA_KEY, "RS256", headers={"kid": "k1"}
+            ),
+            jwt.encode(claims(), RSA_KEY, "RS256", headers={"kid": "k1"}),
+            # The rating-link key signs rating links only, and only it does.
+            jwt.encode(claims(), LINK_SECRET, "HS256", headers=link_kid),
+            jwt.encode(claims(role="rating_link", req="r1"), SECRET, "HS256", headers=link_kid),
         ):
             with pytest.raises(Unauthorized):
                 await verifier.verify(bad)
     finally:
         server.shutdown()
         thread.join()
+
+
+def test_jwks_mode_requires_audience_issuer_and_a_rating_link_key() -> None:
+    url = "https://idp.example.gov.cn/jwks.json"
+    with pytest.raises(ValueError, match="AUDIENCE and DAIBAN_JWT_ISSUER"):
+        Settings(jwt_jwks_url=url)
+    with pytest.raises(ValueError, match="RATING_LINK_SECRET"):
+        Settings(jwt_jwks_url=url, jwt_audience=AUDIENCE, jwt_issuer=ISSUER)
+
+
+async def test_rating_links_are_signed_with_their_own_key(stack: Stack) -> None:
+    agent = stack.caller("agent", VILLAGE)
+    request_id = await agent.new_request()
+    response = await agent.post(f"/v1/requests/{request_id}/rating-link")
+    assert response.status_code == 201, response.text
+    token = response.json()["token"]
+    assert jwt.get_unverified_header(token)["kid"] == "rating-link"
+    # The API knows the link (a rating link may rate, not read: 403, not 401)...
+    link = Caller(stack.http, token)
+    assert (await link.get(f"/v1/requests/{request_id}")).status_code == 403
+    # ...and a link signed with another key is no token at all.
+    forged = jwt.encode(jwt.decode(token, options={"verify_signature": False}), "x" * 40, "HS256",
+                        headers={"kid": "rating-link"})  # fmt: skip
+    assert (await Caller(stack.http, forged).get(f"/v1/requests/{request_id}")).status_code == 401

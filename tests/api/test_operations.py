@@ -110,6 +110,7 @@ ENDPOINTS = {
     ("get", "/v1/queue"),
     ("get", "/v1/supervision/events"),
     ("get", "/v1/supervision/verify"),
+    ("get", "/v1/supervision/access"),
     ("get", "/v1/stats"),
     ("get", "/healthz"),
     ("get", "/readyz"),

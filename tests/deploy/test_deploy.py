@@ -225,6 +225,13 @@ def test_env_example_shows_the_real_defaults() -> None:
         "DAIBAN_DATABASE_URL",
         "DAIBAN_CATALOG",
         "DAIBAN_JWT_JWKS_URL",
+        "DAIBAN_JWT_AUDIENCE",
+        "DAIBAN_JWT_ISSUER",
+        "DAIBAN_RATING_LINK_SECRET",
+        "DAIBAN_TEMPORAL_TLS_CERT",
+        "DAIBAN_TEMPORAL_TLS_KEY",
+        "DAIBAN_TEMPORAL_TLS_CA",
+        "DAIBAN_TEMPORAL_TLS_SERVER_NAME",
         "DAIBAN_NOTIFY_WEBHOOK_URL",
     }
     _, commented = parse_env_file(DEPLOY / ".env.example")
@@ -585,6 +592,7 @@ def test_search_attributes_job_registers_exactly_the_search_attributes() -> None
     assert refs == {
         "TEMPORAL_ADDRESS": "DAIBAN_TEMPORAL_ADDRESS",
         "NAMESPACE": "DAIBAN_TEMPORAL_NAMESPACE",
+        "TEMPORAL_TLS_SERVER_NAME": "DAIBAN_TEMPORAL_TLS_SERVER_NAME",
     }
     k8s_environment(cont)  # the references resolve
 

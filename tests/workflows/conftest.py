@@ -139,6 +139,8 @@ class Harness:
         return request_id
 
     async def act(self, request_id: str, action: str, actor: Actor, **fields: Any) -> RequestState:
+        # As the API sends it: bound to the request, with a command id used once.
+        fields = {"request_id": request_id, "command_id": uuid.uuid4().hex, **fields}
         cmd = ActionCommand(action=action, actor=actor, **fields)
         return await self.handles[request_id].execute_update(ResidentRequestWorkflow.act, cmd)
 

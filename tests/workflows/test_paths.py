@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 from daiban.store.calendar import load_calendar_year
 from daiban.store.db import session_scope
 from daiban.store.recompute import signal_open_requests
+from models.contracts import Actor
 from tests.workflows.conftest import (
     AGENT,
     CITY_STAFF,
@@ -24,6 +25,8 @@ from tests.workflows.conftest import (
 )
 from tests.workflows.test_ladder import minute
 from workflows.request import ResidentRequestWorkflow
+
+TOWNSHIP_SUPERVISOR = Actor("sup-t", "supervisor", TOWNSHIP)
 
 
 async def rejected(
@@ -218,7 +221,9 @@ async def test_extension_is_capped_at_statutory(harness: Harness) -> None:
     await rejected(harness, rid, "request_extension", TOWNSHIP_STAFF, days=5)  # no reason
     await harness.act(rid, "request_extension", TOWNSHIP_STAFF, days=15, note="需入户调查")
     await rejected(harness, rid, "approve_extension", TOWNSHIP_STAFF)  # staff may not approve
-    state = await harness.act(rid, "approve_extension", SUPERVISOR)
+    # Only the head of the township center approves its extension, not the city's supervisor.
+    await rejected(harness, rid, "approve_extension", SUPERVISOR)
+    state = await harness.act(rid, "approve_extension", TOWNSHIP_SUPERVISOR)
     # 15 more working days would be 8 April; the statutory limit (20) is Mon 1 April.
     assert state.deadline == cst("2030-04-01 17:00")
     assert state.extension is not None and state.extension.status == "approved"

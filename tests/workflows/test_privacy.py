@@ -43,6 +43,8 @@ PATCHES = (
     request.ATOMIC_TRANSITIONS,
     request.LOCAL_DATES,
     request.RECOMPUTE_EVERY_INSTANT,
+    request.BOUND_COMMANDS,
+    request.EXTENSION_BY_HEAD,
 )
 
 

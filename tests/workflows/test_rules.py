@@ -34,7 +34,7 @@ def state(**fields: object) -> RequestState:
 def test_every_action_names_stages_roles_and_an_office_rule() -> None:
     for name, rule in rules.ACTIONS.items():
         assert rule.stages and rule.roles and rule.summary, name
-        assert rule.office in {"village", "stage", "handling", "scope"}, name
+        assert rule.office in {"village", "stage", "handling", "scope", "head"}, name
 
 
 @pytest.mark.parametrize(
@@ -69,6 +69,14 @@ def test_supervisor_scope_for_extensions() -> None:
     s.extension = ExtensionInfo(days=3, reason="x", requested_by="t", requested_at=T)
     assert rules.allowed_actions(s, SUP_TOWN) == ["approve_extension"]
     assert rules.allowed_actions(s, SUP_OTHER) == []
+    # The head of the township center approves; the city's supervisor does not (DESIGN §2),
+    # except in workflows started before the rule (they replay with the old one).
+    sup_city = Actor("sup-c", "supervisor", "370285000")
+    assert rules.allowed_actions(s, sup_city) == []
+    cmd = ActionCommand("approve_extension", sup_city)
+    with pytest.raises(rules.ActionRejected):
+        rules.check(s, cmd)
+    rules.check(s, cmd, head_is_scope=True)
 
 
 @pytest.mark.parametrize(
