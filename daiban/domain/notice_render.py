@@ -22,6 +22,7 @@ when the notice is issued, and the last ones rendered are kept (a notice never c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -166,27 +167,39 @@ _INDENT: Final = "\u3000\u3000"  # two ideographic spaces: the first-line indent
 # Chinese line breaking (禁则): these never begin a line, and these never end one.
 _NO_START: Final = "，。、；：？！）》〕」』”’…%"
 _NO_END: Final = "（《〔「『“‘"
+_LATIN_RUN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]*|.", re.DOTALL)
+
+
+def _tokens(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
+    """Chinese characters one by one; a run of Latin letters and digits (a request id, a date)
+    as one token, unless it is longer than a line."""
+    tokens: list[str] = []
+    for token in _LATIN_RUN.findall(text):
+        tokens.extend(token if len(token) > 1 and measure(token) > width else [token])
+    return tokens
+
+
+def _forbidden_break(before: str, after: str) -> bool:
+    return after[0] in _NO_START or before[-1] in _NO_END
 
 
 def break_lines(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
-    """Lines of at most ``width`` (as ``measure`` counts it), broken between any two characters
-    as Chinese text is, but never with a closing mark at the start of a line or an opening mark
-    at its end: up to two characters move down to the next line with it."""
+    """Lines of at most ``width`` (as ``measure`` counts it), broken between any two Chinese
+    characters and around runs of Latin letters and digits, never with a closing mark at the
+    start of a line or an opening mark at its end: up to two tokens move down with it."""
     lines: list[str] = []
-    line = ""
-    for ch in text:
-        if not line or measure(line + ch) <= width:
-            line += ch
+    line: list[str] = []
+    for token in _tokens(text, width, measure):
+        if not line or measure("".join(line) + token) <= width:
+            line.append(token)
             continue
-        head = ch  # what the next line starts with
-        moved = 0
-        while moved < 2 and len(line) > 1 and (head[0] in _NO_START or line[-1] in _NO_END):
-            head, line = line[-1] + head, line[:-1]
-            moved += 1
-        lines.append(line)
+        head = [token]  # what the next line starts with
+        while len(head) < 3 and len(line) > 1 and _forbidden_break(line[-1], head[0]):
+            head.insert(0, line.pop())
+        lines.append("".join(line))
         line = head
     if line:
-        lines.append(line)
+        lines.append("".join(line))
     return lines
 
 

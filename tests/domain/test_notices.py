@@ -167,6 +167,10 @@ def test_chinese_lines_never_start_with_a_closing_mark() -> None:
     assert break_lines("一二三。四五", 3, measure) == ["一二", "三。四", "五"]
     # "（" may not end a line, "）" may not start one: the bracket stays with its word.
     assert break_lines("一二（三）四", 3, measure) == ["一二", "（三）", "四"]
+    # A run of Latin letters and digits stays whole when it fits on a line ...
+    assert break_lines("编号：req-1，已", 6, measure) == ["编号：", "req-1，", "已"]
+    # ... and is broken where it must when it does not.
+    assert break_lines("号abcdefgh", 4, measure) == ["号abc", "defg", "h"]
 
 
 @pytest.fixture(scope="module")
