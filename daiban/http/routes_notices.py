@@ -26,7 +26,6 @@ from daiban.domain.notice_render import (
     check_notice_font,
     notice_document,
     render_html,
-    render_pdf,
 )
 from daiban.domain.notices import notice_kind
 from daiban.domain.scope import Principal
@@ -163,6 +162,10 @@ async def get_notice(
         font = _font(settings.notice_font, settings.notice_font_index)
     except NoticeFontError as error:
         raise Unavailable(f"notices cannot be printed as PDF now: {error}") from None
+    # Imported here, not with the app: fpdf2 takes seconds to import on a busy machine, and only
+    # a PDF request should pay for it.
+    from daiban.domain.notice_pdf import render_pdf
+
     pdf = await run_in_threadpool(render_pdf, doc, font)
     disposition = f"inline; filename*=UTF-8''{quote(row.number)}.pdf"
     return Response(pdf, media_type=PDF, headers={**NO_STORE, "Content-Disposition": disposition})

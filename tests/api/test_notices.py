@@ -56,11 +56,13 @@ def issue(stack: Stack, request_id: str, kind: str, key: str, **fields: Any) -> 
         return row.number, row.sha256
 
 
-async def get(caller: Caller, path: str, accept: str | None = None) -> httpx.Response:
+async def get(
+    caller: Caller, path: str, accept: str | None = None, timeout: float = 5.0
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {caller.token}"} if caller.token else {}
     if accept:
         headers["Accept"] = accept
-    return await caller.http.get(path, headers=headers)
+    return await caller.http.get(path, headers=headers, timeout=timeout)
 
 
 def notice_path(number: str) -> str:
@@ -160,7 +162,8 @@ async def test_a_notice_is_printable_html_by_default(agent: Caller, issued: Issu
 
 async def test_a_notice_is_a_pdf_when_asked(staff: Caller, issued: Issued, tmp_path: Path) -> None:
     number, sha256 = issued.accepted
-    response = await get(staff, notice_path(number), "application/pdf")
+    # A PDF takes seconds of CPU the first time (fpdf2, the CJK font): more on a busy machine.
+    response = await get(staff, notice_path(number), "application/pdf", timeout=120)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
     assert response.headers["cache-control"] == "no-store"

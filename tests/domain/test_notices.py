@@ -12,15 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from daiban.core.settings import Settings
+from daiban.domain.notice_pdf import break_lines, render_pdf
 from daiban.domain.notice_render import (
     NoticeDocument,
     NoticeFontError,
-    break_lines,
     check_notice_font,
     cn_number,
     notice_document,
     render_html,
-    render_pdf,
 )
 from daiban.domain.notices import (
     NoticeContentError,
