@@ -25,8 +25,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from daiban.domain.offices import get_office
-
 NOTICES_DIR: Final = Path(__file__).parent / "data" / "notices"
 
 Addressee = Literal["resident", "office"]
@@ -105,17 +103,17 @@ def office_short_name(name: str) -> str:
     return name
 
 
-def issuer_name(office: str) -> str:
-    """The issuing office as printed: a township's service center, the city's center."""
-    known = get_office(office)
-    if known.tier == "township":
-        return f"{known.name}便民服务中心"
-    return known.name
+def issuer_name(office_name: str, tier: str) -> str:
+    """The issuing office as printed: a township's service center (姜山镇 → 姜山镇便民服务中心),
+    a city's administrative service center as it is named."""
+    if tier == "township" and not office_name.endswith("中心"):
+        return f"{office_name}便民服务中心"
+    return office_name
 
 
-def notice_number(office: str, kind: str, year: int, seq: int) -> str:
+def notice_number(office_name: str, kind: str, year: int, seq: int) -> str:
     """``姜山受〔2026〕0007号``: office, kind, year and a sequence gapless within the three."""
-    short = office_short_name(get_office(office).name)
+    short = office_short_name(office_name)
     return f"{short}{notice_kind(kind).word}〔{year}〕{seq:04d}号"
 
 
@@ -189,6 +187,7 @@ def notice_content(
     number: str,
     kind: str,
     office: str,
+    issuer: str,
     issued_at: datetime,
     request_id: str,
     fields: Mapping[str, Any],
@@ -203,7 +202,7 @@ def notice_content(
         "number": number,
         "kind": kind,
         "office": office,
-        "issuer": issuer_name(office),
+        "issuer": issuer,
         # Local time, to the second: what the printed copy shows and the hash covers.
         "issued_at": issued_at.astimezone(tz).isoformat(timespec="seconds"),
         "request_id": request_id,

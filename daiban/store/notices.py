@@ -24,10 +24,17 @@ from sqlalchemy import Table
 from sqlmodel import Session, SQLModel, col, select, update
 
 from daiban.core.settings import get_settings
-from daiban.domain.notices import check_fields, content_sha256, notice_content, notice_number
+from daiban.domain.notices import (
+    NoticeContentError,
+    check_fields,
+    content_sha256,
+    issuer_name,
+    notice_content,
+    notice_number,
+)
 from daiban.store import rollup
 from daiban.store.errors import StoreError
-from models.db import NoticeCounter, NoticeRow
+from models.db import NoticeCounter, NoticeRow, Office
 
 
 class NoticeKeyReused(StoreError):
@@ -69,11 +76,15 @@ def issue_notice(
     ``daiban.domain.notices``); the number, issuer and time are added here, and the SHA-256 is
     taken over the whole. ``tz`` is the offices' time zone (the year of a number is the local
     year); None reads ``DAIBAN_TIMEZONE``. Raises ``NoticeContentError`` (nothing written) for
-    incomplete content and ``NoticeKeyReused`` when the key names another notice.
+    incomplete content or an office not in the offices table, and ``NoticeKeyReused`` when the
+    key names another notice.
     """
     tz = tz or ZoneInfo(get_settings().timezone)
     # Checked before anything is written, so that bad content never takes a number.
     check_fields(kind, content)
+    issuing = session.get(Office, office)
+    if issuing is None:
+        raise NoticeContentError("office", f"unknown office {office!r}")
     year = issued_at.astimezone(tz).year
     last = _lock_counter(session, office, kind, year)
     existing = session.exec(select(NoticeRow).where(col(NoticeRow.key) == key)).first()
@@ -82,11 +93,12 @@ def issue_notice(
             raise NoticeKeyReused(f"notice key {key!r} already names another notice")
         return existing
     seq = last + 1
-    number = notice_number(office, kind, year, seq)
+    number = notice_number(issuing.name, kind, year, seq)
     canonical = notice_content(
         number=number,
         kind=kind,
         office=office,
+        issuer=issuer_name(issuing.name, issuing.tier),
         issued_at=issued_at,
         request_id=request_id,
         fields=content,

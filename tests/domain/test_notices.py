@@ -24,6 +24,7 @@ from daiban.domain.notice_render import (
 from daiban.domain.notices import (
     NoticeContentError,
     content_sha256,
+    issuer_name,
     notice_content,
     notice_kinds,
     notice_number,
@@ -77,9 +78,10 @@ def content(kind: str, **extra: Any) -> dict[str, Any]:
     if kind == "supervision":
         given.pop("resident_name")
     return notice_content(
-        number=notice_number(JIANGSHAN, kind, 2026, 7),
+        number=notice_number("姜山镇", kind, 2026, 7),
         kind=kind,
         office=JIANGSHAN,
+        issuer=issuer_name("姜山镇", "township"),
         issued_at=datetime(2026, 12, 1, 2, 0, tzinfo=UTC),
         request_id="req-1",
         fields=given,
@@ -105,8 +107,10 @@ def test_offices_sign_numbers_with_their_short_name(name: str, short: str) -> No
 
 
 def test_numbers_name_office_kind_year_and_sequence() -> None:
-    assert notice_number(JIANGSHAN, "acceptance", 2026, 7) == "姜山受〔2026〕0007号"
-    assert notice_number("370285000", "denial", 2027, 12) == "莱西不批〔2027〕0012号"
+    assert notice_number("姜山镇", "acceptance", 2026, 7) == "姜山受〔2026〕0007号"
+    assert notice_number("莱西市行政服务中心", "denial", 2027, 12) == "莱西不批〔2027〕0012号"
+    assert issuer_name("姜山镇", "township") == "姜山镇便民服务中心"
+    assert issuer_name("莱西市行政服务中心", "city") == "莱西市行政服务中心"
     assert [cn_number(n) for n in (1, 9, 10, 12, 20, 35)] == ["一", "九", "十", "十二", "二十",
                                                               "三十五"]  # fmt: skip
 

@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from daiban.domain.notices import NoticeContentError, content_sha256
-from daiban.store.db import session_scope
+from daiban.domain.offices import demo_offices
+from daiban.store.db import load_offices, session_scope
 from daiban.store.notices import (
     NoticeKeyReused,
     is_intact,
@@ -29,6 +30,12 @@ JIANGSHAN = "370285004"  # 姜山镇
 SHUIJI = "370285001"  # 水集街道
 CITY = "370285000"  # 莱西市行政服务中心
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 local
+
+
+@pytest.fixture(autouse=True)
+def offices(engine: Engine) -> None:
+    """The issuing office's name comes from the offices table."""
+    load_offices(engine, demo_offices())
 
 
 def acceptance(**extra: Any) -> dict[str, Any]:
@@ -156,6 +163,10 @@ def test_bad_content_takes_no_number(
     with pytest.raises(NoticeContentError) as caught:
         issue(engine, "bad", kind=kind, content=content)
     assert caught.value.field == field
+    # An office that is not in the offices table cannot issue either.
+    with pytest.raises(NoticeContentError) as caught:
+        issue(engine, "bad", office="999999999", content=acceptance())
+    assert caught.value.field == "office"
     assert all_numbers(engine) == []
     with Session(engine) as session:
         assert list(session.exec(select(NoticeCounter))) == []
