@@ -1,4 +1,4 @@
-"""Written notices (文书): their kinds, numbers, canonical content and SHA-256 (DESIGN §3).
+"""Written notices (文书): their kinds, numbers, canonical content and SHA-256.
 
 The Licensing Law and the county's rules ask for a dated written notice at acceptance, at 补正,
 at a refusal or denial, at an extension, at a special procedure, at an acceptance with a gap, and
@@ -32,7 +32,7 @@ Addressee = Literal["resident", "office"]
 # non-empty text, a non-empty list of texts, a number of days, or a special procedure.
 FieldType = Literal["date", "text", "list", "days", "procedure"]
 
-# The special procedures excluded from the limits (DESIGN §2), as a resident reads them.
+# The special procedures whose time is excluded from the limits, as a resident reads them.
 PROCEDURES: Final[dict[str, str]] = {
     "hearing": "听证",
     "expert_review": "专家评审",
