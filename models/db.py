@@ -374,3 +374,47 @@ class AccessRow(SQLModel, table=True):
     township: str
     city: str
     endpoint: str
+
+
+# --- written notices ---------------------------------------------------------------------------
+
+
+class NoticeRow(SQLModel, table=True):
+    """One issued written notice (文书): its number, canonical content and SHA-256.
+
+    ``key`` is the issuing call's idempotency key (a retried activity passes the same one and
+    gets this row back); ``(office, kind, year, seq)`` is the gapless sequence its number shows.
+    ``content`` holds the resident's name: never log it.
+    """
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_notices_key"),
+        UniqueConstraint("number", name="uq_notices_number"),
+        UniqueConstraint("sha256", name="uq_notices_sha256"),
+        UniqueConstraint("office", "kind", "year", "seq", name="uq_notices_office_kind_year_seq"),
+        Index("ix_notices_request_issued", "request_id", "issued_at"),
+    )
+
+    id: int | None = _big_id()
+    key: str
+    request_id: str
+    number: str
+    office: str
+    kind: str
+    year: int
+    seq: int
+    issued_at: datetime = _timestamp()
+    content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON(), nullable=False))
+    sha256: str
+
+
+class NoticeCounter(SQLModel, table=True):
+    """The last number issued per office, kind and year; its row lock makes the numbers gapless."""
+
+    __tablename__ = "notice_counters"
+
+    office: str = Field(primary_key=True)
+    kind: str = Field(primary_key=True)
+    year: int = Field(sa_column=Column(Integer(), primary_key=True, autoincrement=False))
+    last: int = 0

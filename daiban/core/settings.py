@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     # Ratings of docs/design.md §4.
     default_rating: int = Field(3, ge=1, le=5)
 
+    # Written notices (文书) are printed as PDF with this font, embedded: Noto Serif CJK of
+    # Debian's fonts-noto-cjk, face 2 of the collection (Simplified Chinese). Checked at start-up.
+    notice_font: Path = Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc")
+    notice_font_index: int = Field(2, ge=0)
+
     # Catalog replacement file (DAIBAN_CATALOG); None means the shipped demo catalog.
     catalog: Path | None = None
 

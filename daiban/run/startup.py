@@ -1,8 +1,8 @@
 """One clear line instead of a traceback when a process cannot start.
 
-A bad catalog file, an unreachable database, a schema not migrated, malformed codec keys, invalid
-settings or an unreachable Temporal server are operator errors: each is reported as one line
-naming what is wrong, and the process exits with status 2.
+A bad catalog file, a missing notice font, an unreachable database, a schema not migrated,
+malformed codec keys, invalid settings or an unreachable Temporal server are operator errors: each
+is reported as one line naming what is wrong, and the process exits with status 2.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from daiban.core.codec import CodecKeyError, data_converter
 from daiban.core.settings import Settings
 from daiban.domain.catalog import CatalogError, catalog_from_settings
+from daiban.domain.notice_render import NoticeFontError, check_notice_font
 from daiban.store.db import DatabaseUnavailable, SchemaOutOfDate
 
 EXIT_STARTUP = 2
@@ -34,7 +35,12 @@ def describe(error: BaseException) -> str | None:
         return f"invalid setting DAIBAN_{field.upper()}: {first['msg']}"
     if isinstance(
         error,
-        CatalogError | CodecKeyError | DatabaseUnavailable | SchemaOutOfDate | TemporalUnavailable,
+        CatalogError
+        | CodecKeyError
+        | DatabaseUnavailable
+        | NoticeFontError
+        | SchemaOutOfDate
+        | TemporalUnavailable,
     ):
         return str(error).splitlines()[0] if str(error) else type(error).__name__
     return None
@@ -57,6 +63,7 @@ def clear_startup_errors(process: str) -> Iterator[None]:
 
 def check_configuration(settings: Settings) -> None:
     """What the API and the stack read from files and secrets, checked before anything starts:
-    the catalog (DAIBAN_CATALOG) and the codec keys."""
+    the catalog (DAIBAN_CATALOG), the codec keys and the notices' font (DAIBAN_NOTICE_FONT)."""
     catalog_from_settings(settings)
     data_converter(settings.codec_keys.get_secret_value())
+    check_notice_font(settings.notice_font, settings.notice_font_index)

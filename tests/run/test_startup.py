@@ -74,3 +74,18 @@ def test_a_bad_catalog_stops_the_api_and_the_stack_in_one_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot start: catalog" in lines[0] and "'dibao'" in lines[0]
     assert not (tmp_path / "var" / "temporal.db").exists()  # nothing was started
+
+
+def test_a_missing_notice_font_stops_the_api_in_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "NotoSerifCJK-Regular.ttc"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "daiban"), "serve"],
+        env={**os.environ, "DAIBAN_NOTICE_FONT": str(missing)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot start: notice font" in lines[0] and str(missing) in lines[0]
+    assert "Traceback" not in result.stderr

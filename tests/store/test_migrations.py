@@ -29,6 +29,8 @@ TABLES = {
     "notification_outbox",
     "idempotency_keys",
     "request_stats_daily",
+    "notices",
+    "notice_counters",
 }
 
 INDEXES = {
@@ -54,6 +56,7 @@ INDEXES = {
         "ix_notification_outbox_status_id",
     },
     "idempotency_keys": {"ix_idempotency_keys_created_at"},
+    "notices": {"ix_notices_request_issued"},
 }
 
 UNIQUES = {
@@ -67,6 +70,12 @@ UNIQUES = {
             "recipient_office",
             "recipient_role",
         ],
+    },
+    "notices": {
+        "uq_notices_key": ["key"],
+        "uq_notices_number": ["number"],
+        "uq_notices_sha256": ["sha256"],
+        "uq_notices_office_kind_year_seq": ["office", "kind", "year", "seq"],
     },
 }
 
@@ -99,7 +108,7 @@ def test_upgrade_is_idempotent_and_reaches_head(db_url: str) -> None:
     assert upgrade(db_url) == head_revision()
     engine = make_engine(db_url)
     try:
-        assert current_revision(engine) == head_revision() == "0005"
+        assert current_revision(engine) == head_revision() == "0006"
         check_schema(engine)
     finally:
         engine.dispose()

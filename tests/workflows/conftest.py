@@ -56,6 +56,8 @@ AGENT = Actor("agent-1", "agent", VILLAGE)
 TOWNSHIP_STAFF = Actor("ts-1", "township_staff", TOWNSHIP)
 CITY_STAFF = Actor("cs-1", "city_staff", CITY)
 SUPERVISOR = Actor("sup-1", "supervisor", CITY)
+# Extensions of a township item are approved by the head of the township's own tier.
+TOWNSHIP_SUPERVISOR = Actor("sup-t", "supervisor", TOWNSHIP)
 # A township item's ordinary path from registration to delivery of the result.
 TOWNSHIP_PATH = (
     ("handoff", AGENT),

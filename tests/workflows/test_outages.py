@@ -29,9 +29,9 @@ from models.contracts import ClockName
 from tests.activities.test_notify import FakeSmsGateway
 from tests.workflows.conftest import (
     AGENT,
-    SUPERVISOR,
     TOWNSHIP_PATH,
     TOWNSHIP_STAFF,
+    TOWNSHIP_SUPERVISOR,
     CalendarDatabase,
     Harness,
     cst,
@@ -126,9 +126,9 @@ async def test_a_retried_extension_counts_its_days_once(
     calendar_db.down()
     async with worker_reading(harness, calendar_db.engine):
         with pytest.raises(WorkflowUpdateFailedError):
-            await harness.act(rid, "approve_extension", SUPERVISOR)
+            await harness.act(rid, "approve_extension", TOWNSHIP_SUPERVISOR)
         calendar_db.up()
-        state = await harness.act(rid, "approve_extension", SUPERVISOR)
+        state = await harness.act(rid, "approve_extension", TOWNSHIP_SUPERVISOR)
     official = next(c for c in state.clocks if c.name == ClockName.OFFICIAL)
     assert official.extended_days == 3
     # Mon 18 March + 3 working days → Thu 21 March 17:00.

@@ -13,20 +13,18 @@ from temporalio.exceptions import ApplicationError
 from daiban.store.calendar import load_calendar_year
 from daiban.store.db import session_scope
 from daiban.store.recompute import signal_open_requests
-from models.contracts import Actor
 from tests.workflows.conftest import (
     AGENT,
     CITY_STAFF,
     SUPERVISOR,
     TOWNSHIP,
     TOWNSHIP_STAFF,
+    TOWNSHIP_SUPERVISOR,
     Harness,
     cst,
 )
 from tests.workflows.test_ladder import minute
 from workflows.request import ResidentRequestWorkflow
-
-TOWNSHIP_SUPERVISOR = Actor("sup-t", "supervisor", TOWNSHIP)
 
 
 async def rejected(
