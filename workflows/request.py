@@ -3,7 +3,12 @@
 Determinism: this module imports only the stdlib, ``temporalio`` and the contracts. Time comes from
 ``workflow.now()``, waiting from ``workflow.wait_condition``; deadlines are computed by the
 ``compute_deadlines`` local activity (the calendar data may change, the history must not), and every
-write goes through the ``record_transition`` local activity.
+write goes through the ``record_transition`` activity.
+
+The longest module of the product, on purpose: one workflow class whose handlers share a lock, a
+transaction and the patch markers that running workflows depend on. Its pure parts already live
+apart (``models.actions`` for the rules, ``workflows.clocks`` for the ladder, ``workflows.notice``
+for the resident's text); what is left must be read together to reason about replay.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ for a given ``seed`` (each request draws from its own generator), whatever the i
 Tokens are minted locally (``mint_token``) for every agent, township staff, the city staff and a
 city supervisor. At the end the report compares its own counts with the change of the API's
 ``GET /v1/stats`` totals over the run.
+
+One module, though long: the play of one request reads top to bottom as the people act, and
+splitting it by tier would scatter that story.
 """
 
 from __future__ import annotations

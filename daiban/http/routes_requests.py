@@ -3,6 +3,9 @@
 Writes go to Temporal (update-with-start for a submission, an update per action); a single request
 is read from the workflow query while the workflow exists, else from the read model; lists and
 queues come from the read model only. Scope is checked on the read model before Temporal is asked.
+
+Longer than most modules on purpose: submit and act share their Temporal deadlines, their
+idempotency and their mapping of failures, and reading the two side by side is the point.
 """
 
 from __future__ import annotations
