@@ -29,6 +29,8 @@ from tests.api.conftest import (
     MASKED,
     OTHER_TOWNSHIP,
     RESIDENT,
+    SECOND_CITY,
+    SECOND_TOWNSHIP,
     TOWNSHIP,
     VILLAGE,
     Caller,
@@ -68,8 +70,17 @@ async def test_the_codec_applies_scope_and_masking_and_records_who_read(
         assert MASKED["id_number"].encode() in opened
         assert not [r for r in access_rows(stack, rid) if r.sub == caller.token and r]
 
-    # Staff of another township, and the city before the request was forwarded: out of scope.
-    for role, office in (("township_staff", OTHER_TOWNSHIP), ("city_staff", CITY)):
+    # Staff of another township, the city before the request was forwarded, and anyone of
+    # another city the deployment serves: out of scope.
+    outside = (
+        ("township_staff", OTHER_TOWNSHIP),
+        ("city_staff", CITY),
+        ("supervisor", SECOND_CITY),
+        ("supervisor", SECOND_TOWNSHIP),
+        ("township_staff", SECOND_TOWNSHIP),
+        ("city_staff", SECOND_CITY),
+    )
+    for role, office in outside:
         response = await stack.caller(role, office).post("/codec/decode", body)
         assert "outside your scope" in problem(response, 403)["detail"]
     codec_reads = [r for r in access_rows(stack, rid) if r.endpoint == "codec"]
