@@ -153,6 +153,9 @@ async def test_agents_rating_links_and_strangers_may_not(stack: Stack) -> None:
         assert problem(response, 401)["type"].endswith("unauthorized")
         assert response.headers["WWW-Authenticate"] == 'Bearer realm="daiban"'
         problem(await stack.anonymous("not-a-jwt").post(path, as_json(PLAIN)), 401)
+        # Who asks comes first: a wrong namespace without a token is a 401, not a 400.
+        elsewhere = {"X-Namespace": "elsewhere"}
+        problem(await stack.anonymous().post(path, as_json(PLAIN), elsewhere), 401)
 
 
 async def test_what_it_refuses_is_a_400_problem(stack: Stack) -> None:
