@@ -34,7 +34,7 @@ class ActionRule:
     roles: frozenset[Role]
     # Whose office must the actor belong to: "village", "stage" (the office holding the stage),
     # "handling" (the office that decided), "scope" (a supervisor over the request), or "head"
-    # (the supervisor of the office holding the stage: its own tier, DESIGN §2).
+    # (the supervisor of the office holding the stage: its own tier, docs/design.md §2).
     office: str
     required: tuple[str, ...] = ()
     summary: str = ""

@@ -294,7 +294,7 @@ class ActionCommand:
     score: int | None = None
     comment: str | None = None
     # Minted by the API for every command: the request it is for and a single-use id. Inside the
-    # encrypted payload, so that nobody can bind a command to another request (DESIGN §6).
+    # encrypted payload, so that nobody can bind a command to another request (docs/design.md §6).
     request_id: str | None = None
     command_id: str | None = None
 

@@ -79,9 +79,10 @@ LOCAL_DATES = "local-dates"
 RECOMPUTE_EVERY_INSTANT = "recompute-every-instant"
 # The furthest a gap's materials may be promised: a year covers any lawful promise.
 MAX_DUE_AHEAD = timedelta(days=366)
-# Patch: every command names this request and carries a command id used once (DESIGN §6).
+# Patch: every command names this request and carries a command id used once (docs/design.md §6).
 BOUND_COMMANDS = "bound-commands"
-# Patch: only the supervisor of the office holding the stage approves its extension (DESIGN §2).
+# Patch: only the supervisor of the office holding the stage approves its extension
+# (docs/design.md §2).
 EXTENSION_BY_HEAD = "extension-approved-by-own-tier"
 
 

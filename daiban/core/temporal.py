@@ -3,7 +3,7 @@ converter.
 
 Clients (the API, the CLI) decode leniently: they read what the workers wrote. Workers decode
 strictly (``worker_client``): a command that is not encrypted with our keys never reaches the
-workflow (DESIGN §6, the trust boundary).
+workflow (docs/design.md §6, the trust boundary).
 
 With ``DAIBAN_TEMPORAL_TLS_CERT``/``_KEY``/``_CA`` set, the connection is mutual TLS: the frontend
 proves itself with a certificate signed by the CA (under ``DAIBAN_TEMPORAL_TLS_SERVER_NAME`` when

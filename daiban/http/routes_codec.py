@@ -10,10 +10,10 @@ that does not decrypt, is a 400 (the protocol's answer for both).
 The UI calls from the browser, so ``/codec/*`` (and nothing else) answers CORS for the UI's origin
 (``DAIBAN_CODEC_CORS_ORIGIN``) and its ``localhost`` ⇄ ``127.0.0.1`` twin, with credentials.
 
-The endpoint applies the API's rules to what it decrypts (DESIGN §6). A payload that belongs to a
-request outside the caller's scope refuses the whole call (403); a resident is shown in the clear
-only to whom the API would show it (the agent of the village, the staff handling the request) and
-masked for everyone else; every decode that reveals a resident writes the access record. What it
+The endpoint applies the API's rules to what it decrypts (docs/design.md §6). A payload that belongs
+to a request outside the caller's scope refuses the whole call (403); a resident is shown in the
+clear only to whom the API would show it (the agent of the village, the staff handling the request)
+and masked for everyone else; every decode that reveals a resident writes the access record. What it
 encrypts is marked as the endpoint's, which the workers refuse: the UI can read a history, but
 nobody can have the endpoint seal a command.
 

@@ -1,5 +1,5 @@
 """The access record: who read a resident's unmasked data, when, of which request and through
-which endpoint (DESIGN §6; ``GET /v1/supervision/access``).
+which endpoint (docs/design.md §6; ``GET /v1/supervision/access``).
 
 Written by the HTTP layer for every answer that carries a resident in the clear (the API's
 request states, the codec endpoint's decoded payloads); read by supervisors within their scope.

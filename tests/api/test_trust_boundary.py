@@ -1,7 +1,7 @@
-"""The paths around the API (DESIGN §6, the trust boundary), attacked as the issue found them:
-the codec endpoint, decompression, the development codec, the metrics, the logs and the access
-record, and the smaller deviations (commands sent to Temporal directly: test_trust_temporal.py).
-Each test failed on the code before the fix."""
+"""The paths around the API (docs/design.md §6, the trust boundary), attacked the way someone with
+bad intentions would try them: the codec endpoint, decompression, the development codec, the
+metrics, the logs and the access record, and the smaller deviations (commands sent to Temporal
+directly: test_trust_temporal.py). Each test failed on the code before the fix."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""No command around the API (DESIGN §6): commands sent to Temporal directly, as anyone who
+"""No command around the API (docs/design.md §6): commands sent to Temporal directly, as anyone who
 reaches its frontend could, through a real Temporal client. Each test failed before the fix."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Static checks of the trust boundary in deploy/: mutual TLS between daiban, the UI and the
-Temporal frontend, and a network policy that lets only them reach it (DESIGN §6)."""
+Temporal frontend, and a network policy that lets only them reach it (docs/design.md §6)."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ def test_supervisor_scope_for_extensions() -> None:
     s.extension = ExtensionInfo(days=3, reason="x", requested_by="t", requested_at=T)
     assert rules.allowed_actions(s, SUP_TOWN) == ["approve_extension"]
     assert rules.allowed_actions(s, SUP_OTHER) == []
-    # The head of the township center approves; the city's supervisor does not (DESIGN §2),
+    # The head of the township center approves; the city's supervisor does not (docs/design.md §2),
     # except in workflows started before the rule (they replay with the old one).
     sup_city = Actor("sup-c", "supervisor", "370285000")
     assert rules.allowed_actions(s, sup_city) == []
