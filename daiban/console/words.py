@@ -1,7 +1,9 @@
 """The console's words: stages, actions, rungs, clocks and fields in Chinese, names for codes, and
 dates as people read them (12月3日 17:00, 还剩2个工作日, 已超期1天).
 
-Everything here is presentation: the rules (which action is allowed, what it requires) come from
+The names of stages, actions, rungs, clocks and roles are the product's one vocabulary
+(``daiban.domain.labels``), which the command line and the notifications speak too. Everything
+here is presentation: the rules (which action is allowed, what it requires) come from
 ``models.actions`` and the API's own validation; this module only puts them into words.
 """
 
@@ -11,45 +13,17 @@ from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from daiban.domain import labels
 from daiban.domain.offices import OfficeTree
 from daiban.domain.workdays import WorkdayCalendar
 
-STAGES: Final = {
-    "village_intake": "村代办中",
-    "township_review": "乡镇受理中",
-    "city_review": "市中心办理中",
-    "awaiting_supplement": "等待补正材料",
-    "result_delivery": "待送达",
-    "awaiting_rating": "待评价",
-    "rectification": "整改中",
-    "completed": "已办结",
-    "refused": "不予受理",
-    "withdrawn": "已撤回",
-    "lapsed": "已失效",
-}
+# The product's one vocabulary (the command line and the notifications speak it too).
+STAGES: Final = labels.STAGES
+ACTIONS: Final = labels.ACTIONS
+LEVELS: Final = labels.LEVELS
+CLOCKS: Final = labels.CLOCKS
+ROLES: Final = labels.ROLES
 
-ACTIONS: Final = {
-    "handoff": "交件到乡镇",
-    "accept": "受理",
-    "accept_with_gap": "容缺受理",
-    "request_supplement": "一次性告知补正",
-    "supplement": "材料已补齐",
-    "refuse": "不予受理",
-    "forward": "转报市中心",
-    "approve": "批准",
-    "deny": "不予批准",
-    "pause": "中止计时",
-    "resume": "恢复计时",
-    "request_extension": "申请延期",
-    "approve_extension": "批准延期",
-    "deliver": "已送达群众",
-    "withdraw": "撤回申请",
-    "rate": "评价",
-    "rectify": "整改回访",
-    "appeal_rating": "申诉评价",
-    "review_appeal": "审核申诉",
-    "submit": "登记",
-}
 
 # The agent's next step, in the words the agent would use.
 NEXT_STEP: Final = {
@@ -59,37 +33,6 @@ NEXT_STEP: Final = {
     "awaiting_rating": "请群众扫码评价",
 }
 
-LEVELS: Final = {
-    "none": "正常",
-    "reminder": "提示",
-    "warning": "预警",
-    "yellow": "黄牌",
-    "red": "红牌",
-    "statutory": "超法定时限",
-}
-
-CLOCKS: Final = {
-    "handoff": "代办交件",
-    "acceptance": "受理期限",
-    "step": "乡镇预审转报",
-    "official": "办件时限",
-    "supplement": "补正期限",
-    "gap": "容缺补交",
-    "delivery": "送达期限",
-    "rating": "评价期限",
-    "rectification": "整改期限",
-    "fix_rating": "整改评价",
-}
-
-ROLES: Final = {
-    "agent": "代办员",
-    "township_staff": "乡镇窗口",
-    "city_staff": "市中心窗口",
-    "supervisor": "电子监察",
-    "admin": "系统管理员",
-    "rating_link": "群众",
-    "system": "系统",
-}
 
 TIERS: Final = {"village": "村(居)代理室", "township": "乡镇便民服务中心", "city": "市行政服务中心"}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 STAGES = {
     "village_intake": "村代办中",
     "township_review": "乡镇受理中",
-    "city_review": "市级受理中",
+    "city_review": "市中心办理中",
     "awaiting_supplement": "待补正",
     "result_delivery": "待送达",
     "awaiting_rating": "待评价",
@@ -29,7 +29,7 @@ ACTIONS = {
     "request_supplement": "一次性告知补正",
     "supplement": "补齐材料",
     "refuse": "不予受理",
-    "forward": "转报市级",
+    "forward": "转报市中心",
     "approve": "批准",
     "deny": "不予批准",
     "pause": "中止计时",
@@ -74,9 +74,10 @@ CLOCKS = {
 ROLES = {
     "agent": "代办员",
     "township_staff": "乡镇窗口",
-    "city_staff": "市级窗口",
-    "supervisor": "监察",
-    "admin": "管理员",
+    "city_staff": "市中心窗口",
+    "supervisor": "电子监察",
+    "admin": "系统管理员",
+    "rating_link": "群众",
     "system": "系统",
 }
 

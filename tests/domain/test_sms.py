@@ -93,7 +93,7 @@ def test_the_recorded_notifications_get_the_county_text(level: str) -> None:
     assert "办件时限" in texts[0] and "12月1日17:00" in texts[0]
     assert (
         texts[1]
-        == "【莱西便民代办】待办：“最低生活保障审核确认”已到姜山镇，现为市级受理中，请按期办理。"
+        == "【莱西便民代办】待办：“最低生活保障审核确认”已到姜山镇，现为市中心办理中，请按期办理。"
     )
     assert texts[2] == "请通知申请人补正材料：户口簿"  # already in words: unchanged
     assert all(len(text) <= 70 for text in texts)
