@@ -11,6 +11,24 @@ the notice), so the notice, its number and the action land together or not at al
   number;
 - the next number is the counter plus one, written with the notice. A transaction that rolls back
   takes its increment with it, which is what keeps the sequence gapless.
+
+Which action issues which notice, when the recording issues them (``record_transition``, in the
+transaction that appends the action's ledger event, with ``key=f"{event.key}:notice"``, so that a
+retry gets the same number; every kind needs ``item`` and ``item_name``, all but ``supervision``
+the resident's name):
+
+=====================  ===================  ====================================================
+action                 kind                 the kind's own fields
+=====================  ===================  ====================================================
+accept                 acceptance           promised_date (local date of ``expected_at``)
+request_supplement     supplement           missing_materials (the complete list), due_date
+refuse                 refusal              reason (the note)
+deny                   denial               reason (the note)
+approve_extension      extension            reason (the request's note), new_date
+pause                  special_procedure    procedure (the pause reason), expected_days
+accept_with_gap        gap_acceptance       missing_materials, form, due_date
+yellow card, order     supervision          to_office_name, reason, response_due
+=====================  ===================  ====================================================
 """
 
 from __future__ import annotations
