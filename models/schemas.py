@@ -90,6 +90,8 @@ LevelOut = Annotated[str, _closed(LEVELS)]
 ClockNameOut = Annotated[str, _closed(CLOCKS)]
 PauseReason = Annotated[str, _closed(PAUSE_REASONS)]
 TIERS = ("village", "township", "city")
+# The office tree has one more level, the community service centers that group villages.
+OFFICE_TIERS = ("village", "community", "township", "city")
 CHANNELS = ("proxy_room", "hotline", "web")
 EVENT_KINDS = ("stage", "action", "escalation", "rating", "rectification")
 # The checks of daiban.domain.privacy, as far as JSON Schema can say them: an ID number's check
@@ -412,7 +414,7 @@ class StatsOut(BaseModel):
 class OfficeOut(BaseModel):
     code: str
     name: str
-    tier: Annotated[str, _closed(TIERS)]
+    tier: Annotated[str, _closed(OFFICE_TIERS)]
     parent: str | None
 
 

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import requests
@@ -85,12 +85,23 @@ class Report:
 def as_a_client_sends(case: Any) -> Any:
     """What a client that follows the document sends: a cursor only as a page gave it (a made-up
     one is refused, as it should be), and a fresh Idempotency-Key for each new body (a key sent
-    again with another body is refused too: that is the key's purpose, not the schema's)."""
+    again with another body is refused too: that is the key's purpose, not the schema's).
+
+    Two rules depend on what JSON Schema's regular expressions cannot say portably, so a client
+    follows them as the document's descriptions state: a name holds a letter of any script (a
+    pattern's ``\\p{L}`` is not understood everywhere), and a ``due`` date is not in the past
+    (that depends on today). A positive case gets a real name and a date ahead."""
     if case.meta is not None and case.meta.generation.mode.is_positive:
         if case.query:
             case.query.pop("cursor", None)
         if case.headers and "Idempotency-Key" in case.headers:
             case.headers["Idempotency-Key"] = uuid.uuid4().hex
+        body = case.body if isinstance(case.body, dict) else {}
+        resident = body.get("resident")
+        if isinstance(resident, dict) and "name" in resident:
+            resident["name"] = "王秀英"
+        if "due" in body:
+            body["due"] = (date.today() + timedelta(days=7)).isoformat()
     return case
 
 

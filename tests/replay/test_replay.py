@@ -25,7 +25,8 @@ from workflows.request import ResidentRequestWorkflow
 # histories/ holds the current code's histories; each subfolder, those of an earlier version that
 # running workflows may still have (local-record: transitions recorded by a local activity,
 # before the record-transition-after-commit patch; api-3d07b0d: requests submitted through the
-# API by release 3d07b0d, whose ready answered before the registration was recorded; unbound:
+# API by release 3d07b0d, whose ready answered before the registration was recorded; api-unbound:
+# the same paths through the API before commands were bound to their request; unbound:
 # commands neither bound to their request nor single-use, and extensions approved by any
 # supervisor over the request, before the bound-commands and extension-approved-by-own-tier
 # patches).

@@ -10,6 +10,7 @@ Yellow: 90 % of the working time. Working time from Mon 4 09:00 to Mon 18 17:00 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from models.db import LedgerRow, OutboxRow
@@ -69,7 +70,12 @@ async def test_official_clock_ladder_fires_each_rung_on_time(harness: Harness) -
         assert (rows[-1].level, rows[-1].clock, minute(rows[-1].at)) == (level, "official", at)
         assert rows[-1].office == TOWNSHIP
 
-    outbox = harness.outbox(rid)
+    # The courier delivers after the recording, on its own: wait for it rather than race it.
+    for _ in range(200):
+        outbox = harness.outbox(rid)
+        if outbox and all(r.status == "sent" for r in outbox):
+            break
+        await asyncio.sleep(0.05)
     assert recipients(outbox, "reminder") == {(TOWNSHIP, "staff")}
     assert recipients(outbox, "yellow") == {(TOWNSHIP, "staff"), (TOWNSHIP, "head")}
     assert recipients(outbox, "red") == {(TOWNSHIP, "staff"), (CITY, "supervisor")}
