@@ -21,6 +21,11 @@ from typing import Any
 
 import requests
 import schemathesis
+
+# Imported here, at collection, not lazily inside the test: CPython 3.11.7's compiler can fail
+# ("AST constructor recursion depth mismatch") when pytest rewrites this module from deep in a
+# running test's stack.
+import schemathesis.specs.openapi.schemas  # noqa: F401
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
