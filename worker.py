@@ -25,6 +25,7 @@ from activities.deadlines import DeadlineActivities
 from activities.notify import Courier, LogGateway, NotificationGateway, gateway_for
 from activities.records import RecordActivities
 from daiban.core.logs import configure_logging, get_logger
+from daiban.core.sealed import Sealer
 from daiban.core.settings import Settings, get_settings
 from daiban.core.temporal import connect, converter, worker_client
 from daiban.run.startup import TemporalUnavailable, clear_startup_errors
@@ -80,7 +81,13 @@ def build_worker(
     source = source or CalendarSource(engine, tz=settings.timezone, closing=settings.closing_time)
     deadlines = DeadlineActivities(source)
     courier = Courier(engine, gateway or LogGateway(), interval=settings.notify_relay_seconds)
-    records = RecordActivities(engine, source, courier, max_workers=max_concurrent_activities)
+    records = RecordActivities(
+        engine,
+        source,
+        Sealer.from_settings(settings),
+        courier,
+        max_workers=max_concurrent_activities,
+    )
     return RequestWorker(
         courier,
         records,

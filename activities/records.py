@@ -17,7 +17,9 @@ from temporalio import activity
 
 from activities.calendar_source import CalendarSource
 from activities.notify import Courier
+from daiban.core.sealed import Sealer
 from daiban.domain.sms import county_texts
+from daiban.store import residents
 from daiban.store.db import session_scope, upsert_request
 from daiban.store.ledger import append_events
 from models.contracts import Level, Notification, RequestState, TransitionRecord
@@ -25,8 +27,9 @@ from models.db import OutboxRow, RatingRow, RequestRow
 from models.documents import to_document
 
 
-def project(state: RequestState, source: CalendarSource) -> RequestRow:
-    """The read-model row of a state (denormalised for lists, queues and statistics)."""
+def project(state: RequestState, source: CalendarSource, sealer: Sealer) -> RequestRow:
+    """The read-model row of a state (denormalised for lists, queues and statistics); the
+    resident in it masked and sealed (``daiban.store.residents``)."""
     levels = [e.level for e in state.escalations]
     working_days = None
     if state.decided_at is not None:
@@ -61,7 +64,7 @@ def project(state: RequestState, source: CalendarSource) -> RequestRow:
         updated_at=state.updated_at,
         closed_at=state.updated_at if state.status == "closed" else None,
         version=state.version,
-        state=to_document(state),
+        state=residents.seal(to_document(state), sealer),
     )
 
 
@@ -116,12 +119,14 @@ class RecordActivities:
         self,
         engine: Engine,
         source: CalendarSource,
+        sealer: Sealer,
         courier: Courier | None = None,
         *,
         max_workers: int = 16,
     ) -> None:
         self._engine = engine
         self._source = source
+        self._sealer = sealer
         self._courier = courier
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="record")
 
@@ -139,7 +144,7 @@ class RecordActivities:
         state = record.state
         with session_scope(self._engine) as session:
             append_events(session, state.id, record.events)
-            upsert_request(session, project(state, self._source), self._source.tz)
+            upsert_request(session, project(state, self._source, self._sealer), self._source.tz)
             _save_rating(session, state)
             # Texts as the county sends them (its templates, docs/design.md §3).
             _queue(session, state.id, county_texts(record, self._source.tz))

@@ -76,6 +76,27 @@ def db_rebuild_stats(url: UrlOption = None) -> None:
     typer.echo(f"statistics rebuilt: {requests} requests in {rows} rows (day, township, city)")
 
 
+@db_app.command("reseal")
+def db_reseal(url: UrlOption = None) -> None:
+    """Seal every stored resident under the newest codec key: after adding a key in front of
+    DAIBAN_CODEC_KEYS (rotation), and once for rows written before residents were sealed. Runs
+    in batches beside a live system; an older key may leave the settings once this is done and
+    Temporal's retention has passed."""
+    from daiban.core.sealed import Sealer
+    from daiban.store import residents
+    from daiban.store.db import session_scope
+
+    sealer = Sealer.from_settings(load_settings())
+    total = 0
+    after: str | None = ""
+    with open_engine(url) as engine:
+        while after is not None:
+            with session_scope(engine) as session:
+                done, after = residents.reseal(session, sealer, after)
+            total += done
+    typer.echo(f"residents sealed under key {sealer.key_id}: {total} rows rewritten")
+
+
 # --- daiban calendar ---------------------------------------------------------------------------
 
 

@@ -22,8 +22,7 @@ from daiban.domain.privacy import mask_id_number, mask_name, mask_phone, sees_re
 from daiban.domain.scope import Principal
 from daiban.http.deps import Services
 from daiban.http.problems import Forbidden
-from daiban.store import access, readmodel
-from models.documents import state_from_document
+from daiban.store import access, readmodel, residents
 
 JSON_ENCODING: Final = b"json/plain"
 RESIDENT_FIELDS: Final = frozenset({"name", "id_number", "phone"})
@@ -85,7 +84,7 @@ def _apply_rules(session: Session, principal: Principal, seen: _Seen) -> list[st
         row = readmodel.request_in_scope(session, principal, request_id)
         if row is None:
             raise Forbidden("a payload belongs to a request outside your scope")
-        visible[request_id] = sees_resident(principal, state_from_document(row.state))
+        visible[request_id] = sees_resident(principal, residents.masked_state_of(row))
         places[request_id] = (row.township, row.city)
     revealed: set[str] = set()
     for resident, owner in seen.residents:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
+from daiban.core.sealed import Sealer
 from daiban.core.settings import Settings
 from daiban.core.temporal import connect
 from daiban.domain.catalog import Catalog
@@ -54,6 +55,7 @@ class Services:
     codec_limiter: RateLimiter = field(init=False)
     tz: ZoneInfo = field(init=False)
     directory: OfficeDirectory = field(init=False)
+    sealer: Sealer = field(init=False)
     _connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
@@ -62,6 +64,7 @@ class Services:
         self.codec_limiter = RateLimiter(self.settings.codec_rate_per_minute, "codec calls")
         self.tz = ZoneInfo(self.settings.timezone)
         self.directory = OfficeDirectory(self.engine)
+        self.sealer = Sealer.from_settings(self.settings)
 
     async def offices(self) -> OfficeTree:
         """The office tree (``daiban.store.offices``), read off the event loop when it is due."""

@@ -56,12 +56,11 @@ from daiban.http.problems import (
     not_found,
     responses,
 )
-from daiban.store import access, idempotency, readmodel
+from daiban.store import access, idempotency, readmodel, residents
 from daiban.store.idempotency import KEY_MAX, Claim
 from models.actions import ACTIONS, allowed_actions, field_errors
 from models.contracts import ActionCommand, RequestInput, RequestState, Resident
 from models.db import RequestRow
-from models.documents import state_from_document
 from models.schemas import (
     ActionIn,
     ListQuery,
@@ -119,7 +118,7 @@ async def current_state(services: Services, row: RequestRow) -> RequestState:
     try:
         return await _query_state(services, row.id)
     except QUERY_ERRORS:
-        return state_from_document(row.state)
+        return residents.state_of(row, services.sealer)
 
 
 async def scoped_row(services: Services, principal: Principal, request_id: str) -> RequestRow:
@@ -274,7 +273,7 @@ async def get_request(id: RequestId, principal: PrincipalDep, services: Services
         state = await query
     except QUERY_ERRORS:
         # Past retention, or Temporal cannot answer now: the read model's copy.
-        state = state_from_document(row.state)
+        state = residents.state_of(row, services.sealer)
     return await present(services, principal, state, "request")
 
 
@@ -398,7 +397,7 @@ def _summaries(services: Services, page: readmodel.Page) -> RequestPage:
     items = [
         summary_out(
             row,
-            ResidentOut(**vars(mask_resident(Resident(**row.state["resident"])))),
+            ResidentOut(**vars(residents.masked_resident(row.state))),
             services.tz,
         )
         for row in page.rows

@@ -7,8 +7,10 @@ import uuid
 
 from sqlmodel import Session
 
+from daiban.core.sealed import Sealer
+from daiban.store import residents
 from models.db import RequestRow
-from tests.api.conftest import CITY, CITY_ITEM, TOWNSHIP, VILLAGE, Caller, Stack
+from tests.api.conftest import CITY, CITY_ITEM, RESIDENT, TOWNSHIP, VILLAGE, Caller, Stack
 
 
 def actions(state: dict[str, object]) -> list[str]:
@@ -109,18 +111,21 @@ async def test_a_request_past_retention_is_read_from_the_read_model(
     stack: Stack, agent: Caller
 ) -> None:
     """Temporal no longer has the workflow (as after the retention period): the read model's
-    last state answers, and no action is allowed."""
+    last state answers, its resident opened for the village's agent, and no action is allowed."""
     rid = await agent.new_request()
     gone = uuid.uuid4().hex
+    sealer = Sealer.from_settings(stack.settings)
     with Session(stack.engine) as session:
         row = session.get(RequestRow, rid)
         assert row is not None
         copy = RequestRow.model_validate(row.model_dump() | {"id": gone})
-        copy.state = {**row.state, "id": gone}
+        # The resident is sealed for its own request: the copy is sealed again for its new id.
+        copy.state = residents.seal({**residents.opened(row.state, sealer), "id": gone}, sealer)
         session.add(copy)
         session.commit()
     response = await agent.get(f"/v1/requests/{gone}")
     assert response.status_code == 200
     assert (response.json()["id"], response.json()["stage"]) == (gone, "village_intake")
+    assert response.json()["resident"] == RESIDENT
     response = await agent.act(gone, "handoff")
     assert (response.status_code, response.json()["allowed_actions"]) == (409, [])

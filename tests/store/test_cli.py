@@ -13,7 +13,10 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from daiban.cli.main import app
+from daiban.core.codec import new_key
+from daiban.core.sealed import Sealer
 from daiban.core.settings import get_settings
+from daiban.store import residents
 from daiban.store.db import head_revision, make_engine, session_scope
 from models.db import RequestRow
 from tests.store.rollup_rows import INSTANTS, expected, request, stored
@@ -35,6 +38,19 @@ def run(runner: CliRunner, *args: str) -> Result:
         ["--no-notify"] if args[:1] == ("calendar",) and args[1:2] and args[1] in CHANGES else []
     )
     return runner.invoke(app, [*args, *notify])
+
+
+def run_with(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *args: str
+) -> Result:
+    """``run`` with settings read afresh from these environment variables."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        return run(runner, *args)
+    finally:
+        get_settings.cache_clear()
 
 
 def assert_one_line_error(result: Result, code: int | None = None) -> None:
@@ -93,12 +109,8 @@ def test_db_rebuild_stats(
                 request(f"b{n}", 1, created_at=at, rating_score=n % 5 + 1)
                 for n, at in enumerate(INSTANTS)
             )
-        monkeypatch.setenv("DAIBAN_TIMEZONE", zone)
-        get_settings.cache_clear()
-        try:
-            result = run(runner, "db", "rebuild-stats", "--url", url)
-        finally:
-            get_settings.cache_clear()
+        env = {"DAIBAN_TIMEZONE": zone}
+        result = run_with(runner, monkeypatch, env, "db", "rebuild-stats", "--url", url)
         assert result.exit_code == 0, result.stderr
         with session_scope(engine) as session:
             rows = session.exec(select(RequestRow)).all()
@@ -245,3 +257,27 @@ def test_calendar_change_without_temporal_is_saved_and_says_so(
     assert "the calendar is saved, but running requests were not told" in result.stderr
     assert "daiban calendar recompute" in result.stderr
     assert [o["day"] for o in overrides_json(runner, url)["overrides"]] == ["2027-10-08"]
+
+
+def test_db_reseal_seals_rows_in_the_clear_under_the_newest_key(
+    runner: CliRunner, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clear = {"name": "甄鑫淼", "id_number": "370285194802150024", "phone": "13805321234"}
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:  # rows written before residents were sealed
+            session.add_all(
+                request(f"s{n}", 1, state={"id": f"s{n}", "resident": clear}) for n in range(3)
+            )
+        spec = f"k7:{new_key()}"
+        env = {"DAIBAN_CODEC_KEYS": spec}
+        result = run_with(runner, monkeypatch, env, "db", "reseal", "--url", url)
+        assert result.exit_code == 0, result.stderr
+        assert "residents sealed under key k7: 3 rows rewritten" in result.stdout
+        with session_scope(engine) as session:
+            states = [r.state for r in session.exec(select(RequestRow)).all()]
+        assert all("甄鑫淼" not in str(state) for state in states)
+        sealer = Sealer.from_spec(spec)
+        assert [residents.opened(s, sealer)["resident"] for s in states] == [clear] * 3
+    finally:
+        engine.dispose()
