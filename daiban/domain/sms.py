@@ -25,6 +25,10 @@ from models.contracts import Notification, TransitionRecord
 
 DEFAULT_FILE = Path(__file__).parent / "data" / "sms.json"
 TEMPLATES_VARIABLE = "DAIBAN_SMS_TEMPLATES"
+# A refusal's reason is a staff note, which may name the resident: the text says where to read it
+# (the request's page) and never quotes it. A county file without its own wording gets this one.
+REFUSAL = "{signature}不予受理：{office}对“{item}”不予受理，理由请在代办系统查看并告知申请人。"
+REFUSAL_PREFIX = "申请不予受理："
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class Templates:
     rungs: dict[str, str]
     arrival: str
     clocks: dict[str, str]
+    refusal: str = REFUSAL
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Templates:
@@ -46,6 +51,7 @@ class Templates:
             rungs={str(k): str(v) for k, v in rungs.items()},
             arrival=str(data["arrival"]),
             clocks={str(k): str(v) for k, v in clocks.items()},
+            refusal=str(data.get("refusal", REFUSAL)),
         )
 
 
@@ -101,7 +107,8 @@ def county_texts(
 ) -> list[Notification]:
     """The transition's notifications with the texts the county sends: each rung's from its
     ledger event, an arrival at an office (``<item> 待办：<stage>``) from the arrival template;
-    any other text is already in words and stays."""
+    a refusal from the refusal template, without its note; any other text is already in words
+    and stays."""
     t = t or templates()
     state = record.state
     rungs = [e for e in record.events if e.kind == "escalation" and e.level in t.rungs]
@@ -114,6 +121,10 @@ def county_texts(
             text = rung_text(
                 event.level or "", event.clock, state.item_name, event.office, event.deadline, tz, t
             )
+        elif n.message.startswith(REFUSAL_PREFIX):
+            refusal = next((e for e in record.events if e.action == "refuse"), None)
+            office = refusal.office if refusal is not None else state.township
+            text = fit(t.refusal, t, item=state.item_name, office=office_name(office))
         elif n.message.startswith(arrival_prefix):
             stage = n.message.removeprefix(arrival_prefix)
             text = fit(

@@ -310,7 +310,7 @@ def agent_sub(caller: Caller) -> str:
     return sub
 
 
-async def test_notes_and_query_strings_stay_out_of_the_logs(
+async def test_notes_and_query_strings_stay_out_of_the_logs_and_the_outbox(
     stack: Stack, agent: Caller, staff: Caller, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -320,7 +320,9 @@ async def test_notes_and_query_strings_stay_out_of_the_logs(
     await agent.get("/v1/requests", item="linshi-jiuzhu", cursor=None)
     with Session(stack.engine) as session:
         outbox = session.exec(select(OutboxRow).where(col(OutboxRow.request_id) == rid)).all()
-    assert any(RESIDENT["phone"] in row.message for row in outbox)  # the agent is told why
+    # The agent is told of the refusal and where to read why; the note itself stays out.
+    assert any("不予受理" in row.message for row in outbox)
+    assert not any(RESIDENT["phone"] in row.message or note in row.message for row in outbox)
     await wait_for(lambda: any(r for r in caplog.records if "notification" in str(r.msg)))
     # What the system wrote (the test's own HTTP client logs its requests too).
     ours = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]

@@ -97,3 +97,27 @@ def test_the_recorded_notifications_get_the_county_text(level: str) -> None:
     )
     assert texts[2] == "请通知申请人补正材料：户口簿"  # already in words: unchanged
     assert all(len(text) <= 70 for text in texts)
+
+
+def test_a_refusal_never_quotes_its_note() -> None:
+    """A refusal's reason is a staff note that may name the resident: the SMS (and the outbox row
+    it is kept in) says where to read it instead."""
+    note = "王秀英身份证复印件不清晰，电话13805321234联系"
+    refuse = LedgerEvent(
+        key="k1",
+        at=DEADLINE,
+        kind="action",
+        actor="staff-1",
+        role="township_staff",
+        office="370285004",
+        action="refuse",
+        note=note,
+    )
+    notification = Notification("n0", "370285004001", "agent", "申请不予受理：" + note)
+    (sent,) = sms.county_texts(record([refuse], [notification]), SHANGHAI)
+    assert sent.message == (
+        "【莱西便民代办】不予受理：姜山镇对“最低生活保障审核确认”不予受理，"
+        + "理由请在代办系统查看并告知申请人。"
+    )
+    assert "王秀英" not in sent.message and "13805321234" not in sent.message
+    assert len(sent.message) <= 70
