@@ -115,6 +115,7 @@ def serve(
     import uvicorn
 
     from daiban.core.logs import configure_logging
+    from daiban.http.wire import PROTOCOL
     from daiban.run.startup import check_configuration, clear_startup_errors
 
     settings = load_settings()
@@ -130,6 +131,8 @@ def serve(
         port=port or settings.api_port,
         log_config=None,
         access_log=False,
+        # What uvicorn refuses before the app (oversized headers, garbage) is a problem too.
+        http=PROTOCOL,
     )
 
 
