@@ -38,6 +38,7 @@ def project(state: RequestState, source: CalendarSource, sealer: Sealer) -> Requ
     rating = state.rating
     return RequestRow(
         id=state.id,
+        number=state.number or None,
         item=state.item,
         village=state.village,
         township=state.township,

@@ -141,6 +141,7 @@ class RequestInput:
     note: str | None = None
     channel: str = "proxy_room"
     policy: Policy = field(default_factory=Policy)
+    number: str = ""  # the 办件编号 the API gave (empty for requests registered before)
 
 
 # --- state -------------------------------------------------------------------------------------
@@ -273,6 +274,7 @@ class RequestState:
     escalations: list[Escalation] = field(default_factory=list)
     clocks: list[Clock] = field(default_factory=list)
     version: int = 0
+    number: str = ""
 
 
 # --- updates -----------------------------------------------------------------------------------

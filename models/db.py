@@ -150,6 +150,8 @@ class RequestRow(SQLModel, table=True):
             "overdue IN ('none', 'reminder', 'yellow', 'red', 'statutory')",
             name="ck_requests_overdue",
         ),
+        # The progress lookup finds a request by its number.
+        Index("uq_requests_number", "number", unique=True),
         # Supervisor lists: newest first, filtered by one column, keyset pages on (created_at, id).
         Index("ix_requests_created", "created_at", "id"),
         Index("ix_requests_township_created", "township", "created_at", "id"),
@@ -181,6 +183,9 @@ class RequestRow(SQLModel, table=True):
     )
 
     id: str = Field(primary_key=True)
+    # The 办件编号 people read and quote (``daiban.store.numbers``); None for requests registered
+    # before numbers were given.
+    number: str | None = None
     item: str
     village: str
     township: str
@@ -351,6 +356,8 @@ class IdempotencyKey(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False, index=True)
     )
+    # The request's number, given with the claim: a retried submission keeps it.
+    number: str | None = None
 
 
 class AccessRow(SQLModel, table=True):
@@ -407,6 +414,16 @@ class NoticeRow(SQLModel, table=True):
     issued_at: datetime = _timestamp()
     content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON(), nullable=False))
     sha256: str
+
+
+class RequestNumberCounter(SQLModel, table=True):
+    """The last request number given per city and local day (``daiban.store.numbers``)."""
+
+    __tablename__ = "request_number_counters"
+
+    city: str = Field(primary_key=True)
+    day: str = Field(primary_key=True)  # YYYYMMDD, the offices' local date
+    last: int = 0
 
 
 class NoticeCounter(SQLModel, table=True):

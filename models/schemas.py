@@ -297,6 +297,9 @@ class RatingOut(BaseModel):
 
 class RequestOut(BaseModel):
     id: str
+    number: str = Field(
+        "", description="the 办件编号 people quote (city-date-sequence); empty for older requests"
+    )
     item: str
     item_name: str
     deciding_tier: Annotated[str, _closed(TIERS)]
@@ -339,6 +342,7 @@ class RequestOut(BaseModel):
 
 class RequestSummary(BaseModel):
     id: str
+    number: str | None = Field(None, description="the 办件编号; null for older requests")
     item: str
     village: str
     township: str

@@ -127,6 +127,7 @@ class ResidentRequestWorkflow:
         self._used_commands: set[str] = set()
         self._state = RequestState(
             id=inp.request_id,
+            number=inp.number,
             item=inp.item.code,
             item_name=inp.item.name,
             deciding_tier=inp.item.deciding_tier,

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import (
     Client,
@@ -56,7 +57,7 @@ from daiban.http.problems import (
     not_found,
     responses,
 )
-from daiban.store import access, idempotency, readmodel, residents
+from daiban.store import access, idempotency, numbers, readmodel, residents
 from daiban.store.idempotency import KEY_MAX, Claim
 from models.actions import ACTIONS, allowed_actions, field_errors
 from models.contracts import ActionCommand, RequestInput, RequestState, Resident
@@ -159,27 +160,34 @@ async def submit(
     item = catalog.get(body.item)
     if item is None:
         raise invalid("item", f"unknown service item {body.item!r}")
+    offices = await services.offices()
+    city = offices.city_of(principal.office)
+
+    def numbering(session: Session) -> str:
+        return numbers.next_number(session, city, datetime.now(UTC), services.tz)
+
     if idempotency_key is None:
-        claim = Claim(uuid.uuid4().hex, created=True)
+        number = await services.db(numbering)
+        claim = Claim(uuid.uuid4().hex, created=True, number=number)
     else:
         digest = idempotency.body_hash(principal.office, body.model_dump(mode="json"))
         claim = await run_in_threadpool(
-            idempotency.claim, engine, principal.sub, idempotency_key, digest
+            idempotency.claim, engine, principal.sub, idempotency_key, digest, None, numbering
         )
-    offices = await services.offices()
     inp = RequestInput(
         request_id=claim.request_id,
         item=item_spec(item),
         village=principal.office,
         # The township the proxy room hands off to: up past its community service center.
         township=offices.township_of(principal.office) or "",
-        city=offices.city_of(principal.office),
+        city=city,
         resident=Resident(**body.resident.model_dump()),
         agent=principal.actor(),
         materials=list(body.materials),
         note=body.note,
         channel=body.channel,
         policy=policy(settings),
+        number=claim.number or "",
     )
     try:
         state = await _start(

@@ -19,13 +19,14 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, delete
+from sqlmodel import Session, col, delete
 
 from daiban.store.db import session_scope
 from daiban.store.errors import Contended, InvalidQuery
@@ -41,6 +42,7 @@ _ATTEMPTS = 3
 class Claim:
     request_id: str
     created: bool  # True for the first submission of the key (201), False for a replay (200)
+    number: str | None = None  # the request's number, given with the claim
 
 
 def body_hash(office: str, body: dict[str, Any]) -> str:
@@ -80,9 +82,17 @@ def purge_expired(engine: Engine, now: datetime | None = None) -> int:
         return int(result.rowcount)
 
 
-def claim(engine: Engine, agent: str, key: str, digest: str, now: datetime | None = None) -> Claim:
+def claim(
+    engine: Engine,
+    agent: str,
+    key: str,
+    digest: str,
+    now: datetime | None = None,
+    numbering: Callable[[Session], str] | None = None,
+) -> Claim:
     """Claim ``key`` for this body, or return the request it already names (blocking: run it in
-    a thread). Raises ``InvalidQuery`` when the key names a request with another body."""
+    a thread). Raises ``InvalidQuery`` when the key names a request with another body.
+    ``numbering`` gives the new request's number in the claim's transaction."""
     now = now or utc_now()
     if purges.due(engine):
         purge_expired(engine, now)
@@ -95,7 +105,7 @@ def claim(engine: Engine, agent: str, key: str, digest: str, now: datetime | Non
                     raise InvalidQuery(
                         "Idempotency-Key", "this key was used with a different request body"
                     )
-                return Claim(row.request_id, created=False)
+                return Claim(row.request_id, created=False, number=row.number)
         request_id = uuid.uuid4().hex
         try:
             with session_scope(engine) as session:
@@ -108,6 +118,7 @@ def claim(engine: Engine, agent: str, key: str, digest: str, now: datetime | Non
                             col(IdempotencyKey.request_id) == previous,
                         )
                     )
+                number = numbering(session) if numbering is not None else None
                 session.add(
                     IdempotencyKey(
                         agent=agent,
@@ -115,9 +126,10 @@ def claim(engine: Engine, agent: str, key: str, digest: str, now: datetime | Non
                         request_id=request_id,
                         body_hash=digest,
                         created_at=now,
+                        number=number,
                     )
                 )
-            return Claim(request_id, created=True)
+            return Claim(request_id, created=True, number=number)
         except IntegrityError:
             continue  # another submission claimed it first: read its claim
     raise Contended("the idempotency key is contended; retry")

@@ -118,7 +118,7 @@ async def test_a_request_past_retention_is_read_from_the_read_model(
     with Session(stack.engine) as session:
         row = session.get(RequestRow, rid)
         assert row is not None
-        copy = RequestRow.model_validate(row.model_dump() | {"id": gone})
+        copy = RequestRow.model_validate(row.model_dump() | {"id": gone, "number": None})
         # The resident is sealed for its own request: the copy is sealed again for its new id.
         copy.state = residents.seal({**residents.opened(row.state, sealer), "id": gone}, sealer)
         session.add(copy)

@@ -17,6 +17,7 @@ from activities.calendar_source import CalendarSource
 from activities.deadlines import DeadlineActivities
 from activities.notify import Courier, LogGateway
 from activities.records import RecordActivities
+from daiban.core.sealed import Sealer
 from daiban.core.settings import Settings
 from daiban.store.ledger import verify
 from models.contracts import TransitionRecord
@@ -41,7 +42,7 @@ async def test_retried_record_writes_no_duplicate_rows(
 ) -> None:
     settings = Settings(database_url=str(engine.url))
     source = CalendarSource(engine)
-    records = FailAfterCommit(engine, source)
+    records = FailAfterCommit(engine, source, Sealer.from_settings(settings))
     records.attempts = Counter()
     task_queue = f"tq-{uuid.uuid4().hex[:8]}"
     worker = Worker(
