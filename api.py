@@ -47,6 +47,7 @@ from daiban.http.routes_access import router as access_router
 from daiban.http.routes_codec import CodecCORS
 from daiban.http.routes_codec import router as codec_router
 from daiban.http.routes_notices import router as notices_router
+from daiban.http.routes_public import router as public_router
 from daiban.http.routes_requests import router as requests_router
 from daiban.http.routes_supervision import router as supervision_router
 from daiban.http.telemetry import Metrics, RequestContext
@@ -120,6 +121,7 @@ def create_app(
     app.include_router(supervision_router)
     app.include_router(access_router)
     app.include_router(notices_router)
+    app.include_router(public_router)
     app.include_router(codec_router)
     app.include_router(_operations_router())
     app.include_router(console_router)

@@ -16,6 +16,7 @@ to that person and every form meets the API's validation.
 - ``agent``     the village agent's phone screens: list, register (offline too), rating QR code;
 - ``board``     the supervisor's board, its change polling and the Excel export;
 - ``resident``  the rating page behind a rating link;
+- ``progress``  the resident's progress lookup by number and ID digits;
 - ``admin``     the catalog and the offices;
 - ``docs``      Swagger UI from vendored assets.
 """
@@ -25,11 +26,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from daiban.console import admin, agent, board, docs, login, oidc, resident, work
+from daiban.console import admin, agent, board, docs, login, oidc, progress, resident, work
 from daiban.console.web import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
-for _module in (login, oidc, work, agent, board, resident, admin, docs):
+for _module in (login, oidc, work, agent, board, resident, progress, admin, docs):
     router.include_router(_module.router)
 
 

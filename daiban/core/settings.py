@@ -105,6 +105,9 @@ class Settings(BaseSettings):
 
     # Submit rate limit per token (requests per minute).
     submit_rate_per_minute: int = Field(120, ge=1)
+    # The public progress lookup, per client address (lookups per minute): a resident checks a
+    # request now and then; a guesser of numbers and ID digits is slowed to a crawl.
+    progress_rate_per_minute: int = Field(10, ge=1)
 
     # Notifications: POSTed as JSON to this gateway URL; unset, they are written to the log.
     notify_webhook_url: str | None = None

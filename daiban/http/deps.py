@@ -53,6 +53,7 @@ class Services:
     verifier: TokenVerifier = field(init=False)
     limiter: RateLimiter = field(init=False)
     codec_limiter: RateLimiter = field(init=False)
+    progress_limiter: RateLimiter = field(init=False)
     tz: ZoneInfo = field(init=False)
     directory: OfficeDirectory = field(init=False)
     sealer: Sealer = field(init=False)
@@ -62,6 +63,9 @@ class Services:
         self.verifier = TokenVerifier(self.settings)
         self.limiter = RateLimiter(self.settings.submit_rate_per_minute)
         self.codec_limiter = RateLimiter(self.settings.codec_rate_per_minute, "codec calls")
+        self.progress_limiter = RateLimiter(
+            self.settings.progress_rate_per_minute, "progress lookups"
+        )
         self.tz = ZoneInfo(self.settings.timezone)
         self.directory = OfficeDirectory(self.engine)
         self.sealer = Sealer.from_settings(self.settings)
