@@ -20,6 +20,8 @@ class Sizes:
     submits_per_s: float
     reads_per_s: float
     latency_seconds: float
+    # ... and console pages (queue, request page, board) on top of the API's reads.
+    pages_per_s: float
     # 3. open work: N requests waiting on their deadlines; lifecycles and submit probe per point.
     open_requests: int
     real_fill: int
@@ -42,6 +44,7 @@ FULL = Sizes(
     submits_per_s=10,
     reads_per_s=40,
     latency_seconds=25,
+    pages_per_s=6,
     open_requests=20_000,
     real_fill=200,
     open_lifecycles=48,
@@ -61,6 +64,7 @@ QUICK = Sizes(
     submits_per_s=10,
     reads_per_s=40,
     latency_seconds=5,
+    pages_per_s=6,
     open_requests=1_000,
     real_fill=30,
     open_lifecycles=12,
@@ -80,6 +84,7 @@ SMOKE = Sizes(
     submits_per_s=4,
     reads_per_s=8,
     latency_seconds=2,
+    pages_per_s=3,
     open_requests=40,
     real_fill=20,
     open_lifecycles=4,

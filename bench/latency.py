@@ -1,4 +1,6 @@
-"""2. API latency at a fixed offered load: 10 submits/s plus 40 reads/s, open loop.
+"""2. API latency at a fixed offered load: 10 submits/s plus 40 reads/s, open loop, and console
+pages on top (6 per second in the full and quick runs: a clerk's queue, a request page and the
+supervisor's board, in turn), each page as a signed-in browser asks for it.
 
 Every fifth submitted request is handed off by its agent one second after the submission answered
 (2 actions/s at 10 submits/s: the action latency needs actions, and the offered load is the
@@ -18,6 +20,7 @@ from bench.load import JSON, Api, Arrival, Latencies, evenly, open_loop
 from bench.system import System, Token
 
 READ_SHARES = {"get": 0.4, "list": 0.2, "queue": 0.2, "stats": 0.2}
+PAGE_SHARES = {"page_queue": 1 / 3, "page_request": 1 / 3, "page_board": 1 / 3}
 HANDOFF_AFTER_SECONDS = 1.0
 HANDOFF_EVERY = 5
 SEED_SECONDS = 2.0
@@ -60,6 +63,14 @@ async def run(system: System, sizes: Sizes, api: Api) -> JSON:
         elif kind == "queue":
             staff = people.township_staff[rng.choice(townships)]
             await api.call("queue", "GET", "/v1/queue", staff, started=due)
+        elif kind == "page_queue":
+            staff = people.township_staff[rng.choice(townships)]
+            await api.page(kind, "/queue", staff, started=due)
+        elif kind == "page_request":
+            rid, agent = rng.choice(pool)
+            await api.page(kind, f"/r/{rid}", agent, started=due)
+        elif kind == "page_board":
+            await api.page(kind, "/board", people.supervisor, started=due)
         else:
             await api.call("stats", "GET", "/v1/stats", people.supervisor, started=due)
 
@@ -67,6 +78,8 @@ async def run(system: System, sizes: Sizes, api: Api) -> JSON:
     arrivals = evenly("submit", sizes.submits_per_s, seconds)
     for n, (kind, share) in enumerate(READ_SHARES.items()):
         arrivals += evenly(kind, sizes.reads_per_s * share, seconds, phase=(n + 1) / 5)
+    for n, (kind, share) in enumerate(PAGE_SHARES.items()):
+        arrivals += evenly(kind, sizes.pages_per_s * share, seconds, phase=(n + 1) / 7)
     start = time.perf_counter()
     lag, failures = await open_loop(arrivals, handle)
     if followups:
@@ -79,6 +92,7 @@ async def run(system: System, sizes: Sizes, api: Api) -> JSON:
             "reads_per_s": sizes.reads_per_s,
             "actions_per_s": sizes.submits_per_s / HANDOFF_EVERY,
             "read_shares": READ_SHARES,
+            "pages_per_s": sizes.pages_per_s,
             "seconds": seconds,
         },
         "elapsed_seconds": round(elapsed, 1),

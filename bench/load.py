@@ -142,6 +142,19 @@ class Api:
         body: JSON = response.json()
         return body
 
+    async def page(self, kind: str, path: str, person: Token, started: float) -> None:
+        """One console page as a signed-in person's browser asks for it (HTML, 200)."""
+        try:
+            response = await self.http.get(path, headers=person.page_headers)
+        except httpx.HTTPError as error:
+            self.latencies.errors[kind] += 1
+            raise BenchError(f"{kind}: {type(error).__name__}: {error}") from error
+        self.latencies.add(kind, (time.perf_counter() - started) * 1000)
+        html = response.headers.get("content-type", "").startswith("text/html")
+        if response.status_code != 200 or not html:
+            self.latencies.errors[kind] += 1
+            raise BenchError(f"{kind}: HTTP {response.status_code}: {response.text[:300]}")
+
     async def submit(
         self, agent: Token, item: str = CITY_ITEM, started: float | None = None
     ) -> str:

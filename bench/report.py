@@ -54,6 +54,12 @@ def _iter_targets(doc: JSON) -> Iterator[JSON]:
         yield _target("GET p99 at offered load", lat["get"]["p99"], 50, True, " ms")
         for kind in ("list", "queue", "stats"):
             yield _target(f"{kind} p95 at offered load", lat[kind]["p95"], 50, True, " ms")
+        for kind in ("page_queue", "page_request", "page_board"):
+            if kind in lat:  # runs recorded before the console was measured have none
+                page = kind.removeprefix("page_")
+                yield _target(
+                    f"{page} page p95 at offered load", lat[kind]["p95"], 100, True, " ms"
+                )
     work = doc.get("open_work")
     if work and "full" in work:
         n = work["n"]
@@ -127,10 +133,12 @@ def latency_table(lat: JSON) -> Table:
     o = lat["offered"]
     t = _table(
         f"2. API latency, open loop: {o['submits_per_s']:g} submits/s + {o['actions_per_s']:g} "
-        f"actions/s + {o['reads_per_s']:g} reads/s for {o['seconds']:g} s",
+        f"actions/s + {o['reads_per_s']:g} reads/s + {o.get('pages_per_s', 0):g} console "
+        f"pages/s for {o['seconds']:g} s",
         "call", "count", "p50 ms", "p95 ms", "p99 ms", "max ms",
     )  # fmt: skip
-    for kind in ("submit", "action", "get", "list", "queue", "stats"):
+    kinds = ("submit", "action", "get", "list", "queue", "stats")
+    for kind in (*kinds, "page_queue", "page_request", "page_board"):
         s = lat["latency_ms"].get(kind)
         if s:
             t.add_row(kind, *(_fmt(s[k]) for k in ("count", "p50", "p95", "p99", "max")))

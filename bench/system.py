@@ -22,9 +22,11 @@ from sqlalchemy import Engine, text
 from temporalio.client import Client
 
 from bench.procs import Children, cpu_seconds, postgres_cpu_seconds, temporal_argv, wait_for_port
+from daiban.console.session import COOKIE, session_cookie
 from daiban.core.settings import Settings
 from daiban.core.temporal import converter
 from daiban.domain.offices import demo_city, demo_offices, demo_tree
+from daiban.domain.scope import Principal
 from daiban.domain.workdays import WorkdayCalendar
 from daiban.http.auth import mint_token
 from daiban.run.procs import Child, free_port
@@ -43,10 +45,15 @@ class Token:
     role: str
     office: str
     bearer: str
+    cookie: str = ""  # the console's session cookie of the same person
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.bearer}"}
+
+    @property
+    def page_headers(self) -> dict[str, str]:
+        return {"Cookie": f"{COOKIE}={self.cookie}"}
 
 
 @dataclass
@@ -63,7 +70,9 @@ class People:
     def mint(cls, settings: Settings) -> People:
         def token(role: str, office: str) -> Token:
             sub = f"bench-{role}-{office}"
-            return Token(role, office, mint_token(settings, sub, role, office, TOKEN_TTL_SECONDS))
+            bearer = mint_token(settings, sub, role, office, TOKEN_TTL_SECONDS)
+            principal = Principal(sub=sub, role=role, office=office)
+            return Token(role, office, bearer, session_cookie(settings, principal))
 
         offices = demo_offices()
         townships = [o.code for o in offices if o.tier == "township"]

@@ -86,6 +86,15 @@ class Sessions:
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=self.secure)
 
 
+def session_cookie(settings: Settings, principal: Principal) -> str:
+    """The value of a signed-in session cookie, as ``Sessions.write`` makes it (for load tools
+    that play people without going through a login)."""
+    response = Response()
+    Sessions(settings).write(response, new_session(principal))
+    header = response.headers["set-cookie"]
+    return header.split(";", 1)[0].removeprefix(f"{COOKIE}=")
+
+
 def new_session(principal: Principal | None) -> Session:
     return Session(csrf=secrets.token_urlsafe(24), principal=principal)
 

@@ -37,6 +37,9 @@ def test_smoke_run_writes_every_section(tmp_path: Path) -> None:
     assert document["lifecycle"]["bare"]["per_second"] > 0
     assert document["lifecycle"]["real"]["per_second"] > 0
     assert document["latency"]["latency_ms"]["submit"]["count"] > 0
+    pages = ("page_queue", "page_request", "page_board")
+    assert all(document["latency"]["latency_ms"][page]["count"] > 0 for page in pages)
+    assert not set(pages) & set(document["latency"]["errors_by_kind"])  # each page was HTML, 200
     assert document["open_work"]["full"]["open_requests"] >= document["open_work"]["n"]
     assert all(size["queries"] for size in document["read_model"]["sizes"])
     assert document["escalation"]["rows"] > 0
