@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from daiban.console.web import ConsoleDep, ConsoleRoute, error_fields, problem_words
 from daiban.console.web import validation_problem as _validation_problem
 from daiban.domain.scope import Principal
-from daiban.http import routes_requests, routes_supervision
+from daiban.http import routes_notices, routes_requests, routes_supervision
 from daiban.http.deps import OVERSIGHT, PEOPLE, STAFF
 from daiban.http.problems import Problem
 from daiban.store.readmodel import MAX_LIMIT
@@ -107,6 +107,7 @@ async def render_request(
         values=values or {},
         done=done if done in ACTIONS or done == "submit" else None,
         ledger=await _ledger(console, me, request_id),
+        notices=(await routes_notices.list_notices(request_id, me, console.services)).items,
         verified=verified,
     )
 
@@ -160,6 +161,19 @@ async def act(console: ConsoleDep, request_id: str) -> Response:
             console, request_id, problem=error, action=body["action"], values=form
         )
     return console.redirect(f"/r/{request_id}?done={body['action']}")
+
+
+@router.get("/n/{number}")
+async def notice(console: ConsoleDep, number: str) -> Response:
+    """A notice to print (A4 print styles), in the person's scope as through the API."""
+    me = console.person(*PEOPLE)
+    return await routes_notices.get_notice(number, me, console.services)
+
+
+@router.get("/n/{number}/pdf")
+async def notice_pdf(console: ConsoleDep, number: str) -> Response:
+    me = console.person(*PEOPLE)
+    return await routes_notices.get_notice(number, me, console.services, accept=routes_notices.PDF)
 
 
 @router.get("/r/{request_id}/verify")
