@@ -1,5 +1,9 @@
 """Routes without login, for residents and the public.
 
+``GET /v1/public/stats`` and ``.csv``: the monthly figures a county publishes per office (评价结果
+向社会公开) — requests, decisions on time, ratings, bad ratings and their rectification — counts
+and rates only, never a request or a person, from the same per-day rollup as ``/v1/stats``.
+
 ``GET /v1/public/progress``: a resident looks up their own request by its number (办件编号, on the
 registration slip) and the last four characters of their ID number. The answer is the stage in
 words, the service notice and the expected date — nothing else, no name and no office's work.
@@ -10,18 +14,23 @@ enumerated.
 
 from __future__ import annotations
 
+import csv
 import hmac
-from datetime import datetime
-from typing import Annotated
+import io
+from datetime import date, datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from daiban.domain import labels
+from daiban.domain.scope import Principal
 from daiban.http.deps import Services, ServicesDep
 from daiban.http.problems import NotFound, responses
-from daiban.store import residents
+from daiban.store import readmodel, residents
+from models.contracts import Role
 from models.db import RequestRow
 
 router = APIRouter(prefix="/v1/public", tags=["public"])
@@ -79,4 +88,113 @@ async def lookup(services: Services, client: str, number: str, id_last4: str) ->
         stage=labels.name(labels.STAGES, row.stage),
         service_notice=str(row.state.get("service_notice", "")),
         expected_at=expected,
+    )
+
+
+# --- published figures -------------------------------------------------------------------------
+
+# Every office of the deployment, as the rollup's widest scope reads them; no person behind it.
+PUBLIC_READER = Principal(sub="public", role=Role.ADMIN, office="")
+MONTH = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"  # a month of this service's lifetime
+COLUMNS = (
+    "office", "name", "month", "requests", "completed", "rated", "bad", "satisfaction_rate",
+    "bad_rate", "callback_rate", "rectified_rate", "on_time_rate",
+)  # fmt: skip
+
+
+class PublicOfficeStats(BaseModel):
+    office: str
+    name: str | None
+    month: str
+    requests: int = Field(description="requests registered in the month")
+    completed: int
+    rated: int = Field(description="ratings given (defaults included)")
+    bad: int = Field(description="ratings of 1 or 2 (差评)")
+    satisfaction_rate: float | None = Field(description="ratings of 3–5 over all ratings")
+    bad_rate: float | None = Field(description="bad ratings over all ratings")
+    callback_rate: float | None = Field(
+        description="bad ratings called back over bad ratings; null until callbacks are recorded"
+    )
+    rectified_rate: float | None = Field(description="bad ratings rectified over bad ratings")
+    on_time_rate: float | None = Field(description="decisions within their limit over decisions")
+
+
+class PublicStats(BaseModel):
+    month: str
+    offices: list[PublicOfficeStats]
+
+
+def _month_bounds(month: str | None, services: Services) -> tuple[str, datetime, datetime]:
+    if month is None:
+        today = datetime.now(services.tz)
+        month = f"{today.year:04d}-{today.month:02d}"
+    year, number = (int(part) for part in month.split("-"))
+    start = date(year, number, 1)
+    end = date(year + number // 12, number % 12 + 1, 1)
+    tz = services.tz
+    return (
+        month,
+        datetime(start.year, start.month, 1, tzinfo=tz),
+        datetime(end.year, end.month, 1, tzinfo=tz),
+    )
+
+
+def _published(row: dict[str, Any], month: str) -> PublicOfficeStats:
+    ratings = row["ratings"]
+    rated = sum(ratings.values())
+    bad = ratings["1"] + ratings["2"]
+    return PublicOfficeStats(
+        office=row["office"],
+        name=row["name"],
+        month=month,
+        requests=row["total"],
+        completed=row["completed"],
+        rated=rated,
+        bad=bad,
+        satisfaction_rate=row["satisfaction_rate"],
+        bad_rate=round(bad / rated, 4) if rated else None,
+        callback_rate=None,
+        rectified_rate=row["rectified_rate"],
+        on_time_rate=row["on_time_rate"],
+    )
+
+
+async def _public_stats(services: Services, month: str | None) -> PublicStats:
+    month, start, end = _month_bounds(month, services)
+    rows = await services.db(
+        readmodel.township_stats, PUBLIC_READER, services.tz, None, start, end, None
+    )
+    return PublicStats(month=month, offices=[_published(row, month) for row in rows])
+
+
+MonthQuery = Annotated[
+    str | None, Query(pattern=MONTH, description="YYYY-MM (local); this month when left out")
+]
+
+
+@router.get("/stats", response_model=PublicStats, responses=responses(422))
+async def public_stats(services: ServicesDep, month: MonthQuery = None) -> PublicStats:
+    """The month's published figures per office: counts and rates only."""
+    return await _public_stats(services, month)
+
+
+@router.get(
+    "/stats.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **responses(422)},
+)
+async def public_stats_csv(services: ServicesDep, month: MonthQuery = None) -> Response:
+    """The same figures as CSV (UTF-8 with a byte-order mark, so that Excel reads the names)."""
+    stats = await _public_stats(services, month)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for office in stats.offices:
+        values = office.model_dump()
+        writer.writerow(["" if values[c] is None else values[c] for c in COLUMNS])
+    filename = f"daiban-stats-{stats.month}.csv"
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -121,9 +121,11 @@ ENDPOINTS = {
     ("get", "/v1/notices/{number}"),
     ("get", "/v1/notices/verify"),
     ("get", "/v1/public/progress"),
+    ("get", "/v1/public/stats"),
+    ("get", "/v1/public/stats.csv"),
 }
 # Read without a login: no 401 or 403 to document, no bearer token.
-PUBLIC = {"/v1/notices/verify", "/v1/public/progress"}
+PUBLIC = {"/v1/notices/verify", "/v1/public/progress", "/v1/public/stats", "/v1/public/stats.csv"}
 
 
 async def test_openapi_documents_every_endpoint_and_its_problems(stack: Stack) -> None:

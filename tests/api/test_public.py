@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
 
 from api import create_app
-from tests.api.conftest import RESIDENT, Caller, Stack, serve
+from tests.api.conftest import CITY, RESIDENT, TOWNSHIP, Caller, Stack, serve
 
 NUMBER = re.compile(r"^370285-(\d{8})-(\d{4})$")
 LAST4 = RESIDENT["id_number"][-4:]
@@ -48,26 +50,31 @@ async def test_a_resident_looks_up_progress_by_number_and_id_digits(
     await agent.do(rid, "handoff")
     state = await staff.do(rid, "accept")
     number = state["number"]
-    anonymous = stack.anonymous()
-    found = await anonymous.get("/v1/public/progress", number=number, id_last4=LAST4)
-    assert found.status_code == 200, found.text
-    body = found.json()
-    assert set(body) == {"number", "stage", "service_notice", "expected_at"}  # nothing else
-    assert body["stage"] == "乡镇受理中"
-    assert body["service_notice"] == state["service_notice"]
-    assert body["expected_at"] == state["expected_at"]
-    assert RESIDENT["name"] not in found.text and RESIDENT["phone"] not in found.text
-    # Other digits and an unknown number answer the same 404.
-    wrong = await anonymous.get("/v1/public/progress", number=number, id_last4="0000")
-    unknown = await anonymous.get(
-        "/v1/public/progress", number="370285-20261201-9999", id_last4=LAST4
-    )
-    assert wrong.status_code == unknown.status_code == 404
-    assert wrong.json() == unknown.json()
-    # Malformed input is a 422 naming the field.
-    bad = await anonymous.get("/v1/public/progress", number="42", id_last4="12345")
-    assert bad.status_code == 422
-    assert {e["field"] for e in bad.json()["errors"]} >= {"number", "id_last4"}
+    # An app of its own: other tests of the session (schemathesis) use up the shared limit.
+    settings = stack.settings.model_copy(update={"progress_rate_per_minute": 100})
+    app = create_app(settings, client=stack.client, engine=stack.engine)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+
+        async def lookup(**params: str) -> httpx.Response:
+            return await http.get("/v1/public/progress", params=params)
+
+        found = await lookup(number=number, id_last4=LAST4)
+        assert found.status_code == 200, found.text
+        body = found.json()
+        assert set(body) == {"number", "stage", "service_notice", "expected_at"}  # nothing else
+        assert body["stage"] == "乡镇受理中"
+        assert body["service_notice"] == state["service_notice"]
+        assert body["expected_at"] == state["expected_at"]
+        assert RESIDENT["name"] not in found.text and RESIDENT["phone"] not in found.text
+        # Other digits and an unknown number answer the same 404.
+        wrong = await lookup(number=number, id_last4="0000")
+        unknown = await lookup(number="370285-20261201-9999", id_last4=LAST4)
+        assert wrong.status_code == unknown.status_code == 404
+        assert wrong.json() == unknown.json()
+        # Malformed input is a 422 naming the field.
+        bad = await lookup(number="42", id_last4="12345")
+        assert bad.status_code == 422
+        assert {e["field"] for e in bad.json()["errors"]} >= {"number", "id_last4"}
 
 
 async def test_progress_lookups_are_limited_per_client_address(stack: Stack) -> None:
@@ -82,3 +89,54 @@ async def test_progress_lookups_are_limited_per_client_address(stack: Stack) -> 
     assert statuses == [404, 404, 404]
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
     assert limited.headers["content-type"] == "application/problem+json"
+
+
+async def test_published_figures_match_the_supervisors_and_need_no_login(
+    stack: Stack, agent: Caller, staff: Caller
+) -> None:
+    # A request decided and rated badly this month, so that every rate has something to count.
+    rid = await agent.new_request()
+    await agent.do(rid, "handoff")
+    await staff.do(rid, "accept")
+    await staff.do(rid, "approve", note="符合条件")
+    await agent.do(rid, "deliver")
+    await agent.do(rid, "rate", score=1, comment="等了很久")
+    month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    anonymous = stack.anonymous()
+    published = await anonymous.get("/v1/public/stats", month=month)
+    assert published.status_code == 200, published.text
+    body = published.json()
+    assert body["month"] == month
+    first, last = f"{month}-01", _month_end(month).isoformat()
+    admin = stack.caller("admin", CITY)
+    internal = (await admin.get("/v1/stats", **{"from": first, "to": last})).json()["offices"]
+    assert [o["office"] for o in body["offices"]] == [o["office"] for o in internal]
+    for public, full in zip(body["offices"], internal, strict=True):
+        ratings = full["ratings"]
+        rated = sum(ratings.values())
+        assert public["requests"] == full["total"] and public["rated"] == rated
+        assert public["bad"] == ratings["1"] + ratings["2"]
+        assert public["satisfaction_rate"] == full["satisfaction_rate"]
+        assert public["on_time_rate"] == full["on_time_rate"]
+        assert public["rectified_rate"] == full["rectified_rate"]
+    ours = next(o for o in body["offices"] if o["office"] == TOWNSHIP)
+    assert ours["bad"] >= 1 and ours["bad_rate"] is not None and ours["bad_rate"] > 0
+    assert RESIDENT["name"] not in published.text and rid not in published.text
+    # The CSV holds the same figures, for Excel (a byte-order mark, then the header).
+    sheet = await anonymous.get("/v1/public/stats.csv", month=month)
+    assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/csv")
+    assert sheet.content.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(sheet.content.decode("utf-8-sig"))))
+    assert [r["office"] for r in rows] == [o["office"] for o in body["offices"]]
+    mine = next(r for r in rows if r["office"] == TOWNSHIP)
+    assert int(mine["bad"]) == ours["bad"] and float(mine["bad_rate"]) == ours["bad_rate"]
+    # A month that is not one is a 422; a month with nothing registered, an empty list.
+    for wrong in ("2026-13", "0000-01", "9999-12", "2026-1"):
+        assert (await anonymous.get("/v1/public/stats", month=wrong)).status_code == 422
+    empty = await anonymous.get("/v1/public/stats", month="2001-01")
+    assert empty.status_code == 200 and empty.json()["offices"] == []
+
+
+def _month_end(month: str) -> date:
+    year, number = (int(p) for p in month.split("-"))
+    return date(year + number // 12, number % 12 + 1, 1) - timedelta(days=1)
