@@ -33,7 +33,13 @@ from daiban.http.deps import PrincipalDep, ServicesDep
 from daiban.http.problems import NotFound, Unavailable, not_found, responses
 from daiban.http.routes_requests import RequestId
 from daiban.store import readmodel
-from daiban.store.notices import is_intact, notice_by_number, notice_by_sha256, request_notices
+from daiban.store.notices import (
+    is_intact,
+    notice_by_number,
+    notice_by_sha256,
+    opened_content,
+    request_notices,
+)
 from models.db import NoticeRow
 from models.notices import NoticeList, NoticeOut, NoticeVerifyOut
 from models.schemas import PRINTABLE
@@ -123,7 +129,7 @@ async def verify_notice(
         return NoticeVerifyOut(valid=False)
     out = _out(row, services)
     return NoticeVerifyOut(
-        valid=is_intact(row),
+        valid=is_intact(row, services.sealer),
         number=out.number,
         kind=out.kind,
         title=out.title,
@@ -154,7 +160,7 @@ async def get_notice(
     row = await services.db(_notice_in_scope, principal, number)
     if row is None:
         raise NotFound("no such notice")
-    doc = notice_document(row.content, row.sha256)
+    doc = notice_document(opened_content(row, services.sealer), row.sha256)
     if not wants_pdf(accept):
         return HTMLResponse(render_html(doc), headers=NO_STORE)
     settings = services.settings

@@ -29,6 +29,10 @@ pause                  special_procedure    procedure (the pause reason), expect
 accept_with_gap        gap_acceptance       missing_materials, form, due_date
 yellow card, order     supervision          to_office_name, reason, response_due
 =====================  ===================  ====================================================
+
+The resident's name is stored sealed with the codec's keys (``daiban.core.sealed``), masked beside
+it, and bound to the notice's number; the SHA-256 covers the notice as printed, with the name in
+the clear. ``opened_content`` gives that content back to render or to check it.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table
 from sqlmodel import Session, SQLModel, col, select, update
 
+from daiban.core.sealed import Sealer, SealError
 from daiban.core.settings import get_settings
 from daiban.domain.notices import (
     NoticeContentError,
@@ -50,9 +55,12 @@ from daiban.domain.notices import (
     notice_content,
     notice_number,
 )
+from daiban.domain.privacy import mask_name
 from daiban.store import rollup
 from daiban.store.errors import StoreError
 from models.db import NoticeCounter, NoticeRow, Office
+
+RESIDENT_NAME = "resident_name"
 
 
 class NoticeKeyReused(StoreError):
@@ -86,6 +94,7 @@ def issue_notice(
     kind: str,
     issued_at: datetime,
     content: Mapping[str, Any],
+    sealer: Sealer,
     tz: tzinfo | None = None,
 ) -> NoticeRow:
     """Issue a notice in the caller's transaction, or return the one already issued under ``key``.
@@ -131,7 +140,7 @@ def issue_notice(
         year=year,
         seq=seq,
         issued_at=issued_at,
-        content=canonical,
+        content=_sealed(canonical, sealer),
         sha256=content_sha256(canonical),
     )
     session.exec(
@@ -166,6 +175,26 @@ def notice_by_sha256(session: Session, sha256: str) -> NoticeRow | None:
     return session.exec(select(NoticeRow).where(col(NoticeRow.sha256) == sha256)).first()
 
 
-def is_intact(row: NoticeRow) -> bool:
+def _sealed(content: dict[str, Any], sealer: Sealer) -> dict[str, Any]:
+    name = content.get(RESIDENT_NAME)
+    if not isinstance(name, str):
+        return content
+    stored = {"masked": mask_name(name), "sealed": sealer.seal(name, content["number"])}
+    return {**content, RESIDENT_NAME: stored}
+
+
+def opened_content(row: NoticeRow, sealer: Sealer) -> dict[str, Any]:
+    """The notice's content as printed, the resident's name opened (``SealError`` if it does not
+    open: another notice's seal, or a key this process does not hold)."""
+    name = row.content.get(RESIDENT_NAME)
+    if not isinstance(name, dict):
+        return dict(row.content)
+    return {**row.content, RESIDENT_NAME: sealer.open(name.get("sealed"), row.number)}
+
+
+def is_intact(row: NoticeRow, sealer: Sealer) -> bool:
     """The stored content still hashes to the stored SHA-256 (no one edited it since)."""
-    return content_sha256(row.content) == row.sha256
+    try:
+        return content_sha256(opened_content(row, sealer)) == row.sha256
+    except SealError:
+        return False

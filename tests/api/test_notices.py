@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from daiban.core.sealed import Sealer
 from daiban.store.db import session_scope
 from daiban.store.notices import issue_notice
 from tests.api.conftest import (
@@ -51,6 +52,7 @@ def issue(stack: Stack, request_id: str, kind: str, key: str, **fields: Any) -> 
             kind=kind,
             issued_at=ISSUED + timedelta(minutes=len(key)),
             content=given,
+            sealer=Sealer.from_settings(stack.settings),
             tz=ZoneInfo(stack.settings.timezone),
         )
         return row.number, row.sha256

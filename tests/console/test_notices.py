@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.async_api import Browser
 
+from daiban.core.sealed import Sealer
 from daiban.store.db import session_scope
 from daiban.store.notices import issue_notice
 from tests.api.conftest import TOWNSHIP, VILLAGE
@@ -34,6 +35,7 @@ async def test_staff_print_the_notices_of_a_request(browser: Browser, stack: Con
                 "resident_name": RESIDENT["name"],
                 "promised_date": "2026-12-15",
             },
+            sealer=Sealer.from_settings(stack.settings),
             tz=ZoneInfo(stack.settings.timezone),
         )
         number = notice.number

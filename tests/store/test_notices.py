@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from daiban.core.codec import new_key
+from daiban.core.sealed import Sealer
 from daiban.domain.notices import NoticeContentError, content_sha256
 from daiban.domain.offices import demo_offices
 from daiban.store.db import load_offices, session_scope
@@ -21,11 +23,13 @@ from daiban.store.notices import (
     issue_notice,
     notice_by_number,
     notice_by_sha256,
+    opened_content,
     request_notices,
 )
 from models.db import NoticeCounter, NoticeRow
 
 TZ = ZoneInfo("Asia/Shanghai")
+SEALER = Sealer.from_spec(f"n1:{new_key()}")
 JIANGSHAN = "370285004"  # 姜山镇
 SHUIJI = "370285001"  # 水集街道
 CITY = "370285000"  # 莱西市行政服务中心
@@ -77,6 +81,7 @@ def issue(
             kind=kind,
             issued_at=at,
             content=content if content is not None else acceptance(),
+            sealer=SEALER,
             tz=TZ,
         )
 
@@ -103,7 +108,8 @@ def test_numbers_are_gapless_per_office_kind_and_local_year(engine: Engine) -> N
 
 def test_content_is_canonical_and_hashed(engine: Engine) -> None:
     row = issue(engine, "k1", request_id="req-42")
-    assert row.content == {
+    printed = opened_content(row, SEALER)
+    assert printed == {
         **acceptance(),
         "number": "姜山受〔2026〕0001号",
         "kind": "acceptance",
@@ -112,10 +118,14 @@ def test_content_is_canonical_and_hashed(engine: Engine) -> None:
         "issued_at": "2026-12-01T10:00:00+08:00",
         "request_id": "req-42",
     }
-    assert row.sha256 == content_sha256(row.content) and len(row.sha256) == 64
+    assert row.sha256 == content_sha256(printed) and len(row.sha256) == 64
+    # Stored: the resident's name masked and sealed, never in the clear.
+    assert row.content["resident_name"]["masked"] == "王*英"
+    assert "王秀英" not in str(row.content)
     with Session(engine) as session:
         stored = notice_by_number(session, row.number)
-        assert stored is not None and stored.content == row.content and is_intact(stored)
+        assert stored is not None and stored.content == row.content
+        assert is_intact(stored, SEALER)
         assert notice_by_sha256(session, row.sha256) == stored
         assert [n.number for n in request_notices(session, "req-42")] == [row.number]
         assert notice_by_sha256(session, "0" * 64) is None
@@ -136,7 +146,7 @@ def test_a_rolled_back_transaction_leaves_no_gap(engine: Engine) -> None:
     with pytest.raises(RuntimeError), session_scope(engine) as session:
         row = issue_notice(
             session, request_id="r1", key="lost", office=JIANGSHAN, kind="acceptance",
-            issued_at=T0, content=acceptance(), tz=TZ,
+            issued_at=T0, content=acceptance(), sealer=SEALER, tz=TZ,
         )  # fmt: skip
         assert row.number == "姜山受〔2026〕0001号"
         raise RuntimeError("the action's other writes failed")
@@ -208,3 +218,18 @@ def test_concurrent_issuers_get_gapless_unique_numbers(engine: Engine) -> None:
     with Session(engine) as session:
         counter = session.get(NoticeCounter, (JIANGSHAN, "acceptance", 2026))
         assert counter is not None and counter.last == len(keys)
+
+
+def test_a_sealed_name_does_not_verify_in_another_notice(engine: Engine) -> None:
+    """The name is sealed for its own notice: copied into another one, that notice fails to
+    verify instead of printing someone else's name."""
+    first, second = issue(engine, "n-a"), issue(engine, "n-b")
+    with session_scope(engine) as session:
+        other = session.get(NoticeRow, second.id)
+        assert other is not None
+        other.content = {**other.content, "resident_name": first.content["resident_name"]}
+        session.add(other)
+    with Session(engine) as session:
+        moved = notice_by_number(session, second.number)
+        assert moved is not None and not is_intact(moved, SEALER)
+        assert is_intact(notice_by_number(session, first.number), SEALER)  # type: ignore[arg-type]
