@@ -55,6 +55,9 @@ async def test_three_tiers_by_clicking(browser: Browser, stack: ConsoleStack) ->
         await expect(agent.locator(".notice-ok")).to_contain_text("已登记")
         await expect(agent.locator("h1")).to_have_text("最低生活保障审核确认")
         await expect(agent.locator(".summary")).to_contain_text("村代办中")
+        # The number for the registration slip, and where the resident looks progress up.
+        await expect(agent.locator(".summary")).to_contain_text("办件编号")
+        await expect(agent.locator(".summary")).to_contain_text("progress 查询进度")
         await shoot(agent, "agent-request")
         await agent.goto("/agent")
         tile = agent.locator(".tile", has=agent.locator(f'a[href="/r/{request_id}"]'))
