@@ -79,9 +79,11 @@ class Pace:
     late_elsewhere: float = 0.03
     overrun_days: tuple[float, float] = (0.3, 3.0)  # calendar days past the deadline, when late
     idle_hours: tuple[float, float] = (0.5, 6.0)  # a turn when no clock runs (or it has run out)
-    # The run ends this many working days after the last day of arrivals, at closing time: the
-    # county as it stands then, with requests in flight at every stage and rung.
+    # The run ends this many working days after the last day of arrivals, late in the afternoon
+    # (a fraction of office hours: not at closing, when many deadlines fall): the county as it
+    # stands then, with requests in flight at every stage and rung.
     tail_working_days: int = 3
+    end_of_run: float = 0.95
 
 
 # --- the clock: one person's turn at a time ----------------------------------------------------
@@ -335,14 +337,23 @@ def slow_townships(cases: list[Case], share: float, seed: int | None) -> frozens
     return frozenset(random.Random(seed).sample(townships, count))
 
 
-async def settle(engine: Engine, desk: WorkflowDesk, tries: int = 200) -> None:
+async def final_states(desk: WorkflowDesk) -> dict[str, RequestState]:
+    states = {}
+    for request_id in desk.states:
+        handle = desk.client.get_workflow_handle(f"req-{request_id}")
+        states[request_id] = await handle.query(ResidentRequestWorkflow.state)
+    return states
+
+
+def versions(states: dict[str, RequestState]) -> dict[str, int]:
+    return {request_id: state.version for request_id, state in states.items()}
+
+
+async def settle(engine: Engine, desk: WorkflowDesk, tries: int = 300) -> dict[str, int]:
     """Wait until the read model holds every request's last state (a rung's record is written
-    by an activity just after the rung fires)."""
+    by an activity just after the rung fires); keep those states in ``desk.states``."""
     for _ in range(tries):
-        states = {}
-        for request_id in desk.states:
-            handle = desk.client.get_workflow_handle(f"req-{request_id}")
-            states[request_id] = await handle.query(ResidentRequestWorkflow.state)
+        states = await final_states(desk)
         with Session(engine) as session:
             query = select(RequestRow.id, RequestRow.version).where(
                 col(RequestRow.id).in_(list(states))
@@ -350,7 +361,7 @@ async def settle(engine: Engine, desk: WorkflowDesk, tries: int = 200) -> None:
             recorded = dict(session.exec(query).all())
         if all(recorded.get(i, -1) >= s.version for i, s in states.items()):
             desk.states = states
-            return
+            return versions(states)
         await asyncio.sleep(0.1)
     raise TimeoutError("the read model did not catch up with the workflows")
 
@@ -422,18 +433,24 @@ async def simulate_compressed(
             cases = await simulation.plan()
             desk.slow = slow_townships(cases, pace.slow_townships, options.seed)
             before = await simulation.stats_totals()
-            end = desk.at(desk.working_day(options.days - 1 + pace.tail_working_days), 1.0)
+            last_day = desk.working_day(options.days - 1 + pace.tail_working_days)
+            end = desk.at(last_day, pace.end_of_run)
             with progress_bar(console) as progress:
                 task = progress.add_task("requests played", total=len(cases))
                 plays = (simulation.play(case, lambda _: progress.advance(task)) for case in cases)
                 await clock.drive(plays, end)
-            await settle(engine, desk)
+            # The server's clock still runs at the wall's pace: the statistics are read between
+            # two identical snapshots of the workflows, so that both tell the same moment.
+            while True:
+                snapshot = await settle(engine, desk)
+                after = await simulation.stats_totals()
+                if versions(await final_states(desk)) == snapshot:
+                    break
     for case in cases:  # what became of each request, as the workflow has it at the end
         if case.id in desk.states:
             case.state = asdict(desk.states[case.id])
     engine.dispose()
     ids = list(desk.states)
-    after = await simulation.stats_totals()
     tz = calendar.tz
     return Report(
         options,
