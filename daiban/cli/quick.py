@@ -53,13 +53,18 @@ def run(argv: Sequence[str]) -> int | None:
     parsed = parse(spec, argv[1:])
     if parsed is None:
         return None
-    if isinstance(parsed, str):  # "help"
-        sys.stdout.write(help_text(spec, f"{program_name()} {argv[0]}") + "\n")
-        sys.stdout.flush()
-        return 0
-    from daiban.cli import commands
+    try:
+        if isinstance(parsed, str):  # "help"
+            sys.stdout.write(help_text(spec, f"{program_name()} {argv[0]}") + "\n")
+            sys.stdout.flush()
+            return 0
+        from daiban.cli import commands
 
-    getattr(commands, spec["function"])(**parsed)
+        getattr(commands, spec["function"])(**parsed)
+    except BrokenPipeError:
+        # As click does: the reader went away (`daiban show ID | head`); leave with 1, quietly.
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives until exit
+        return 1
     return 0
 
 

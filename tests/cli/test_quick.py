@@ -338,3 +338,21 @@ def test_the_probe_sees_a_heavy_import(tmp_path: Path) -> None:
     ran = imports_of(["list", "--limit", "0"], tmp_path)
     assert "typer" in ran["heavy"]
     assert ran["code"] == 2
+
+
+class ClosedPipe:
+    """A reader that went away, as ``daiban show ID | head`` leaves it."""
+
+    def write(self, _text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_pipe_ends_quietly_with_1_as_with_typer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    monkeypatch.setattr(sys, "stderr", ClosedPipe())
+    assert quick.run(["list", "--help"]) == 1
+    print("nothing to see", file=sys.stderr)  # noqa: T201 - stderr is quiet now, no error
+    sys.stdout.close()
