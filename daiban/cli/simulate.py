@@ -1,4 +1,4 @@
-"""``daiban simulate``: realistic traffic for the demo city, through the real HTTP API.
+"""``daiban simulate``: realistic traffic for the demo city, played by its people.
 
 Residents arrive at village proxy rooms (a Poisson number per village per simulated working day),
 with a mix of items that favours the on-the-spot enrolments and the social-assistance items. Each
@@ -7,14 +7,17 @@ request is played as the people involved would: the agent registers and hands it
 approve or deny; the agent delivers and the resident rates; a bad rating is rectified by the
 handling office. Agents and staff act concurrently (asyncio) after short random delays.
 
-Time is compressed, honestly: the Temporal server runs in real time, so deadlines are never waited
-for. A ``late_fraction`` of requests is instead left untouched at some stage ("left waiting"):
-their escalation ladder fires when their real deadlines pass. A run is reproducible per request
-for a given ``seed`` (each request draws from its own generator), whatever the interleaving.
+Where the people act, and how their time passes, is a ``Desk``. ``ApiDesk`` plays through the
+HTTP API with time compressed on this side only: the Temporal server runs in real time, so
+deadlines are never waited for, and the ``late_fraction`` of requests left untouched at some stage
+("left waiting") escalate when their real deadlines pass, after the run. ``--compressed`` plays on
+the workflows themselves at compressed time instead (``daiban/cli/county.py``), where the ladder
+fires during the run. A run is reproducible per request for a given ``seed`` (each request draws
+from its own generator), whatever the interleaving.
 
-Tokens are minted locally (``mint_token``) for every agent, township staff, the city staff and a
-city supervisor. At the end the report compares its own counts with the change of the API's
-``GET /v1/stats`` totals over the run.
+Through the API, tokens are minted locally (``mint_token``) for every agent, township staff, the
+city staff and a city supervisor. At the end the report (``simreport``) compares its own counts
+with the change of the API's ``GET /v1/stats`` totals over the run.
 
 One module, though long: the play of one request reads top to bottom as the people act, and
 splitting it by tier would scatter that story.

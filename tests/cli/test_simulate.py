@@ -16,11 +16,12 @@ import pytest
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
+from daiban.cli.county import SimulatedGateway
 from daiban.cli.main import app
 from daiban.cli.simulate import fake_resident, id_check_char, poisson
 from daiban.domain.privacy import check_id_number, check_name, check_phone
 from daiban.store.db import make_engine
-from models.db import LedgerRow, RequestRow
+from models.db import LedgerRow, OutboxRow, RequestRow
 from tests.cli.conftest import CITY, ServedApi, serving, token
 from tests.pg import create_database, drop_database
 
@@ -185,3 +186,29 @@ def test_a_compressed_run_fires_the_ladder_and_matches_the_stats(
         headers={"Authorization": f"Bearer {token('supervisor', CITY)}"},
     )
     assert response.status_code == 200 and response.json()["id"] == some
+
+
+class RecordingGateway:
+    """The SMS gateway outside the system: it only notes what it was given."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, row: OutboxRow) -> None:
+        self.sent.append(row.request_id)
+
+
+def test_made_up_residents_are_never_notified_but_real_ones_are() -> None:
+    real = RecordingGateway()
+    gateway = SimulatedGateway({"sim-1", "sim-2"}.__contains__, real)
+    for request_id in ("sim-1", "real-1", "sim-2", "real-2"):
+        row = OutboxRow(
+            request_id=request_id,
+            event_key="k",
+            recipient_office="x",
+            recipient_role="agent",
+            message="m",
+        )
+        gateway.send(row)
+    assert real.sent == ["real-1", "real-2"]
+    assert gateway.kept == 2
