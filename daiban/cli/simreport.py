@@ -117,8 +117,9 @@ def render(console: Console, report: Report) -> None:
     waiting = report.waiting()
     if waiting:
         where = ", ".join(f"{stage} {n}" for stage, n in sorted(waiting.items()))
-        when = "they escalated" if report.rungs is not None else "they escalate when their "
-        when += "" if report.rungs is not None else "real deadlines pass"
+        when = "they escalate when their real deadlines pass"
+        if report.rungs is not None:
+            when = "their clocks ran on"
         console.print(f"Left waiting ({when}): {where}", highlight=False)
     if report.period is not None:
         console.print(f"Simulated time: {report.period[0]} to {report.period[1]}", highlight=False)
