@@ -356,3 +356,16 @@ def test_a_closed_pipe_ends_quietly_with_1_as_with_typer(monkeypatch: pytest.Mon
     assert quick.run(["list", "--help"]) == 1
     print("nothing to see", file=sys.stderr)  # noqa: T201 - stderr is quiet now, no error
     sys.stdout.close()
+
+
+def test_run_as_a_module_it_names_itself_as_click_does() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "daiban.cli", "show", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "Usage: python -m daiban.cli show [OPTIONS] {ID}"
