@@ -1,42 +1,62 @@
-"""What the ``daiban`` commands share: the typer apps, the exit codes, the options, and helpers
-that fail with one line (database URL, a session on a migrated database, calling the API)."""
+"""What the typer side of the ``daiban`` commands shares: the typer apps, the options, and helpers
+that fail with one line (database URL, a session on a migrated database). The exit codes and
+calling the API live in ``base`` (no typer), re-exported here."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from daiban.run.addresses import DEFAULT_API_URL, StackAddresses, running
+from daiban.cli.base import (
+    EXIT_BAD_INPUT,
+    EXIT_CODES_HELP,
+    EXIT_CONFLICT,
+    EXIT_FAILURE,
+    EXIT_NOT_ALLOWED,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    NO_HARD_EXIT,
+    api_url,
+    call_api,
+    day_or_fail,
+    exit_code_of,
+    fail,
+    fail_api,
+    running_stack,
+)
+
+# Re-exported: the commands of the typer side import them from here.
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_CODES_HELP",
+    "EXIT_CONFLICT",
+    "EXIT_FAILURE",
+    "EXIT_NOT_ALLOWED",
+    "EXIT_NOT_FOUND",
+    "EXIT_OK",
+    "EXIT_UNREACHABLE",
+    "NO_HARD_EXIT",
+    "api_url",
+    "call_api",
+    "day_or_fail",
+    "exit_code_of",
+    "fail",
+    "fail_api",
+    "running_stack",
+]
 
 # Only typer and the standard library at import: `daiban --help` must not pay for SQLAlchemy,
 # Temporal or httpx. Each helper imports what it needs when it runs.
 if TYPE_CHECKING:
-    from datetime import date
-
     from sqlalchemy import Engine
     from sqlmodel import Session
 
-    from daiban.cli.client import JSON, ApiError, ApiUnreachable, Call
     from daiban.core.settings import Settings
-
-# The exit codes scripts can trust; `daiban --help` lists them (EXIT_CODES_HELP).
-EXIT_OK = 0
-EXIT_FAILURE = 1  # the server failed (5xx), or the database or the stack did
-EXIT_BAD_INPUT = 2  # bad input, found here or by the API (400, 422, other 4xx)
-EXIT_UNREACHABLE = 3  # no connection to the API
-EXIT_NOT_ALLOWED = 4  # 401 no or bad token, 403 the role may never do this
-EXIT_NOT_FOUND = 5  # 404: no such request, or not in the token's scope
-EXIT_CONFLICT = 6  # 409: not allowed in the request's stage now
-EXIT_CODES_HELP = (
-    "Exit codes: 0 ok; 1 server or database failure; 2 bad input (422, 400); 3 the API cannot "
-    "be reached; 4 no or bad token (401) or not allowed for the role (403); 5 not found or not "
-    "in scope (404); 6 not allowed in the request's stage now (409)."
-)
-NO_HARD_EXIT = "DAIBAN_CLI_NO_HARD_EXIT"
 
 app = typer.Typer(
     help="daiban: the workflow engine of the three-tier proxy service.\n\n" + EXIT_CODES_HELP,
@@ -100,14 +120,6 @@ CursorOption = Annotated[
 # --- shared helpers ----------------------------------------------------------------------------
 
 
-def fail(message: str, code: int = EXIT_FAILURE, *more: str) -> NoReturn:
-    """Print one line (and any ``more`` lines) on stderr and exit with ``code``."""
-    typer.echo(f"error: {message}", err=True)
-    for line in more:
-        typer.echo(line, err=True)
-    raise typer.Exit(code)
-
-
 def load_settings() -> Settings:
     from pydantic import ValidationError
 
@@ -130,18 +142,6 @@ def url_or_default(url: str | None) -> str:
         if stack is not None:
             return stack.database_url
     return load_settings().database_url
-
-
-def running_stack() -> StackAddresses | None:
-    return running()
-
-
-def api_url(given: str | None) -> str:
-    """``--api`` (or ``DAIBAN_API_URL``), else the running ``daiban run``'s, else the default."""
-    if given:
-        return given.rstrip("/")
-    stack = running_stack()
-    return stack.api_url if stack is not None else DEFAULT_API_URL
 
 
 @contextmanager
@@ -174,60 +174,8 @@ def open_engine(url: str | None) -> Iterator[Engine]:
 
 @contextmanager
 def open_session(url: str | None) -> Iterator[Session]:
-    """A session that commits when the block succeeds; a ``typer.Exit`` in the block rolls back."""
+    """A session that commits when the block succeeds; a failure in it (``fail``) rolls back."""
     from daiban.store.db import session_scope
 
     with open_engine(url) as engine, session_scope(engine) as session:
         yield session
-
-
-def day_or_fail(value: str) -> date:
-    from daiban.store.calendar import parse_day
-
-    try:
-        return parse_day(value)
-    except ValueError as error:
-        fail(str(error), EXIT_BAD_INPUT)
-
-
-def call_api(base_url: str | None, token: str | None, call: Call) -> JSON:
-    """One API call; failures end the command with the exit code of their kind."""
-    from daiban.cli.client import ApiClient, ApiError, ApiUnreachable
-
-    if not token:
-        fail(
-            "no token: pass --token or set DAIBAN_TOKEN (make one with `daiban token`)",
-            EXIT_BAD_INPUT,
-        )
-    try:
-        with ApiClient(api_url(base_url), token) as http:
-            return http.send(call)
-    except (ApiUnreachable, ApiError) as error:
-        fail_api(error, given=base_url)
-
-
-def exit_code_of(status: int) -> int:
-    """The exit code of an API error status (see EXIT_CODES_HELP)."""
-    if status in (401, 403):
-        return EXIT_NOT_ALLOWED
-    if status == 404:
-        return EXIT_NOT_FOUND
-    if status == 409:
-        return EXIT_CONFLICT
-    return EXIT_BAD_INPUT if 400 <= status < 500 else EXIT_FAILURE
-
-
-def fail_api(error: ApiUnreachable | ApiError, given: str | None = "") -> NoReturn:
-    """Exit with the code of the error's kind; an unreachable API gets a hint on where to look."""
-    from daiban.cli.client import ApiUnreachable
-
-    if isinstance(error, ApiUnreachable):
-        hint: tuple[str, ...] = ()
-        if not given:
-            hint = (
-                "is the stack running? `daiban run` (or `make run`) records its address for "
-                "these commands; elsewhere pass --api URL or set DAIBAN_API_URL",
-            )
-        fail(str(error), EXIT_UNREACHABLE, *hint)
-    first, *more = error.lines()
-    fail(first, exit_code_of(error.status), *more)

@@ -19,8 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import typer
-
+from daiban.cli.base import echo
 from daiban.cli.text import Column, facts, table, width, wrap
 from daiban.domain import labels
 
@@ -33,7 +32,7 @@ CATALOG_FILE = Path(__file__).resolve().parents[1] / "domain" / "data" / "catalo
 
 
 def print_json(payload: Any) -> None:
-    typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    echo(json.dumps(payload, ensure_ascii=False, indent=2))
 
 
 def emit(payload: JSON, as_json: bool, render: Callable[..., None], *args: Any) -> None:
@@ -111,7 +110,7 @@ def print_page(page: JSON, title: str) -> None:
     """A page of request summaries (``list``, ``queue``) and how to get the next one."""
     items = page.get("items", [])
     if not items:
-        typer.echo("No requests.")
+        echo("No requests.")
         return
     columns = (
         Column("id", narrows=False),
@@ -133,12 +132,12 @@ def print_page(page: JSON, title: str) -> None:
                 deadline,
             ]
         )
-    typer.echo(title)
-    typer.echo(table(columns, rows, width()))
+    echo(title)
+    echo(table(columns, rows, width()))
     if any(r.get("deadline_provisional") for r in items):
-        typer.echo("* provisional: the year's holidays are not loaded yet")
+        echo("* provisional: the year's holidays are not loaded yet")
     if page.get("next_cursor"):
-        typer.echo(f"more: --cursor {page['next_cursor']}")
+        echo(f"more: --cursor {page['next_cursor']}")
 
 
 def print_request(r: JSON) -> None:
@@ -173,7 +172,7 @@ def print_request(r: JSON) -> None:
         ("notice", r.get("service_notice") or "-"),
         ("you may", actions(r.get("allowed_actions", []))),
     ]
-    typer.echo(facts(pairs, limit))
+    echo(facts(pairs, limit))
     history = []
     for h in r.get("history", []):
         before, after = h.get("from_stage", h.get("from")), h.get("to_stage", h.get("to"))
@@ -183,9 +182,9 @@ def print_request(r: JSON) -> None:
             moved += labels.name(labels.STAGES, after)
         who = f"{labels.name(labels.ROLES, h['role'])} {h['actor']}"
         history.append([when(h["at"]), who, action(h["action"]), moved, h.get("note") or ""])
-    typer.echo("\nHistory")
+    echo("\nHistory")
     columns = [Column("at", narrows=False), Column("who"), Column("action"), Column("stage")]
-    typer.echo(table([*columns, Column("note")], history, limit))
+    echo(table([*columns, Column("note")], history, limit))
     if r.get("escalations"):
         ladder = [
             [
@@ -197,9 +196,9 @@ def print_request(r: JSON) -> None:
             ]
             for e in r["escalations"]
         ]
-        typer.echo("\nEscalations")
+        echo("\nEscalations")
         headings = ("at", "clock", "rung", "deadline", "office")
-        typer.echo(table([Column(h) for h in headings], ladder, limit))
+        echo(table([Column(h) for h in headings], ladder, limit))
 
 
 def print_change(r: JSON) -> None:
@@ -212,14 +211,14 @@ def print_change(r: JSON) -> None:
         f"request {r['id']} ({name}) is at {stage}{deadline}",
         f"you may now: {actions(allowed) if allowed else 'nothing'}",
     ):
-        typer.echo("\n".join(wrap(line, width())))
+        echo("\n".join(wrap(line, width())))
 
 
 def print_stats(stats: JSON) -> None:
     """Per township: counts, on-time rate, average working days, rungs, ratings 1..5, rates."""
     offices = stats.get("offices", [])
     if not offices:
-        typer.echo("No requests in scope.")
+        echo("No requests in scope.")
         return
     headings = ("总数", "办结", "按时率", "平均", "提示/黄/红", "评价1-5", "满意率", "整改率")
     columns = [Column("乡镇"), *(Column(h, narrows=False, right=True) for h in headings)]
@@ -239,15 +238,15 @@ def print_stats(stats: JSON) -> None:
                 rate_text(o.get("rectified_rate")),
             ]
         )
-    typer.echo("Statistics per township (平均: average working days from acceptance to decision)")
-    typer.echo(table(columns, rows, width(), gap=" "))
+    echo("Statistics per township (平均: average working days from acceptance to decision)")
+    echo(table(columns, rows, width(), gap=" "))
 
 
 def print_events(page: JSON) -> None:
     """Supervision ledger rows, newest first, under the request they belong to."""
     items = page.get("items", [])
     if not items:
-        typer.echo("No ledger events.")
+        echo("No ledger events.")
         return
     columns = [Column("at", narrows=False), Column("event"), Column("office"), Column("detail")]
     groups: list[tuple[str, list[list[str]]]] = []
@@ -256,10 +255,10 @@ def print_events(page: JSON) -> None:
             groups.append((e["request_id"], []))
         groups[-1][1].append([when(e["at"]), _event_text(e), office(e["office"]), _detail(e)])
     for n, (request_id, rows) in enumerate(groups):
-        typer.echo(("\n" if n else "") + f"request {request_id}")
-        typer.echo(table(columns, rows, width()))
+        echo(("\n" if n else "") + f"request {request_id}")
+        echo(table(columns, rows, width()))
     if page.get("next_cursor"):
-        typer.echo(f"more: --cursor {page['next_cursor']}")
+        echo(f"more: --cursor {page['next_cursor']}")
 
 
 def _event_text(e: JSON) -> str:
@@ -284,10 +283,10 @@ def _detail(e: JSON) -> str:
 def print_verification(result: JSON) -> None:
     checked = result.get("checked", 0)
     if result.get("ok"):
-        typer.echo(f"ledger intact: {checked} rows checked, every hash chain holds")
+        echo(f"ledger intact: {checked} rows checked, every hash chain holds")
         return
     broken = ", ".join(str(b) for b in result.get("broken", []))
-    typer.echo(f"LEDGER BROKEN: {checked} rows checked; rows whose chain breaks: {broken}")
+    echo(f"LEDGER BROKEN: {checked} rows checked; rows whose chain breaks: {broken}")
 
 
 def print_calendar(
@@ -317,15 +316,15 @@ def print_calendar(
         rows = [
             [o.day.isoformat(), "周" + WEEKDAYS[o.day.weekday()], o.kind, o.note] for o in overrides
         ]
-        typer.echo("Calendar overrides")
+        echo("Calendar overrides")
         headings = (Column("date", narrows=False), Column("day", narrows=False), Column("kind"))
-        typer.echo(table([*headings, Column("note")], rows, width()))
+        echo(table([*headings, Column("note")], rows, width()))
     else:
-        typer.echo("No overrides.")
+        echo("No overrides.")
     if years:
         loaded = [[str(y.year), y.loaded_at.strftime("%Y-%m-%d %H:%M"), y.note] for y in years]
-        typer.echo("\nYears loaded completely")
+        echo("\nYears loaded completely")
         year_columns = (Column("year", narrows=False), Column("loaded at (UTC)", narrows=False))
-        typer.echo(table([*year_columns, Column("note")], loaded, width()))
+        echo(table([*year_columns, Column("note")], loaded, width()))
     else:
-        typer.echo("No year loaded completely: outside the package's data, dates are provisional.")
+        echo("No year loaded completely: outside the package's data, dates are provisional.")

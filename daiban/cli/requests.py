@@ -1,15 +1,16 @@
-"""The API's client commands: ``token``, ``submit``, ``show``, ``act``, ``rate``, ``list``,
-``queue``, ``stats``, and the supervision ledger's ``events`` and ``verify``."""
+"""The typer front end of the API's client commands: ``token``, ``submit``, ``show``, ``act``,
+``rate``, ``list``, ``queue``, ``stats``, and the supervision ledger's ``events`` and ``verify``;
+their bodies are in ``commands``."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from daiban.cli import commands
 from daiban.cli.common import (
     EXIT_BAD_INPUT,
-    EXIT_FAILURE,
     ApiOption,
     CursorOption,
     JsonOption,
@@ -18,13 +19,13 @@ from daiban.cli.common import (
     TokenOption,
     UrlOption,
     app,
-    call_api,
-    day_or_fail,
     fail,
     load_settings,
 )
 
-# What a command needs beyond typer is imported when it runs: `daiban --help` stays fast.
+# The client commands' bodies are in `commands` (no typer), shared with the quick parser of
+# `quick`, which runs them without importing this module; keep both front ends' parameters
+# the same (tests/cli/test_quick.py compares them).
 
 # --- the API: token, submit, show, act, rate, list, queue, stats --------------------------------
 
@@ -89,31 +90,19 @@ def submit(
     as_json: JsonOption = False,
 ) -> None:
     """Register a resident's request at the agent's village (agent token)."""
-    from daiban.cli import client as api
-    from daiban.cli import render
-    from daiban.domain.privacy import check_id_number, check_name, check_phone
-
-    problems = []
-    for field, check, value in (
-        ("name", check_name, name),
-        ("id_number", check_id_number, id_number),
-        ("phone", check_phone, phone),
-    ):
-        try:
-            check(value)
-        except ValueError as error:
-            problems.append(f"  resident.{field}: {error}")
-    if problems:
-        fail("invalid resident", EXIT_BAD_INPUT, *problems)
-    materials = material
-    if materials is None:
-        catalog = call_api(base_url, bearer, api.catalog())
-        known = {i["code"]: i for i in catalog["items"]}
-        materials = list(known[item]["materials"]) if item in known else []
-    resident = {"name": name, "id_number": id_number, "phone": phone}
-    call = api.submit(item, resident, materials, note, channel, idempotency_key)
-    answer = call_api(base_url, bearer, call)
-    render.emit(answer, as_json, render.print_change)
+    commands.submit(
+        item,
+        name,
+        id_number,
+        phone,
+        material,
+        note,
+        channel,
+        idempotency_key,
+        base_url,
+        bearer,
+        as_json,
+    )
 
 
 @app.command()
@@ -124,11 +113,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """The full live state of one request."""
-    from daiban.cli import client as api
-    from daiban.cli import render
-
-    answer = call_api(base_url, bearer, api.get_request(request_id))
-    render.emit(answer, as_json, render.print_request)
+    commands.show(request_id, base_url, bearer, as_json)
 
 
 @app.command()
@@ -156,30 +141,9 @@ def act(
     as_json: JsonOption = False,
 ) -> None:
     """Take one action on a request; required fields are checked before anything is sent."""
-    from daiban.cli import client as api
-    from daiban.cli import render
-    from models.actions import ACTIONS, field_errors
-    from models.contracts import ActionCommand, Actor
-
-    if action not in ACTIONS:
-        fail(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}", EXIT_BAD_INPUT)
-    fields: dict[str, Any] = {
-        "note": note,
-        "missing_materials": missing,
-        "due": day_or_fail(due) if due else None,
-        "reason": reason,
-        "days": days,
-        "upheld": upheld,
-    }
-    # The workflow's own field rules, so that a missing --note fails here in one line.
-    errors = field_errors(ActionCommand(action, Actor("cli", "cli", "cli"), **fields))
-    if errors:
-        lines = [f"  {e['field']}: {e['message']}" for e in errors]
-        fail(f"invalid {action}", EXIT_BAD_INPUT, *lines)
-    if fields["due"] is not None:
-        fields["due"] = fields["due"].isoformat()
-    answer = call_api(base_url, bearer, api.act(request_id, action, **fields))
-    render.emit(answer, as_json, render.print_change)
+    commands.act(
+        request_id, action, note, missing, due, reason, days, upheld, base_url, bearer, as_json
+    )
 
 
 @app.command()
@@ -194,11 +158,7 @@ def rate(
     as_json: JsonOption = False,
 ) -> None:
     """Rate a request on the resident's behalf (1 or 2 opens a rectification)."""
-    from daiban.cli import client as api
-    from daiban.cli import render
-
-    answer = call_api(base_url, bearer, api.rate(request_id, score, comment))
-    render.emit(answer, as_json, render.print_change)
+    commands.rate(request_id, score, comment, base_url, bearer, as_json)
 
 
 @app.command("list")
@@ -220,20 +180,9 @@ def list_requests(
     as_json: JsonOption = False,
 ) -> None:
     """Requests in the token's scope, newest first."""
-    from daiban.cli import client as api
-    from daiban.cli import render
-
-    call = api.list_requests(
-        stage=stage,
-        office=office,
-        township=township,
-        item=item,
-        overdue=overdue,
-        limit=limit,
-        cursor=cursor,
+    commands.list_requests(
+        stage, township, office, item, overdue, limit, cursor, base_url, bearer, as_json
     )
-    page = call_api(base_url, bearer, call)
-    render.emit(page, as_json, render.print_page, "Requests")
 
 
 @app.command()
@@ -245,11 +194,7 @@ def queue(
     as_json: JsonOption = False,
 ) -> None:
     """Requests waiting on the staff token's office, earliest deadline first."""
-    from daiban.cli import client as api
-    from daiban.cli import render
-
-    page = call_api(base_url, bearer, api.queue(limit, cursor))
-    render.emit(page, as_json, render.print_page, "Work queue")
+    commands.queue(limit, cursor, base_url, bearer, as_json)
 
 
 @app.command()
@@ -266,13 +211,7 @@ def stats(
     as_json: JsonOption = False,
 ) -> None:
     """Per-township statistics (supervisor token)."""
-    from daiban.cli import client as api
-    from daiban.cli import render
-
-    first = day_or_fail(date_from).isoformat() if date_from else None
-    last = day_or_fail(date_to).isoformat() if date_to else None
-    answer = call_api(base_url, bearer, api.stats(township, first, last))
-    render.emit(answer, as_json, render.print_stats)
+    commands.stats(township, date_from, date_to, base_url, bearer, as_json)
 
 
 # --- the supervision ledger: events, verify ---------------------------------------------------
@@ -302,15 +241,7 @@ def events(
     as_json: JsonOption = False,
 ) -> None:
     """The supervision ledger (电子监察), newest first (supervisor token)."""
-    from daiban.cli import client as api
-    from daiban.cli import render
-
-    first = day_or_fail(since).isoformat() if since else None
-    call = api.events(
-        request=request, level=level, office=office, since=first, limit=limit, cursor=cursor
-    )
-    page = call_api(base_url, bearer, call)
-    render.emit(page, as_json, render.print_events)
+    commands.events(request, level, office, since, limit, cursor, base_url, bearer, as_json)
 
 
 @app.command()
@@ -326,10 +257,4 @@ def verify(
     as_json: JsonOption = False,
 ) -> None:
     """Check the ledger's hash chains; exit 1 when a chain is broken (supervisor token)."""
-    from daiban.cli import client as api
-    from daiban.cli import render
-
-    result = call_api(base_url, bearer, api.verify(request))
-    render.emit(result, as_json, render.print_verification)
-    if not result.get("ok"):
-        raise typer.Exit(EXIT_FAILURE)
+    commands.verify(request, base_url, bearer, as_json)

@@ -1,4 +1,4 @@
-"""``daiban simulate``: realistic traffic for the demo city, through the real HTTP API.
+"""``daiban simulate``: realistic traffic for the demo city, played by its people.
 
 Residents arrive at village proxy rooms (a Poisson number per village per simulated working day),
 with a mix of items that favours the on-the-spot enrolments and the social-assistance items. Each
@@ -7,14 +7,17 @@ request is played as the people involved would: the agent registers and hands it
 approve or deny; the agent delivers and the resident rates; a bad rating is rectified by the
 handling office. Agents and staff act concurrently (asyncio) after short random delays.
 
-Time is compressed, honestly: the Temporal server runs in real time, so deadlines are never waited
-for. A ``late_fraction`` of requests is instead left untouched at some stage ("left waiting"):
-their escalation ladder fires when their real deadlines pass. A run is reproducible per request
-for a given ``seed`` (each request draws from its own generator), whatever the interleaving.
+Where the people act, and how their time passes, is a ``Desk``. ``ApiDesk`` plays through the
+HTTP API with time compressed on this side only: the Temporal server runs in real time, so
+deadlines are never waited for, and the ``late_fraction`` of requests left untouched at some stage
+("left waiting") escalate when their real deadlines pass, after the run. ``--compressed`` plays on
+the workflows themselves at compressed time instead (``daiban/cli/county.py``), where the ladder
+fires during the run. A run is reproducible per request for a given ``seed`` (each request draws
+from its own generator), whatever the interleaving.
 
-Tokens are minted locally (``mint_token``) for every agent, township staff, the city staff and a
-city supervisor. At the end the report compares its own counts with the change of the API's
-``GET /v1/stats`` totals over the run.
+Through the API, tokens are minted locally (``mint_token``) for every agent, township staff, the
+city staff and a city supervisor. At the end the report (``simreport``) compares its own counts
+with the change of the API's ``GET /v1/stats`` totals over the run.
 
 One module, though long: the play of one request reads top to bottom as the people act, and
 splitting it by tier would scatter that story.
@@ -27,20 +30,22 @@ import math
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from daiban.cli import client as api
 from daiban.cli.client import JSON, ApiError, ApiUnreachable, AsyncApiClient
 from daiban.core.settings import Settings
 from daiban.domain.offices import OfficeTree, demo_city, make_office
 from daiban.http.auth import mint_token
+
+if TYPE_CHECKING:
+    from daiban.cli.simreport import Report  # the report reads the cases defined here
 
 # Relative weights of the items a village brings in; items missing here get weight 1.
 ITEM_WEIGHTS = {
@@ -67,6 +72,9 @@ DAY_SECONDS = 20.0
 TOKEN_TTL_SECONDS = 24 * 3600
 # The totals of GET /v1/stats that the report compares with its own counts.
 COMPARED = ("total", "completed", "bad_ratings")
+# The rung columns of GET /v1/stats and the levels each counts (a statutory rung is a red card
+# there too); compared when the run saw the rungs fire, at compressed time.
+STATS_RUNGS = {"reminder": ("reminder",), "yellow": ("yellow",), "red": ("red", "statutory")}
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕姜"
 GIVEN = "秀英桂兰玉珍凤芝淑华建国志强海涛德福明军丽红春梅晓燕文静立新永胜金山月娥翠萍国庆学勇"
@@ -150,13 +158,14 @@ class Case:
     township: str
     item: JSON  # the catalog entry
     rng: random.Random
-    start_after: float
+    arrival: float  # in simulated working days from the start (day 2.5: the third day at noon)
     late_at: str | None
     state: JSON = field(default_factory=dict)
     supplemented: bool = False
     bad_rating: bool = False
     rectified: bool = False
     left_waiting: str | None = None
+    overtaken: str | None = None  # the action time made impossible, and the stage it found
     error: str | None = None
 
     @property
@@ -181,30 +190,114 @@ class CaseFailed(Exception):
     """An API call of one case failed; the case stops, the simulation goes on."""
 
 
+class Overtaken(Exception):
+    """Time has made the action impossible before the person got to it (at compressed time: a
+    window lapsed, the request was deemed accepted or closed). ``state`` is the request now."""
+
+    def __init__(self, action: str, state: JSON) -> None:
+        super().__init__(f"{action} in {state.get('stage')}")
+        self.action, self.state = action, state
+
+
+# Needless once the acceptance window has lapsed: the request was deemed accepted meanwhile.
+ACCEPTANCE = ("request_supplement", "supplement", "accept", "accept_with_gap")
+
+# Who acts: (role, office). A desk turns a person into a token or an actor as it needs.
+Person = tuple[str, str]
+
+
+class Desk(Protocol):
+    """Where the people of a simulation act, and how their time passes: ``ApiDesk`` through the
+    HTTP API in real time (``--speed``), ``daiban/cli/county.py``'s on the request workflows at
+    compressed time. Each call answers with the request's state as the API's JSON keys, or
+    raises ``CaseFailed`` with ``case.error`` set."""
+
+    def today(self) -> date: ...
+
+    async def arrive(self, case: Case) -> None: ...
+
+    async def think(self, case: Case, person: Person) -> None: ...
+
+    async def submit(self, case: Case, agent: Person, body: JSON, key: str) -> JSON: ...
+
+    async def act(self, case: Case, person: Person, action: str, fields: JSON) -> JSON: ...
+
+    async def rate(self, case: Case, agent: Person, score: int, comment: str | None) -> JSON: ...
+
+
+class ApiDesk:
+    """The API in real time: a simulated working day lasts ``DAY_SECONDS / speed`` seconds."""
+
+    def __init__(self, http: AsyncApiClient, settings: Settings, options: SimulationOptions):
+        self.http = http
+        self.settings = settings
+        self.options = options
+        self._slots = asyncio.Semaphore(options.concurrency)
+        self._tokens: dict[Person, str] = {}
+
+    def token(self, person: Person) -> str:
+        if person not in self._tokens:
+            role, office = person
+            sub = f"sim-{role}-{office}"
+            self._tokens[person] = mint_token(self.settings, sub, role, office, TOKEN_TTL_SECONDS)
+        return self._tokens[person]
+
+    def today(self) -> date:
+        return datetime.now(ZoneInfo(self.settings.timezone)).date()
+
+    async def arrive(self, case: Case) -> None:
+        await asyncio.sleep(case.arrival * DAY_SECONDS / self.options.speed)
+
+    async def think(self, case: Case, person: Person) -> None:
+        await asyncio.sleep(case.rng.uniform(0.05, 0.6) / self.options.speed)
+
+    async def submit(self, case: Case, agent: Person, body: JSON, key: str) -> JSON:
+        call = api.submit(
+            body["item"], body["resident"], body["materials"], None, body["channel"], key
+        )
+        return await self._send(case, call.as_(self.token(agent)))
+
+    async def act(self, case: Case, person: Person, action: str, fields: JSON) -> JSON:
+        assert case.id is not None
+        return await self._send(case, api.act(case.id, action, **fields).as_(self.token(person)))
+
+    async def rate(self, case: Case, agent: Person, score: int, comment: str | None) -> JSON:
+        assert case.id is not None
+        return await self._send(case, api.rate(case.id, score, comment).as_(self.token(agent)))
+
+    async def _send(self, case: Case, call: api.Call) -> JSON:
+        async with self._slots:
+            try:
+                return await self.http.send(call)
+            except (ApiError, ApiUnreachable) as error:
+                case.error = f"{call.method} {call.path}: {error}"
+                raise CaseFailed from error
+
+
 class Simulation:
+    """The people of the demo city playing requests at a desk; ``http`` serves the setup reads
+    (offices, catalog, statistics)."""
+
     def __init__(
-        self, http: AsyncApiClient, settings: Settings, options: SimulationOptions
+        self,
+        http: AsyncApiClient,
+        settings: Settings,
+        options: SimulationOptions,
+        desk: Desk | None = None,
     ) -> None:
         self.http = http
         self.settings = settings
         self.options = options
+        self.desk = desk or ApiDesk(http, settings, options)
         self.rng = random.Random(options.seed)
-        self.today = datetime.now(ZoneInfo(settings.timezone)).date()
-        self._slots = asyncio.Semaphore(options.concurrency)
-        self._tokens: dict[tuple[str, str], str] = {}
+        self.today = self.desk.today()
         # The seed city is played; a deployment may hold other cities beside it.
         self.city = demo_city().code
-
-    def token(self, role: str, office: str) -> str:
-        key = (role, office)
-        if key not in self._tokens:
-            sub = f"sim-{role}-{office}"
-            self._tokens[key] = mint_token(self.settings, sub, role, office, TOKEN_TTL_SECONDS)
-        return self._tokens[key]
+        self._reader = ApiDesk(http, settings, options)
 
     @property
     def supervisor(self) -> str:
-        return self.token("supervisor", self.city)
+        return self._reader.token(("supervisor", self.city))
 
     async def plan(self) -> list[Case]:
         """Villages, items and arrivals, drawn from the seed before anything is sent."""
@@ -223,7 +316,6 @@ class Simulation:
             villages = sorted(self.rng.sample(villages, self.options.villages))
         items = (await self.http.send(api.catalog().as_(self.supervisor)))["items"]
         weights = [ITEM_WEIGHTS.get(item["code"], 1) for item in items]
-        day_seconds = DAY_SECONDS / self.options.speed
         cases: list[Case] = []
         for day in range(self.options.days):
             for village, township in villages:
@@ -236,7 +328,7 @@ class Simulation:
                             township=township,
                             item=self.rng.choices(items, weights)[0],
                             rng=random.Random(self.rng.getrandbits(64)),
-                            start_after=(day + self.rng.random()) * day_seconds,
+                            arrival=day + self.rng.random(),
                             late_at=self.rng.choice(LATE_STAGES) if late else None,
                         )
                     )
@@ -250,38 +342,39 @@ class Simulation:
             totals["total"] += office["total"]
             totals["completed"] += office["completed"]
             totals["bad_ratings"] += office["ratings"].get("1", 0) + office["ratings"].get("2", 0)
-        return {name: totals[name] for name in COMPARED}
+            for name in STATS_RUNGS:
+                totals[name] += office.get(name, 0)
+        return {name: totals[name] for name in (*COMPARED, *STATS_RUNGS)}
 
     async def run(self, cases: list[Case], done: Callable[[Case], None]) -> None:
-        async def play(case: Case) -> None:
-            try:
-                await self._play(case)
-            except CaseFailed:
-                pass  # recorded in case.error
-            done(case)
+        await asyncio.gather(*(self.play(case, done) for case in cases))
 
-        await asyncio.gather(*(play(case) for case in cases))
+    async def play(self, case: Case, done: Callable[[Case], None]) -> None:
+        """One request from arrival to its end; a failure is recorded in ``case.error``."""
+        try:
+            await self._play(case)
+        except CaseFailed:
+            pass
+        except Overtaken as overtaken:
+            case.state, case.overtaken = overtaken.state, str(overtaken)
+        done(case)
 
     # --- the people ----------------------------------------------------------------------------
 
-    async def _send(self, case: Case, call: api.Call) -> JSON:
-        async with self._slots:
-            try:
-                answer = await self.http.send(call)
-            except (ApiError, ApiUnreachable) as error:
-                case.error = f"{call.method} {call.path}: {error}"
-                raise CaseFailed from error
+    async def _send(self, case: Case, answer: JSON) -> JSON:
         if "stage" in answer:
             case.state = answer
         return answer
 
-    async def _act(self, case: Case, token: str, action: str, **fields: object) -> None:
-        await self._think(case)
+    async def _act(self, case: Case, person: Person, action: str, **fields: object) -> None:
+        await self.desk.think(case, person)
         assert case.id is not None
-        await self._send(case, api.act(case.id, action, **fields).as_(token))
-
-    async def _think(self, case: Case) -> None:
-        await asyncio.sleep(case.rng.uniform(0.05, 0.6) / self.options.speed)
+        try:
+            await self._send(case, await self.desk.act(case, person, action, dict(fields)))
+        except Overtaken as overtaken:
+            if not (action in ACCEPTANCE and overtaken.state.get("deemed_accepted")):
+                raise
+            case.state = overtaken.state
 
     def _stops_at(self, case: Case, stage: str) -> bool:
         if case.late_at == stage:
@@ -291,16 +384,16 @@ class Simulation:
 
     async def _play(self, case: Case) -> None:
         rng, mix = case.rng, self.options.mix
-        agent = self.token("agent", case.village)
-        await asyncio.sleep(case.start_after)
-        submit = api.submit(
-            case.item["code"],
-            fake_resident(rng, self.today),
-            list(case.item["materials"]),
-            channel="hotline" if rng.random() < mix.hotline else "proxy_room",
-            idempotency_key=f"sim-{rng.getrandbits(64):016x}",
-        )
-        await self._send(case, submit.as_(agent))
+        agent: Person = ("agent", case.village)
+        await self.desk.arrive(case)
+        body = {
+            "item": case.item["code"],
+            "resident": fake_resident(rng, self.today),
+            "materials": list(case.item["materials"]),
+            "channel": "hotline" if rng.random() < mix.hotline else "proxy_room",
+        }
+        key = f"sim-{rng.getrandbits(64):016x}"
+        await self._send(case, await self.desk.submit(case, agent, body, key))
         if self._stops_at(case, "village_intake"):
             return
         if rng.random() < mix.withdraw:
@@ -309,13 +402,13 @@ class Simulation:
         await self._act(case, agent, "handoff")
         if self._stops_at(case, "township_review"):
             return
-        township = self.token("township_staff", case.township)
+        township: Person = ("township_staff", case.township)
         if not await self._review(case, township, agent):
             return
         decider = township
         if case.item["deciding_tier"] == "city":
             await self._act(case, township, "forward", note="初审通过，转报市行政服务中心")
-            decider = self.token("city_staff", self.city)
+            decider = ("city_staff", self.city)
             if not await self._review(case, decider, agent):
                 return
         if rng.random() < mix.deny:
@@ -329,7 +422,7 @@ class Simulation:
             return
         await self._rate(case, agent)
 
-    async def _review(self, case: Case, staff: str, agent: str) -> bool:
+    async def _review(self, case: Case, staff: Person, agent: Person) -> bool:
         """Accept (perhaps after a supplement, or with a gap) or refuse; False when refused."""
         rng, mix = case.rng, self.options.mix
         draw = rng.random()
@@ -343,19 +436,18 @@ class Simulation:
             await self._act(case, agent, "supplement", note="材料已补齐")
             case.supplemented = True
         elif draw < mix.refuse + mix.supplement + mix.gap:
-            due = (self.today + timedelta(days=rng.randint(3, 7))).isoformat()
+            due = (self.desk.today() + timedelta(days=rng.randint(3, 7))).isoformat()
             await self._act(case, staff, "accept_with_gap", missing_materials=missing[:1], due=due)
             return True
         await self._act(case, staff, "accept")
         return True
 
-    async def _rate(self, case: Case, agent: str) -> None:
+    async def _rate(self, case: Case, agent: Person) -> None:
         rng, mix = case.rng, self.options.mix
         score = rng.choices(list(SCORE_WEIGHTS), list(SCORE_WEIGHTS.values()))[0]
         comment = rng.choice(BAD_COMMENTS) if score <= 2 else None
-        await self._think(case)
-        assert case.id is not None
-        await self._send(case, api.rate(case.id, score, comment).as_(agent))
+        await self.desk.think(case, agent)
+        await self._send(case, await self.desk.rate(case, agent, score, comment))
         if score > 2:
             return
         case.bad_rating = True
@@ -364,111 +456,11 @@ class Simulation:
             return
         handling = case.state.get("handling_office") or case.township
         role = "city_staff" if handling == self.city else "township_staff"
-        await self._act(case, self.token(role, handling), "rectify", note=rng.choice(FIX_NOTES))
+        await self._act(case, (role, handling), "rectify", note=rng.choice(FIX_NOTES))
         case.rectified = True
         if rng.random() < mix.rate_fix:
-            await self._think(case)
-            await self._send(case, api.rate(case.id, rng.choice((3, 4, 5))).as_(agent))
-
-
-# --- the report --------------------------------------------------------------------------------
-
-OUTCOMES = ("completed", "refused", "withdrawn", "lapsed", "in_progress", "error")
-
-
-@dataclass
-class Report:
-    options: SimulationOptions
-    cases: list[Case]
-    before: dict[str, int]
-    after: dict[str, int]
-
-    def counts(self) -> dict[str, int]:
-        outcomes = Counter(case.outcome for case in self.cases)
-        return {
-            "submitted": sum(1 for case in self.cases if case.id is not None),
-            **{name: outcomes[name] for name in OUTCOMES},
-            "denied": sum(1 for case in self.cases if case.state.get("decision") == "denied"),
-            "supplemented": sum(case.supplemented for case in self.cases),
-            "bad_ratings": sum(case.bad_rating for case in self.cases),
-            "rectified": sum(case.rectified for case in self.cases),
-            "left_waiting": sum(case.left_waiting is not None for case in self.cases),
-        }
-
-    def by_item(self) -> dict[str, dict[str, int]]:
-        table: dict[str, Counter[str]] = {}
-        for case in self.cases:
-            row = table.setdefault(case.item["code"], Counter())
-            row["submitted"] += case.id is not None
-            row[case.outcome] += 1
-        return {item: {n: row[n] for n in ("submitted", *OUTCOMES)} for item, row in table.items()}
-
-    def waiting(self) -> dict[str, int]:
-        return dict(Counter(case.left_waiting for case in self.cases if case.left_waiting))
-
-    def stats_check(self) -> dict[str, dict[str, int | bool]]:
-        """Our counts against the change of the API's totals over the run."""
-        ours = self.counts()
-        ours["total"] = ours["submitted"]
-        check: dict[str, dict[str, int | bool]] = {}
-        for name in COMPARED:
-            delta = self.after[name] - self.before[name]
-            check[name] = {"simulated": ours[name], "api": delta, "match": ours[name] == delta}
-        return check
-
-    @property
-    def matches(self) -> bool:
-        return all(row["match"] for row in self.stats_check().values())
-
-    @property
-    def errors(self) -> list[str]:
-        return [f"#{case.number} {case.error}" for case in self.cases if case.error]
-
-    def to_json(self) -> JSON:
-        return {
-            "options": asdict(self.options),
-            "counts": self.counts(),
-            "by_item": self.by_item(),
-            "left_waiting": self.waiting(),
-            "stats_check": self.stats_check(),
-            "stats_match": self.matches,
-            "errors": self.errors,
-            "requests": [
-                {"id": c.id, "item": c.item["code"], "village": c.village, "outcome": c.outcome}
-                for c in self.cases
-            ],
-        }
-
-
-def render(console: Console, report: Report) -> None:
-    counts = report.counts()
-    summary = Table(title="Simulation summary")
-    summary.add_column("")
-    summary.add_column("requests", justify="right")
-    for name, value in counts.items():
-        summary.add_row(name.replace("_", " "), str(value))
-    console.print(summary)
-    items = Table(title="By item")
-    items.add_column("item", no_wrap=True)
-    for heading in ("submitted", *OUTCOMES):
-        items.add_column("open" if heading == "in_progress" else heading, justify="right")
-    for item, row in sorted(report.by_item().items(), key=lambda kv: -kv[1]["submitted"]):
-        items.add_row(item, *(str(v) for v in row.values()))
-    console.print(items)
-    waiting = report.waiting()
-    if waiting:
-        where = ", ".join(f"{stage} {n}" for stage, n in sorted(waiting.items()))
-        console.print(
-            f"Left waiting (they escalate when their real deadlines pass): {where}",
-            highlight=False,
-        )
-    for name, row in report.stats_check().items():
-        mark = "[green]match[/green]" if row["match"] else "[red]differ[/red]"
-        console.print(
-            f"API stats {name}: simulated {row['simulated']}, API change {row['api']} — {mark}"
-        )
-    for line in report.errors[:10]:
-        console.print(f"[red]error[/red] {escape(line)}", highlight=False)
+            await self.desk.think(case, agent)
+            await self._send(case, await self.desk.rate(case, agent, rng.choice((3, 4, 5)), None))
 
 
 async def simulate(
@@ -479,13 +471,9 @@ async def simulate(
     simulation = Simulation(http, settings, options)
     cases = await simulation.plan()
     before = await simulation.stats_totals()
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
+    from daiban.cli.simreport import Report
+
+    with progress_bar(console) as progress:
         task = progress.add_task("requests played", total=len(cases))
 
         def done(_case: Case) -> None:
@@ -494,3 +482,13 @@ async def simulate(
         await simulation.run(cases, done)
     after = await simulation.stats_totals()
     return Report(options, cases, before, after)
+
+
+def progress_bar(console: Console) -> Progress:
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    return Progress(*columns, console=console, transient=False)

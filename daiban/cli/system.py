@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,11 +14,20 @@ from daiban.cli.common import (
     UrlOption,
     api_url,
     app,
+    fail,
     fail_api,
     load_settings,
     url_or_default,
 )
 from daiban.run.addresses import var_dir as default_var_dir
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from daiban.cli.client import AsyncApiClient
+    from daiban.cli.simreport import Report
+    from daiban.cli.simulate import SimulationOptions
+    from daiban.core.settings import Settings
 
 # --- daiban run, worker, serve, simulate -------------------------------------------------------
 # What each command needs is imported when it runs: `daiban --help` stays fast.
@@ -152,13 +161,32 @@ def simulate(
         float, typer.Option(min=0, max=1, help="Fraction left untouched at a stage, to escalate.")
     ] = 0.05,
     concurrency: Annotated[int, typer.Option(min=1, help="API calls in flight at once.")] = 8,
+    compressed: Annotated[
+        bool,
+        typer.Option(
+            "--compressed",
+            help="Run the real workflows at compressed time (a Temporal time-skipping server "
+            "and a worker of its own, writing to the stack's database): weeks pass in minutes "
+            "and the escalation ladder fires. --speed and --concurrency do not apply.",
+        ),
+    ] = False,
+    slow_townships: Annotated[
+        float,
+        typer.Option(
+            min=0, max=1, help="With --compressed: share of townships whose people are often late."
+        ),
+    ] = 0.25,
+    url: UrlOption = None,
     base_url: ApiOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Play realistic traffic of the demo city through the API, then compare with /v1/stats.
+    """Play realistic traffic of the demo city, then compare with /v1/stats.
 
-    Tokens are minted locally with the settings' secret. Exit code 1 when a request failed or the
-    counts differ from the API's (other traffic during the run makes them differ too).
+    Through the API in real time, or with --compressed on the workflows themselves over the
+    coming working days, so that reminders, cards and rectifications happen and show in the
+    statistics and on the console's board. Tokens are minted locally with the settings' secret.
+    Exit code 1 when a request failed or the counts differ from the API's (other traffic during
+    the run makes them differ too).
     """
     import asyncio
 
@@ -167,8 +195,8 @@ def simulate(
     from daiban.cli import client as api
     from daiban.cli import render
     from daiban.cli.client import ApiError, ApiUnreachable
-    from daiban.cli.simulate import Report, SimulationOptions
-    from daiban.cli.simulate import render as render_report
+    from daiban.cli.simreport import render as render_report
+    from daiban.cli.simulate import SimulationOptions
     from daiban.cli.simulate import simulate as play
 
     options = SimulationOptions(
@@ -185,6 +213,8 @@ def simulate(
 
     async def main() -> Report:
         async with api.AsyncApiClient(api_url(base_url), max_connections=concurrency) as http:
+            if compressed:
+                return await _compressed(http, settings, options, slow_townships, url, console)
             return await play(http, settings, options, console)
 
     try:
@@ -197,3 +227,25 @@ def simulate(
         render_report(console, report)
     if report.errors or not report.matches:
         raise typer.Exit(EXIT_FAILURE)
+
+
+async def _compressed(
+    http: AsyncApiClient,
+    settings: Settings,
+    options: SimulationOptions,
+    slow: float,
+    url: str | None,
+    console: Console,
+) -> Report:
+    """``simulate --compressed`` on the stack's database; what cannot start is one line."""
+    from daiban.cli.county import Pace, simulate_compressed
+    from daiban.core.logs import configure_logging
+    from daiban.store.db import DatabaseUnavailable, SchemaOutOfDate
+
+    # The worker's own lines (each notification it relays) would bury the progress and report.
+    configure_logging("WARNING")
+    local = settings.model_copy(update={"database_url": url_or_default(url)})
+    try:
+        return await simulate_compressed(http, local, options, Pace(slow_townships=slow), console)
+    except (DatabaseUnavailable, SchemaOutOfDate, FileNotFoundError, RuntimeError) as error:
+        fail(str(error))

@@ -337,6 +337,7 @@ class Stack:
             'curl -s "$DAIBAN_API_URL/v1/queue" -H "Authorization: Bearer $STAFF"',
             "daiban list --token $SUPERVISOR",
             "daiban simulate --villages 20 --days 1",
+            "daiban simulate --compressed --days 5",
             "temporal workflow list --limit 5",
         ]
         out.print("\nTry:")

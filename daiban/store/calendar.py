@@ -3,16 +3,15 @@ from the State Council's schedule, and the version that tells workers their cach
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import date
 
 from sqlmodel import Session, col, delete, func, select
 
+from daiban.domain.dates import parse_day as parse_day  # callers read it here too
 from models.db import CalendarOverride, CalendarYear, utc_now
 
 OVERRIDE_KINDS = ("holiday", "workday")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def calendar_version(session: Session) -> str:
@@ -100,18 +99,6 @@ def parse_calendar_year(data: object, year: int) -> tuple[list[date], list[date]
             days.append(day)
         lists.append(sorted(days))
     return lists[0], lists[1]
-
-
-def parse_day(value: object, where: str = "") -> date:
-    """An ISO date (YYYY-MM-DD) or ValueError with a one-line message, prefixed by ``where``."""
-    # Strictly YYYY-MM-DD: date.fromisoformat also takes 20270101 and 2027-W01-1.
-    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    prefix = f"{where}: " if where else ""
-    raise ValueError(f"{prefix}{value!r} is not a date (expected YYYY-MM-DD)")
 
 
 def load_calendar_year(

@@ -13,6 +13,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -115,11 +116,9 @@ class ServedApi(threading.Thread):
         self.join(START_TIMEOUT)
 
 
-@pytest.fixture(scope="session")
-def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a served API on a fresh SQLite database with the demo offices."""
-    path: Path = tmp_path_factory.mktemp("cli") / "daiban.db"
-    url = f"sqlite:///{path}"
+@contextmanager
+def serving(url: str) -> Iterator[ServedApi]:
+    """A served API on the database at ``url`` (migrated here, with the demo offices)."""
     upgrade(url)
     engine = make_engine(url)
     load_offices(engine, demo_offices())
@@ -128,6 +127,20 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     served.start()
     try:
         served.wait_ready()
-        yield served.base_url
+        yield served
     finally:
         served.stop()
+
+
+@pytest.fixture(scope="session")
+def served_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApi]:
+    """A served API on a fresh SQLite database with the demo offices, for the session."""
+    path: Path = tmp_path_factory.mktemp("cli") / "daiban.db"
+    with serving(f"sqlite:///{path}") as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def api_url(served_api: ServedApi) -> str:
+    """Base URL of the served API."""
+    return served_api.base_url
