@@ -130,3 +130,29 @@ def test_a_hanging_gateway_is_tried_once_per_interval_within_the_budget(
     courier.deliver_round()  # poked again at once: the tried rows wait, the others go
     assert sorted(sms.hung) == sorted(set(sms.hung))  # no row sent twice
     assert [a for _, a in statuses(engine)].count(0) == 10 - len(sms.hung)
+
+
+def test_a_row_another_worker_just_tried_waits_an_interval_here(
+    engine: Engine, sms: FakeSmsGateway
+) -> None:
+    """Worker 1's send failed (or timed out: the gateway may have it). Worker 2's courier, poked
+    at once by a recording, does not post it again before an interval has passed."""
+    queue(engine, 1)
+    sms.failing = True
+    assert Courier(engine, WebhookGateway(sms.url), interval=60).deliver_round() == 0
+    sms.failing = False
+    other = Courier(engine, WebhookGateway(sms.url), interval=0.5)
+    assert other.deliver_round() == 0
+    assert sms.received == []
+    time.sleep(0.6)
+    assert other.deliver_round() == 1  # an interval without anyone trying it: its turn
+    assert statuses(engine) == [("sent", 2)]
+
+
+def test_a_stopped_courier_claims_nothing(engine: Engine, sms: FakeSmsGateway) -> None:
+    queue(engine, 2)
+    courier = Courier(engine, WebhookGateway(sms.url))
+    courier.stop()  # its worker is stopping; a round already started ends here
+    assert courier.deliver_round() == 0
+    assert statuses(engine) == [("pending", 0), ("pending", 0)]
+    assert sms.received == []

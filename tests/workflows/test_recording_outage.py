@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateStage
 from temporalio.testing import WorkflowEnvironment
 
@@ -40,6 +41,7 @@ from tests.workflows.test_ladder import minute
 from tests.workflows.test_outages import until
 from worker import build_worker
 from workflows.request import ResidentRequestWorkflow
+from workflows.timeouts import RECORD_HEARTBEAT
 
 YELLOW = cst("2030-03-15 16:12")
 REMINDER = cst("2030-03-15 17:00")
@@ -139,6 +141,13 @@ async def test_rungs_fire_on_time_while_their_recording_waits_for_the_database(
     assert [minute(r.at) for r in escalations] == [YELLOW, REMINDER]
     row = harness.row(rid)
     assert row is not None and row.version == state.version and row.overdue == "yellow"
+    # Every recording is scheduled with a heartbeat timeout: a hung attempt is given up early.
+    beats = [
+        e.activity_task_scheduled_event_attributes.heartbeat_timeout.ToTimedelta()
+        async for e in harness.handles[rid].fetch_history_events()
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    assert beats and set(beats) == {RECORD_HEARTBEAT}
 
 
 async def test_an_action_is_decided_during_the_outage_and_answers_once_recorded(
