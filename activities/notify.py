@@ -8,6 +8,7 @@ recording nor a second worker sends again what was sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from typing import Protocol
@@ -134,13 +135,26 @@ class Courier:
                 except TimeoutError:
                     pass
                 self._wake.clear()
-                try:
-                    await asyncio.to_thread(self.deliver_round)
-                except Exception as error:  # the database may be away; the next round retries
-                    log.warning("notification delivery failed", error=str(error))
+                if self._stopping.is_set():
+                    return
+                await self._round()
         finally:
             # The round's thread outlives a cancel: it must not go on sending for a stopped worker.
             self.stop()
+
+    async def _round(self) -> None:
+        round_ = asyncio.ensure_future(asyncio.to_thread(self.deliver_round))
+        try:
+            await asyncio.shield(round_)
+        except asyncio.CancelledError:
+            # Stopped mid-round: the row being sent is settled before the worker goes (a send
+            # whose "sent" mark is lost would be posted again by the next courier).
+            self.stop()
+            with contextlib.suppress(Exception):
+                await round_
+            raise
+        except Exception as error:  # the database may be away; the next round retries
+            log.warning("notification delivery failed", error=str(error))
 
     def deliver_round(self) -> int:
         """Send pending rows, oldest first, within the budget (blocking); the number sent."""

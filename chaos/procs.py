@@ -156,6 +156,7 @@ class System:
     root: Path
     workers: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)  # settings of every component
+    workers_started_at: float = 0.0  # time.monotonic() of the last deploy's first start
     ports: Ports = field(init=False)
     settings: Settings = field(init=False)
     postgres: Proc = field(init=False)
@@ -381,6 +382,7 @@ class System:
         """Stop every worker (gracefully, as a rolling deploy's last step would), then start them
         from ``code`` with ``env`` added to their settings."""
         await asyncio.gather(*(w.stop() for w in self.worker_procs))
+        self.workers_started_at = time.monotonic()
         for worker in self.worker_procs:
             worker.child.cwd = code
             worker.child.env = {**self._child_env(), **env}

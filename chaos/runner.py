@@ -174,6 +174,7 @@ class ChaosRun:
                 "posted": sum(self.webhook.posted.values()),
                 "accepted": sum(self.webhook.accepted.values()),
                 "held_without_answer": self.webhook.hung,
+                "repeats_of_previous_release": self.webhook.repeats_of_previous_release(),
             }
         finally:
             watchdog.cancel()
@@ -260,6 +261,7 @@ class ChaosRun:
         start = time.monotonic()
         self.deployed_at = start
         await self.system.deploy_workers(REPO, self.late_env)
+        self.webhook.previous_release_stop = (start, self.system.workers_started_at)
         injection.back_after = round(time.monotonic() - start, 1)
 
     async def _long_outage(
@@ -268,8 +270,13 @@ class ChaosRun:
         """PostgreSQL away for minutes across the closing time; a calendar edit made just before
         it is signalled to every open request during it; clients act meanwhile."""
         p = self.profile
-        lead = time.monotonic() + (self.closing - datetime.now(UTC)).total_seconds()
-        await asyncio.sleep(max(0.0, lead - CLOSING_INSIDE_OUTAGE - time.monotonic()))
+        to_closing = (self.closing - datetime.now(UTC)).total_seconds()
+        if to_closing < CLOSING_INSIDE_OUTAGE / 2:
+            self.result.late_problems.append(
+                f"the closing time came {CLOSING_INSIDE_OUTAGE - to_closing:.0f} s too soon for "
+                "the long outage (the previous-release phase took too long)"
+            )
+        await asyncio.sleep(max(0.0, to_closing - CLOSING_INSIDE_OUTAGE))
         open_ids = [str(c.request_id) for c in cases if c.late and c.request_id is not None]
         holiday = self._edit_calendar()
         self.result.late["calendar_edit"] = f"{holiday.isoformat()} made a holiday"

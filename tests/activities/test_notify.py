@@ -3,6 +3,7 @@ nothing, a gateway that hangs holds nothing up and receives nothing twice."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -156,3 +157,35 @@ def test_a_stopped_courier_claims_nothing(engine: Engine, sms: FakeSmsGateway) -
     assert courier.deliver_round() == 0
     assert statuses(engine) == [("pending", 0), ("pending", 0)]
     assert sms.received == []
+
+
+class BlockingGateway:
+    """A gateway (outside the system) whose first send waits until released."""
+
+    def __init__(self) -> None:
+        self.inside, self.release = threading.Event(), threading.Event()
+        self.sent: list[int | None] = []
+
+    def send(self, row: OutboxRow) -> None:
+        self.inside.set()
+        self.release.wait(10)
+        self.sent.append(row.id)
+
+
+async def test_a_courier_stopped_mid_send_settles_that_send_and_claims_no_more(
+    engine: Engine,
+) -> None:
+    queue(engine, 3)
+    gateway = BlockingGateway()
+    courier = Courier(engine, gateway, interval=0.01)
+    running = asyncio.create_task(courier.run())
+    await asyncio.to_thread(gateway.inside.wait, 10)
+    running.cancel()  # the worker shuts down while the first row is being posted
+    await asyncio.sleep(0.1)
+    gateway.release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    # Marked sent before the courier let its worker go (else the next worker posts it again);
+    # nothing claimed after the stop.
+    assert sorted(statuses(engine)) == [("pending", 0), ("pending", 0), ("sent", 1)]
+    assert len(gateway.sent) == 1
