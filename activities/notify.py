@@ -109,6 +109,8 @@ class Courier:
         # Each pending row's attempt count as last seen here, and since when: a row is tried
         # again once its count stood still for an interval, however often recordings poke.
         self._seen: dict[int, tuple[int, float]] = {}
+        # Outcomes of sends this courier could not mark (row id → error, None: sent).
+        self._unsettled: dict[int, str | None] = {}
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -159,6 +161,7 @@ class Courier:
     def deliver_round(self) -> int:
         """Send pending rows, oldest first, within the budget (blocking); the number sent."""
         until = time.monotonic() + self._budget
+        self._settle_unsettled()
         with Session(self._engine) as session:
             pending = session.exec(
                 select(col(OutboxRow.id), col(OutboxRow.attempts))
@@ -184,16 +187,32 @@ class Courier:
             try:
                 self._gateway.send(row)
             except Exception as error:  # any gateway failure: keep it pending, record why
-                self._settle(row_id, error=f"{type(error).__name__}: {error}"[:500])
+                self._settle_or_keep(row_id, f"{type(error).__name__}: {error}"[:500])
             else:
-                self._settle(row_id)
+                self._settle_or_keep(row_id, None)
                 self._seen.pop(row_id, None)
                 sent += 1
         return sent
 
+    def _settle_or_keep(self, row_id: int, error: str | None) -> None:
+        """Mark the outcome of a send; when the database is away, keep it to mark first thing
+        next round (a sent row left pending would be posted again when the database is back)."""
+        try:
+            self._settle(row_id, error=error)
+        except Exception:
+            self._unsettled[row_id] = error
+            raise
+
+    def _settle_unsettled(self) -> None:
+        for row_id, error in list(self._unsettled.items()):
+            self._settle(row_id, error=error)  # the database still away: the round stops here
+            del self._unsettled[row_id]
+
     def _due(self, row_id: int, attempts: int, now: float) -> bool:
         """A row never tried is due at once (the claim decides who sends it); a tried one once
         its attempt count has stood still here for an interval."""
+        if row_id in self._unsettled:
+            return False
         if attempts == 0:
             return True
         seen = self._seen.get(row_id)

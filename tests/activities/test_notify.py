@@ -9,14 +9,16 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from activities.notify import Courier, WebhookGateway
-from daiban.store.db import session_scope
+from daiban.store.db import make_engine, session_scope, upgrade
 from models.db import OutboxRow
 
 
@@ -189,3 +191,41 @@ async def test_a_courier_stopped_mid_send_settles_that_send_and_claims_no_more(
     # nothing claimed after the stop.
     assert sorted(statuses(engine)) == [("pending", 0), ("pending", 0), ("sent", 1)]
     assert len(gateway.sent) == 1
+
+
+class DatabaseGoesAwayGateway:
+    """Accepts a post; the database goes away meanwhile, for real: its folder is moved aside and
+    a plain file put in its place, so nothing can open it until it is moved back."""
+
+    def __init__(self, engine: Engine, folder: Path, sms: FakeSmsGateway) -> None:
+        self._engine, self._webhook = engine, WebhookGateway(sms.url)
+        self._folder, self._away = folder, folder.with_name("away")
+
+    def send(self, row: OutboxRow) -> None:
+        self._webhook.send(row)
+        self._folder.rename(self._away)
+        self._folder.write_text("")
+        self._engine.dispose()
+
+    def back(self) -> None:
+        self._folder.unlink()
+        self._away.rename(self._folder)
+
+
+def test_a_send_whose_mark_is_lost_to_an_outage_is_marked_when_it_is_back_not_sent_again(
+    tmp_path: Path, sms: FakeSmsGateway
+) -> None:
+    folder = tmp_path / "db"
+    folder.mkdir()
+    url = f"sqlite:///{folder / 'a.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    queue(engine, 1)
+    gateway = DatabaseGoesAwayGateway(engine, folder, sms)
+    courier = Courier(engine, gateway, interval=0)
+    with pytest.raises(OperationalError):
+        courier.deliver_round()  # posted; then the "sent" mark could not be written
+    gateway.back()
+    assert courier.deliver_round() == 0  # marked first thing, not posted again
+    assert statuses(engine) == [("sent", 1)]
+    assert len(sms.received) == 1
