@@ -100,6 +100,7 @@ class Courier:
         budget: float = 10.0,
         batch: int = 200,
         max_attempts: int = 20,
+        others_wait: float = 3.0,
     ) -> None:
         self._engine, self._gateway = engine, gateway
         self._interval, self._budget = interval, budget
@@ -109,6 +110,10 @@ class Courier:
         # Each pending row's attempt count as last seen here, and since when: a row is tried
         # again once its count stood still for an interval, however often recordings poke.
         self._seen: dict[int, tuple[int, float]] = {}
+        # A row last tried elsewhere (or before this courier started) waits this many intervals:
+        # the courier that tried it marks its outcome within one of its rounds, also when an
+        # outage delayed the mark, so it is not posted again behind that courier's back.
+        self._others_wait = others_wait
         # Outcomes of sends this courier could not mark (row id → error, None: sent).
         self._unsettled: dict[int, str | None] = {}
         self._stopping = threading.Event()
@@ -183,7 +188,8 @@ class Courier:
             row = self._claim(row_id, attempts)
             if row is None:
                 continue  # another courier has it
-            self._seen[row_id] = (attempts + 1, now)
+            # Tried here: due again one interval from now (its own courier knows its outcome).
+            self._seen[row_id] = (attempts + 1, now - self._interval * (self._others_wait - 1))
             try:
                 self._gateway.send(row)
             except Exception as error:  # any gateway failure: keep it pending, record why
@@ -219,7 +225,7 @@ class Courier:
         if seen is None or seen[0] != attempts:
             self._seen[row_id] = (attempts, now)
             return self._interval <= 0
-        return now - seen[1] >= self._interval
+        return now - seen[1] >= self._interval * self._others_wait
 
     def _claim(self, row_id: int, attempts: int) -> OutboxRow | None:
         with session_scope(self._engine) as session:

@@ -30,6 +30,7 @@ class Webhook:
         self._answering = asyncio.Event()
         self._answering.set()
         self._server: asyncio.Server | None = None
+        self._started = time.monotonic()
         self.port = 0
 
     @property
@@ -37,6 +38,7 @@ class Webhook:
         return f"http://127.0.0.1:{self.port}/notify"
 
     async def start(self) -> None:
+        self._started = time.monotonic()
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -56,11 +58,14 @@ class Webhook:
     def sent_twice(self) -> list[str]:
         """The notifications the invariant fails on, one line each."""
         twice = [
-            f"{key}: accepted {n} times"
+            f"{key}: accepted {n} times (at {self._times(key)})"
             for key, n in self.accepted.items()
             if n > 1 and not self._repeat_of_previous_release(key)
         ]
         return twice + [f"{key}: posted again while in flight" for key in self.overlapping]
+
+    def _times(self, key: str) -> str:
+        return ", ".join(f"{t - self._started:.1f} s" for t in self.accepted_at[key])
 
     def repeats_of_previous_release(self) -> list[str]:
         return [
