@@ -345,7 +345,7 @@ class ChaosRun:
         outage = self.result.long_outage
         late = [c for c in cases if c.late and c.request_id is not None and c.error is None]
         states = await query_states(self.client, [str(c.request_id) for c in late])
-        inside = after = recomputed = 0
+        inside = previous = recomputed = 0
         current = [c for c in late if not self._previous(c)]
         for case in late:
             state = states.get(str(case.request_id))
@@ -355,8 +355,8 @@ class ChaosRun:
             assert outage.down_at is not None and outage.up_at is not None
             if case in current and deemed and outage.down_at <= deemed[0] <= outage.up_at:
                 inside += 1
-            if case not in current and deemed and deemed[0] > outage.up_at:
-                after += 1
+            if case not in current and deemed and deemed[0] >= outage.down_at:
+                previous += 1
             recomputed += any(h.action == "recompute_deadlines" for h in state.history)
         started_before = len(late) - len(current)
         self.result.late.update(
@@ -364,13 +364,18 @@ class ChaosRun:
             started_by_current_release=len(current),
             deemed_accepted_inside_outage=inside,
             started_by_previous_release=started_before,
-            previous_release_deemed_after_outage=after,
+            previous_release_deemed=previous,
             recomputed_after_edit=recomputed,
         )
         if inside != len(current) or not current:
             self.result.late_problems.append(
                 f"{len(current) - inside} of {len(current)} late requests of this release not "
                 "deemed accepted inside the long outage"
+            )
+        if previous != started_before:
+            self.result.late_problems.append(
+                f"{started_before - previous} of {started_before} late requests of the previous "
+                "release not deemed accepted"
             )
         if recomputed == 0:
             self.result.late_problems.append("the calendar edit moved no request's deadlines")
