@@ -97,6 +97,7 @@ class ChaosRun:
         self.closing = datetime.now(UTC)
         self.late_env: dict[str, str] = {}
         self.deployed_at = float("inf")
+        self.previous_started = float("inf")
 
     def say(self, text: str) -> None:
         self.console.print(f"[dim]{self._elapsed():7.1f}s[/dim] {escape(text)}", highlight=False)
@@ -261,6 +262,7 @@ class ChaosRun:
         await self.system.restart_api({"DAIBAN_ACCEPTANCE_WINDOW_DAYS": "0"})
         code = self.system.release_tree(PREVIOUS_RELEASE)
         await self.system.deploy_workers(code, self.late_env)
+        self.previous_started = self.system.workers_started_at
         self.say(f"workers of release {PREVIOUS_RELEASE} running")
 
     async def _deploy_current(self, driver: Driver, spread: float) -> None:
@@ -271,7 +273,7 @@ class ChaosRun:
         start = time.monotonic()
         self.deployed_at = start
         await self.system.deploy_workers(REPO, self.late_env)
-        self.webhook.previous_release_stop = (start, self.system.workers_started_at)
+        self.webhook.previous_release = (self.previous_started, self.system.workers_started_at)
         injection.back_after = round(time.monotonic() - start, 1)
 
     async def _long_outage(

@@ -22,10 +22,11 @@ class Webhook:
         self.overlapping: list[str] = []  # keys posted while a post of them was in flight
         self.hung = 0  # posts held without an answer
         self.accepted_at: defaultdict[str, list[float]] = defaultdict(list)  # time.monotonic()
-        # While the previous release's workers were being stopped (start, end): that release's
-        # courier did not settle a send in flight before its process ended, so a notification
-        # it had posted may be posted again by the next worker (told apart, not counted).
-        self.previous_release_stop: tuple[float, float] | None = None
+        # While the previous release's workers ran, up to the end of their stop (start, end).
+        # That release's couriers could post a row again: another worker's courier claimed a
+        # row right after a send and before its "sent" mark, and a stopping worker did not mark
+        # its send in flight. A notification it posted first is told apart, not counted.
+        self.previous_release: tuple[float, float] | None = None
         self._in_flight: Counter[str] = Counter()
         self._answering = asyncio.Event()
         self._answering.set()
@@ -75,16 +76,10 @@ class Webhook:
         ]
 
     def _repeat_of_previous_release(self, key: str) -> bool:
-        """Accepted twice exactly: once before the previous release's workers had stopped, once
-        after they began to stop."""
-        window = self.previous_release_stop
+        """Accepted twice exactly, first while the previous release's workers ran."""
+        window = self.previous_release
         times = self.accepted_at[key]
-        return (
-            window is not None
-            and len(times) == 2
-            and times[0] <= window[1]
-            and times[1] >= window[0]
-        )
+        return window is not None and len(times) == 2 and window[0] <= times[0] <= window[1]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
