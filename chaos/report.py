@@ -242,17 +242,20 @@ def render(console: Console, result: Result, kept: Path | None) -> None:
         console.print(
             f"PostgreSQL down {lo.seconds:.1f} s (long outage): /readyz answered "
             f"{_codes(lo.readyz)}; GET /v1/requests/{{id}} answered {_codes(lo.reads)}; late "
-            f"requests deemed accepted inside it {late.get('deemed_accepted_inside_outage')}/"
-            f"{late.get('late_requests')}; calendar edit signalled to {late.get('signalled')}, "
-            f"recomputed {late.get('recomputed_after_edit')}; started by release "
-            f"{PREVIOUS_RELEASE}: {late.get('started_by_previous_release')}",
+            f"requests of this release deemed accepted inside it "
+            f"{late.get('deemed_accepted_inside_outage')}/{late.get('started_by_current_release')}"
+            f", of release {PREVIOUS_RELEASE} {late.get('previous_release_deemed')}/"
+            f"{late.get('started_by_previous_release')}; calendar edit signalled to "
+            f"{late.get('signalled')}, deadlines moved in {late.get('recomputed_after_edit')}",
             highlight=False,
         )
     if "webhook" in result.late:
         w = result.late["webhook"]
         console.print(
             f"Webhook: {w['posted']} posts, {w['accepted']} accepted, "
-            f"{w['held_without_answer']} held without an answer while it hung",
+            f"{w['held_without_answer']} held without an answer while it hung; first posted "
+            f"by release {PREVIOUS_RELEASE} and accepted again: "
+            f"{len(w['repeats_of_previous_release'])}",
             highlight=False,
         )
     if result.seen:
