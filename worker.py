@@ -56,6 +56,12 @@ class RequestWorker(Worker):
         super().__init__(*args, **kwargs)
         self._courier, self._records = courier, records
 
+    async def shutdown(self) -> None:
+        # Claim nothing more from the start of the shutdown: the send in flight is settled
+        # (marked sent) before the process ends, so the next worker does not post it again.
+        self._courier.stop()
+        await super().shutdown()
+
     async def run(self) -> None:
         courier = asyncio.create_task(self._courier.run())
         try:
@@ -65,6 +71,15 @@ class RequestWorker(Worker):
             with contextlib.suppress(asyncio.CancelledError):
                 await courier
             self._records.close()
+
+
+def warm_calendar_source(engine: Engine, settings: Settings) -> CalendarSource:
+    """The calendar read once at start, while the database is known to answer: a worker that has
+    never read it cannot compute a deadline while the database is away (a deploy shortly before
+    an outage would leave every rung due in it waiting for the database)."""
+    source = CalendarSource(engine, tz=settings.timezone, closing=settings.closing_time)
+    source.reload()
+    return source
 
 
 def build_worker(
@@ -118,7 +133,8 @@ async def run_worker(settings: Settings) -> None:
             f"Temporal at {settings.temporal_address} is unreachable: {error}"
         ) from None
     gateway = gateway_for(settings.notify_webhook_url)
-    worker = build_worker(client, engine, settings, gateway=gateway)
+    source = warm_calendar_source(engine, settings)
+    worker = build_worker(client, engine, settings, gateway=gateway, source=source)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

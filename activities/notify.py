@@ -8,6 +8,8 @@ recording nor a second worker sends again what was sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
 from typing import Protocol
 
@@ -83,7 +85,10 @@ class Courier:
     no transition, no lock and no activity slot. One round sends what fits in ``budget`` seconds
     and leaves the rest for the next. Each row is claimed before its send (its attempt count moves
     on in a committed compare-and-set), so couriers of several workers never send one row at
-    the same time, and an abandoned round never sends again what another has sent.
+    the same time, and an abandoned round never sends again what another has sent. A row that was
+    tried already (by this courier or another's) is tried again only once its attempt count has
+    stood still for an interval here: a send another worker has in flight, to a gateway that
+    hangs, is not doubled by this one. A stopped courier's round claims nothing more.
     """
 
     def __init__(
@@ -95,15 +100,27 @@ class Courier:
         budget: float = 10.0,
         batch: int = 200,
         max_attempts: int = 20,
+        others_wait: float = 3.0,
     ) -> None:
         self._engine, self._gateway = engine, gateway
         self._interval, self._budget = interval, budget
         self._batch, self._max_attempts = batch, max_attempts
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
-        # When this courier last tried each row that is still pending: a failed row waits one
-        # interval before its next try, however often recordings poke the courier meanwhile.
-        self._tried: dict[int, float] = {}
+        # Each pending row's attempt count as last seen here, and since when: a row is tried
+        # again once its count stood still for an interval, however often recordings poke.
+        self._seen: dict[int, tuple[int, float]] = {}
+        # A row last tried elsewhere (or before this courier started) waits this many intervals:
+        # the courier that tried it marks its outcome within one of its rounds, also when an
+        # outage delayed the mark, so it is not posted again behind that courier's back.
+        self._others_wait = others_wait
+        # Outcomes of sends this courier could not mark (row id → error, None: sent).
+        self._unsettled: dict[int, str | None] = {}
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Claim nothing more (thread-safe): a round still running ends at its next row."""
+        self._stopping.set()
 
     def poke(self) -> None:
         """Deliver soon (thread-safe: the recording runs in a worker thread)."""
@@ -118,20 +135,38 @@ class Courier:
     async def run(self) -> None:
         """Deliver until cancelled (the worker stops)."""
         self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
-        while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            try:
-                await asyncio.to_thread(self.deliver_round)
-            except Exception as error:  # the database may be away; the next round tries again
-                log.warning("notification delivery failed", error=str(error))
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._interval)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+                if self._stopping.is_set():
+                    return
+                await self._round()
+        finally:
+            # The round's thread outlives a cancel: it must not go on sending for a stopped worker.
+            self.stop()
+
+    async def _round(self) -> None:
+        round_ = asyncio.ensure_future(asyncio.to_thread(self.deliver_round))
+        try:
+            await asyncio.shield(round_)
+        except asyncio.CancelledError:
+            # Stopped mid-round: the row being sent is settled before the worker goes (a send
+            # whose "sent" mark is lost would be posted again by the next courier).
+            self.stop()
+            with contextlib.suppress(Exception):
+                await round_
+            raise
+        except Exception as error:  # the database may be away; the next round retries
+            log.warning("notification delivery failed", error=str(error))
 
     def deliver_round(self) -> int:
         """Send pending rows, oldest first, within the budget (blocking); the number sent."""
         until = time.monotonic() + self._budget
+        self._settle_unsettled()
         with Session(self._engine) as session:
             pending = session.exec(
                 select(col(OutboxRow.id), col(OutboxRow.attempts))
@@ -139,27 +174,58 @@ class Courier:
                 .order_by(col(OutboxRow.id))
                 .limit(self._batch)
             ).all()
+        if len(pending) < self._batch:  # every pending row is listed: forget the others
+            listed = {row_id for row_id, _ in pending}
+            self._seen = {k: v for k, v in self._seen.items() if k in listed}
         sent = 0
         for row_id, attempts in pending:
             now = time.monotonic()
-            if now >= until:
+            if now >= until or self._stopping.is_set():
                 break
             assert row_id is not None
-            if now - self._tried.get(row_id, float("-inf")) < self._interval:
+            if not self._due(row_id, attempts, now):
                 continue
             row = self._claim(row_id, attempts)
             if row is None:
                 continue  # another courier has it
-            self._tried[row_id] = now
+            # Tried here: due again one interval from now (its own courier knows its outcome).
+            self._seen[row_id] = (attempts + 1, now - self._interval * (self._others_wait - 1))
             try:
                 self._gateway.send(row)
             except Exception as error:  # any gateway failure: keep it pending, record why
-                self._settle(row_id, error=f"{type(error).__name__}: {error}"[:500])
+                self._settle_or_keep(row_id, f"{type(error).__name__}: {error}"[:500])
             else:
-                self._settle(row_id)
-                del self._tried[row_id]
+                self._settle_or_keep(row_id, None)
+                self._seen.pop(row_id, None)
                 sent += 1
         return sent
+
+    def _settle_or_keep(self, row_id: int, error: str | None) -> None:
+        """Mark the outcome of a send; when the database is away, keep it to mark first thing
+        next round (a sent row left pending would be posted again when the database is back)."""
+        try:
+            self._settle(row_id, error=error)
+        except Exception:
+            self._unsettled[row_id] = error
+            raise
+
+    def _settle_unsettled(self) -> None:
+        for row_id, error in list(self._unsettled.items()):
+            self._settle(row_id, error=error)  # the database still away: the round stops here
+            del self._unsettled[row_id]
+
+    def _due(self, row_id: int, attempts: int, now: float) -> bool:
+        """A row never tried is due at once (the claim decides who sends it); a tried one once
+        its attempt count has stood still here for an interval."""
+        if row_id in self._unsettled:
+            return False
+        if attempts == 0:
+            return True
+        seen = self._seen.get(row_id)
+        if seen is None or seen[0] != attempts:
+            self._seen[row_id] = (attempts, now)
+            return self._interval <= 0
+        return now - seen[1] >= self._interval * self._others_wait
 
     def _claim(self, row_id: int, attempts: int) -> OutboxRow | None:
         with session_scope(self._engine) as session:

@@ -4,12 +4,18 @@ It appends the ledger rows, projects the read-model row (which moves the per-day
 rollup with it), upserts the rating and queues the notifications; the courier delivers them
 (``activities.notify``). Every part is idempotent (event keys, versioned upsert, unique outbox
 rows), so Temporal may retry it at will.
+
+An attempt heartbeats while its transaction runs, so a worker that died or hangs mid-write is
+noticed within the heartbeat timeout and the next attempt goes elsewhere; an attempt that was
+given up (timed out, cancelled, its worker shutting down) rolls back instead of committing late.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -25,6 +31,14 @@ from daiban.store.ledger import append_events
 from models.contracts import Level, Notification, RequestState, TransitionRecord
 from models.db import OutboxRow, RatingRow, RequestRow
 from models.documents import to_document
+
+# How often an attempt beats when the schedule names no heartbeat timeout (a third of it when it
+# does, so a beat or two may be lost on the way without the attempt being given up).
+HEARTBEAT_EVERY = timedelta(seconds=1)
+
+
+class Abandoned(Exception):
+    """The attempt was given up while it wrote: its transaction rolls back."""
 
 
 def project(state: RequestState, source: CalendarSource, sealer: Sealer) -> RequestRow:
@@ -133,15 +147,29 @@ class RecordActivities:
 
     @activity.defn(name="record_transition")
     async def record_transition(self, record: TransitionRecord) -> None:
-        # Async, so that a timed-out attempt is cancelled here and Temporal retries it; the
-        # abandoned thread may still commit, which the next attempt's idempotent write absorbs.
+        # Async, so that a given-up attempt is cancelled here (the heartbeat brings the news) and
+        # Temporal retries it; its thread then rolls back rather than commit behind the retry.
         # It sends nothing: the courier delivers the queued notifications.
-        await asyncio.get_running_loop().run_in_executor(self._executor, self.write, record)
+        abandoned = threading.Event()
+        loop = asyncio.get_running_loop()
+        write = loop.run_in_executor(self._executor, self.write, record, abandoned)
+        info = activity.info()
+        every = _beat_interval(info.heartbeat_timeout)
+        try:
+            while not write.done():
+                await asyncio.wait({write}, timeout=every)
+                if not write.done() and not info.is_local:  # a local attempt has no heartbeat
+                    activity.heartbeat()
+            await write
+        except BaseException:
+            abandoned.set()
+            raise
         if record.notifications and self._courier is not None:
             self._courier.poke()
 
-    def write(self, record: TransitionRecord) -> None:
-        """The transition's one transaction: ledger rows, read-model row, rating, outbox rows."""
+    def write(self, record: TransitionRecord, abandoned: threading.Event | None = None) -> None:
+        """The transition's one transaction: ledger rows, read-model row, rating, outbox rows.
+        Nothing is committed once ``abandoned`` is set (the attempt was given up meanwhile)."""
         state = record.state
         with session_scope(self._engine) as session:
             append_events(session, state.id, record.events)
@@ -149,6 +177,15 @@ class RecordActivities:
             _save_rating(session, state)
             # Texts as the county sends them (its templates, docs/design.md §3).
             _queue(session, state.id, county_texts(record, self._source.tz))
+            session.flush()
+            if abandoned is not None and abandoned.is_set():
+                raise Abandoned(f"recording of {state.id} v{state.version} given up")
 
     def close(self) -> None:
         self._executor.shutdown(wait=False)
+
+
+def _beat_interval(heartbeat_timeout: timedelta | None) -> float:
+    if heartbeat_timeout is None:
+        return HEARTBEAT_EVERY.total_seconds()
+    return heartbeat_timeout.total_seconds() / 3

@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session, SQLModel
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
-from chaos.workload import Case
+from chaos.workload import PHASES, Case
 from daiban.store.ledger import verify
 from models.contracts import RequestState
 from workflows.request import ResidentRequestWorkflow
@@ -51,6 +52,13 @@ class Verdict:
     ledger_rows: int = 0
     ledger_vs_history: list[str] = field(default_factory=list)
     readmodel_mismatches: list[str] = field(default_factory=list)
+    # Executions that ended other than completed (failed, terminated, timed out).
+    failed_workflows: list[str] = field(default_factory=list)
+    # Notifications the gateway accepted twice, or was sent again while a send was in flight.
+    notifications_twice: list[str] = field(default_factory=list)
+    # Outbox rows not sent yet (the last checkpoint waits for none) and given up on.
+    notifications_pending: int = 0
+    notifications_failed: int = 0
     # Informational: same version, different timestamps (a transition recorded by an attempt of
     # the workflow task that was not the one that completed).
     time_drift: list[str] = field(default_factory=list)
@@ -68,8 +76,16 @@ class Verdict:
             or self.ledger_duplicates
             or self.ledger_vs_history
             or self.readmodel_mismatches
+            or self.failed_workflows
+            or self.notifications_twice
+            or self.notifications_failed
+            or (self.final and self.notifications_pending)
             or self.chains_verified != self.chains
         )
+
+    @property
+    def final(self) -> bool:
+        return self.checkpoint == PHASES[-1]
 
     def failures(self) -> list[str]:
         named = {
@@ -80,6 +96,8 @@ class Verdict:
             "ledger duplicates or gaps": self.ledger_duplicates,
             "ledger differs from history": self.ledger_vs_history,
             "read model differs from workflow": self.readmodel_mismatches,
+            "workflows failed": self.failed_workflows,
+            "notifications sent twice": self.notifications_twice,
         }
         lines = []
         for name, examples in named.items():
@@ -88,6 +106,10 @@ class Verdict:
                 lines.append(f"{name} ({count}): " + "; ".join(examples[:SHOWN]))
         if self.chains_verified != self.chains:
             lines.append(f"hash chains broken: {self.chains - self.chains_verified}")
+        if self.notifications_failed:
+            lines.append(f"notifications given up: {self.notifications_failed}")
+        if self.final and self.notifications_pending:
+            lines.append(f"notifications never sent: {self.notifications_pending}")
         return lines
 
 
@@ -108,12 +130,14 @@ class DatabaseView:
     broken_row_ids: list[int]
     ledger_rows: int
     keys: dict[tuple[str, str], str]  # (agent, Idempotency-Key) → the request id it names
+    outbox: Counter[str]  # notification rows by status
 
 
 def read_database(engine: Engine) -> DatabaseView:
     requests = SQLModel.metadata.tables["requests"]
     ledger_table = SQLModel.metadata.tables["supervision_ledger"]
     key_table = SQLModel.metadata.tables["idempotency_keys"]
+    outbox_table = SQLModel.metadata.tables["notification_outbox"]
     rows: dict[str, tuple[str, str, int, datetime]] = {}
     ledger: dict[str, list[LedgerEntry]] = defaultdict(list)
     total = 0
@@ -127,6 +151,15 @@ def read_database(engine: Engine) -> DatabaseView:
             (k.agent, k.key): k.request_id
             for k in connection.execute(select(k_.agent, k_.key, k_.request_id))
         }
+        o_ = outbox_table.c
+        outbox: Counter[str] = Counter(
+            {
+                o.status: o.n
+                for o in connection.execute(
+                    select(o_.status, func.count().label("n")).group_by(o_.status)
+                )
+            }
+        )
         l_ = ledger_table.c
         ordered = select(l_.id, l_.request_id, l_.seq, l_.event_key, l_.action, l_.at).order_by(
             l_.request_id, l_.seq
@@ -138,15 +171,27 @@ def read_database(engine: Engine) -> DatabaseView:
             total += 1
     with Session(engine) as session:
         verification = verify(session)
-    return DatabaseView(rows, dict(ledger), list(verification.broken), total, keys)
+    return DatabaseView(rows, dict(ledger), list(verification.broken), total, keys, outbox)
 
 
-async def workflow_executions(client: Client) -> Counter[str]:
-    """How many executions (open or closed, any run) each workflow id has."""
+ENDED_BADLY = (
+    WorkflowExecutionStatus.FAILED,
+    WorkflowExecutionStatus.TERMINATED,
+    WorkflowExecutionStatus.TIMED_OUT,
+    WorkflowExecutionStatus.CANCELED,
+)
+
+
+async def workflow_executions(client: Client) -> tuple[Counter[str], list[str]]:
+    """How many executions (open or closed, any run) each workflow id has, and those that ended
+    other than completed."""
     executions: Counter[str] = Counter()
+    bad: list[str] = []
     async for execution in client.list_workflows(f'WorkflowType = "{WORKFLOW_TYPE}"'):
         executions[execution.id] += 1
-    return executions
+        if execution.status in ENDED_BADLY:
+            bad.append(f"{execution.id}: {execution.status.name if execution.status else '?'}")
+    return executions, bad
 
 
 async def query_states(client: Client, ids: list[str]) -> dict[str, RequestState | str]:
@@ -166,17 +211,24 @@ async def query_states(client: Client, ids: list[str]) -> dict[str, RequestState
 
 
 async def inspect(
-    client: Client, engine: Engine, cases: list[Case], phase: int, name: str
+    client: Client,
+    engine: Engine,
+    cases: list[Case],
+    phase: int,
+    name: str,
+    sent_twice: Callable[[], list[str]] | None = None,
 ) -> Verdict:
     verdict = Verdict(checkpoint=name)
-    executions = await workflow_executions(client)
+    executions, ended_badly = await workflow_executions(client)
     db = await asyncio.to_thread(read_database, engine)
     submitted = [c for c in cases if c.request_id is not None]
     ids = [c.request_id for c in submitted if c.request_id is not None]
+    verdict.requests = sum(1 for c in cases if c.expected_stage(phase) is not None)
     states = await query_states(client, ids)
-    verdict.requests = len(submitted)
     verdict.in_flight = sum(1 for c in cases if c.error is None)
     verdict.ledger_rows = db.ledger_rows
+    verdict.notifications_pending = db.outbox.get("pending", 0)
+    verdict.notifications_failed = db.outbox.get("failed", 0)
     counts: Counter[str] = Counter()
 
     def fail(bucket: list[str], name: str, example: str) -> None:
@@ -184,9 +236,16 @@ async def inspect(
         if len(bucket) < SHOWN:
             bucket.append(example)
 
+    for line in ended_badly:
+        fail(verdict.failed_workflows, "workflows failed", line)
+    for line in sent_twice() if sent_twice is not None else []:
+        fail(verdict.notifications_twice, "notifications sent twice", line)
     for case in cases:
         if case.error is not None:
             fail(verdict.case_errors, "client failures", f"#{case.number} {case.error}")
+        expected = case.expected_stage(phase)
+        if expected is None:
+            continue  # not submitted yet
         if case.request_id is None:
             fail(verdict.lost, "lost", f"#{case.number} never got a request id")
             continue
@@ -215,7 +274,6 @@ async def inspect(
                 verdict.readmodel_mismatches, "read model differs from workflow", f"{rid}: {state}"
             )
             continue
-        expected = case.expected_stage(phase)
         if state.stage == expected:
             verdict.at_expected_stage += 1
         else:
@@ -287,6 +345,7 @@ async def converge(
     name: str,
     timeout: float,
     stuck_after: float = STUCK_AFTER,
+    sent_twice: Callable[[], list[str]] | None = None,
 ) -> Verdict:
     """``inspect`` until every invariant holds, ``timeout`` seconds pass, or the same failures
     have stood unchanged for ``stuck_after`` seconds (nothing is converging); the last verdict."""
@@ -297,7 +356,7 @@ async def converge(
     while True:
         rounds += 1
         try:
-            verdict = await inspect(client, engine, cases, phase, name)
+            verdict = await inspect(client, engine, cases, phase, name, sent_twice)
         except Exception as error:  # a source unreadable for now: the checkpoint polls again
             verdict = Verdict(checkpoint=name, lost=[f"inspection failed: {error}"[:300]])
         now = time.monotonic()

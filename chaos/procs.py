@@ -155,6 +155,8 @@ class System:
 
     root: Path
     workers: int = 2
+    extra_env: dict[str, str] = field(default_factory=dict)  # settings of every component
+    workers_started_at: float = 0.0  # time.monotonic() of the last deploy's first start
     ports: Ports = field(init=False)
     settings: Settings = field(init=False)
     postgres: Proc = field(init=False)
@@ -233,6 +235,7 @@ class System:
             DAIBAN_LOG_LEVEL=s.log_level,
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.extra_env)
         return env
 
     def _postgres_argv(self) -> list[str]:
@@ -355,6 +358,43 @@ class System:
         code = proc.exit_code()
         if code is not None and not proc.stopping:
             raise StartError(f"{proc.name} exited with code {code}:\n{proc.tail()}")
+
+    # --- deploys -------------------------------------------------------------------------------
+
+    def release_tree(self, commit: str) -> Path:
+        """The code of an earlier release, as its checkout would hold it (``git archive``)."""
+        target = self.root / f"release-{commit}"
+        if target.exists():
+            return target
+        target.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", "--format=tar", commit],
+            capture_output=True,
+            check=False,
+        )
+        if archive.returncode != 0:
+            reason = archive.stderr.decode(errors="replace").strip().splitlines()
+            raise StartError(f"release {commit} not in this checkout: {reason[-1:]}")
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+        return target
+
+    async def deploy_workers(self, code: Path, env: dict[str, str]) -> None:
+        """Stop every worker (gracefully, as a rolling deploy's last step would), then start them
+        from ``code`` with ``env`` added to their settings."""
+        await asyncio.gather(*(w.stop() for w in self.worker_procs))
+        self.workers_started_at = time.monotonic()
+        for worker in self.worker_procs:
+            worker.child.cwd = code
+            worker.child.env = {**self._child_env(), **env}
+            worker.start()
+        for worker in self.worker_procs:
+            await self.wait_worker(worker)
+
+    async def restart_api(self, env: dict[str, str]) -> None:
+        await self.api.stop(timeout=10)
+        self.api.child.env = {**self._child_env(), **env}
+        self.api.start()
+        await self.wait_api(ready=True)
 
     # --- stopping ------------------------------------------------------------------------------
 

@@ -13,6 +13,19 @@ Phases (each request plays one segment of its lifecycle in each; see ``chaos.wor
    while activities run, and started again. During the outage ``/readyz`` must answer 503 and
    ``GET /v1/requests/{id}`` must not answer 500.
 
+A late cohort of requests then meets the longer faults:
+
+5. ``previous-release``: the workers run the previous release's code (``git archive`` of
+   ``PREVIOUS_RELEASE``); the late cohort is submitted and handed off through the API, and the
+   current code is deployed over the open requests while clients still submit.
+6. ``long-outage``: PostgreSQL is stopped for minutes (80 s in CI) across the closing time the
+   run chose, so every late acceptance window expires inside it (deemed acceptance on a timer); a
+   calendar edit made just before it signals every open request during it; city items are
+   forwarded by clients that meet 503s until it ends.
+7. ``hanging-webhook``: the notification webhook accepts posts and never answers while the late
+   cohort is decided, delivered and rated; then it answers again. No notification may be
+   accepted twice or posted again while a post of it is in flight, and all are sent in the end.
+
 A watchdog restarts any component that exits without being told to (as a process supervisor
 would) and counts it: an unexpected exit fails the run.
 """
@@ -31,8 +44,8 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,16 +53,27 @@ from zoneinfo import ZoneInfo
 import httpx
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from chaos.checks import Verdict, converge
-from chaos.procs import StartError, System
+from chaos.checks import converge, query_states
+from chaos.procs import REPO, StartError, System
+from chaos.report import CI, FULL, PREVIOUS_RELEASE, Injection, Outage, Profile, Result, render
+from chaos.webhook import Webhook
 from chaos.workload import PHASES, Case, Driver, plan
 from daiban.core.temporal import connect
 from daiban.domain.offices import demo_city
-from daiban.store.db import make_engine
+from daiban.domain.workdays import WorkdayCalendar
+from daiban.store.calendar import set_override
+from daiban.store.db import make_engine, session_scope
+from models.contracts import RequestState
+from workflows.request import ResidentRequestWorkflow
 
 OUTAGE_SECONDS = 20.0
+# Before the closing time, how long the long outage has already lasted (windows expire in it).
+CLOSING_INSIDE_OUTAGE = 20.0
+# Before the long outage ends, when the calendar edit's signals go out: their recomputation fails
+# while the database is away and is tried again 30 s later, after it.
+SIGNAL_BEFORE_END = 25.0
+NOTIFY_RELAY_SECONDS = 5.0
 WORKER_KILLS = 5
 API_DOWN_SECONDS = 1.0
 INFLIGHT_WAIT = 15.0  # seconds a fault waits for work in flight before it is injected anyway
@@ -58,154 +82,22 @@ REPORT_WIDTH = 150
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-@dataclass(frozen=True)
-class Profile:
-    name: str
-    requests: int
-    spreads: tuple[float, float, float, float]  # seconds over which each phase's clients start
-    op_timeout: float  # seconds one client call may keep retrying
-    converge_timeout: float  # seconds a checkpoint may wait for the invariants
-
-
-FULL = Profile("full", 200, (20.0, 40.0, 25.0, 25.0), 240.0, 120.0)
-CI = Profile("ci", 60, (8.0, 24.0, 10.0, 10.0), 150.0, 60.0)
-
-
-@dataclass
-class Injection:
-    phase: str
-    fault: str
-    at: float  # seconds since the workload started
-    inflight: int  # writes (submissions, actions) waiting for an answer at that moment
-    back_after: float | None = None  # seconds until the component served again
-
-
-@dataclass
-class Outage:
-    """What the API answered while PostgreSQL was down."""
-
-    seconds: float = 0.0
-    readyz: Counter[int] = field(default_factory=Counter)
-    reads: Counter[int] = field(default_factory=Counter)
-    ready_again_after: float | None = None
-
-    @property
-    def problems(self) -> list[str]:
-        found = []
-        if self.readyz[503] == 0:
-            found.append("/readyz never answered 503 during the outage")
-        if self.readyz[200]:
-            found.append(f"/readyz answered 200 {self.readyz[200]} times during the outage")
-        if self.reads[500]:
-            found.append(
-                f"GET /v1/requests/{{id}} answered 500 {self.reads[500]} of "
-                f"{sum(self.reads.values())} times during the outage"
-            )
-        if self.ready_again_after is None:
-            found.append("/readyz did not answer 200 again after the outage")
-        return found
-
-
-@dataclass
-class Result:
-    profile: Profile
-    seed: int
-    root: Path
-    started: str
-    injections: list[Injection] = field(default_factory=list)
-    verdicts: list[Verdict] = field(default_factory=list)
-    outage: Outage = field(default_factory=Outage)
-    unexpected_exits: list[str] = field(default_factory=list)
-    seen: Counter[str] = field(default_factory=Counter)
-    api_verify: dict[str, Any] | None = None
-    duration: float = 0.0
-    error: str | None = None
-
-    def problems(self) -> list[str]:
-        found = [f"run error: {self.error}"] if self.error else []
-        for injection in self.injections:
-            if injection.inflight == 0:
-                found.append(f"{injection.fault} was injected with no work in flight")
-        found += self.outage.problems if self.outage.seconds else []
-        found += [f"unexpected exit: {line}" for line in self.unexpected_exits]
-        # A failure that stands through several checkpoints is listed once, with all of them.
-        where: dict[str, list[str]] = {}
-        for verdict in self.verdicts:
-            for line in verdict.failures():
-                where.setdefault(line, []).append(verdict.checkpoint)
-        found += [f"after {', '.join(names)}: {line}" for line, names in where.items()]
-        if len(self.verdicts) == len(PHASES):
-            verified = self.api_verify or {}
-            ledger_rows = self.verdicts[-1].ledger_rows
-            if verified.get("ok") is not True or verified.get("checked") != ledger_rows:
-                found.append(f"GET /v1/supervision/verify: {verified} ({ledger_rows} rows)")
-        elif not self.error:
-            found.append(f"only {len(self.verdicts)} of {len(PHASES)} phases ran")
-        return found
-
-    @property
-    def passed(self) -> bool:
-        return not self.problems()
-
-    def to_json(self) -> dict[str, Any]:
-        last = self.verdicts[-1] if self.verdicts else None
-        return {
-            "profile": asdict(self.profile),
-            "seed": self.seed,
-            "started": self.started,
-            "duration_seconds": round(self.duration, 1),
-            "passed": self.passed,
-            "problems": self.problems(),
-            "summary": summary(self) if last else None,
-            "injections": [asdict(i) for i in self.injections],
-            "checkpoints": [
-                {**asdict(v), "ok": v.ok, "failures": v.failures()} for v in self.verdicts
-            ],
-            "outage": {
-                "seconds": round(self.outage.seconds, 1),
-                "readyz": dict(self.outage.readyz),
-                "reads": dict(self.outage.reads),
-                "ready_again_after": self.outage.ready_again_after,
-            },
-            "unexpected_exits": self.unexpected_exits,
-            "clients_met": dict(self.seen),
-            "api_verify": self.api_verify,
-        }
-
-
-def summary(result: Result) -> dict[str, Any]:
-    """The headline figures: faults and requests, and each invariant at its worst checkpoint."""
-    last = result.verdicts[-1]
-    lost = max(v.counts.get("lost", len(v.lost)) for v in result.verdicts)
-    duplicates = max(
-        v.counts.get("duplicate workflows", 0) + v.counts.get("ledger duplicates or gaps", 0)
-        for v in result.verdicts
-    )
-    mismatches = max(v.counts.get("read model differs from workflow", 0) for v in result.verdicts)
-    return {
-        "faults_injected": len(result.injections),
-        "requests_in_flight": result.profile.requests,
-        "lost": lost,
-        "duplicates": duplicates,
-        "chains_verified": f"{last.chains_verified}/{last.chains}",
-        "ledger_rows": last.ledger_rows,
-        "read_model_mismatches": mismatches,
-        "completed": f"{last.at_expected_stage}/{last.requests}",
-        "time_drift": max(v.counts.get("time drift", 0) for v in result.verdicts),
-        "result": "PASS" if result.passed else "FAIL",
-    }
-
-
 class ChaosRun:
     def __init__(self, profile: Profile, seed: int, root: Path, console: Console) -> None:
         self.profile = profile
         self.seed = seed
         self.console = console
         self.rng = random.Random(seed)
+        self.webhook = Webhook()
         self.system = System(root)
         self.result = Result(profile, seed, root, datetime.now().astimezone().isoformat())
         self.phase = "start"
         self._t0 = time.monotonic()
+        # Set as the run goes: the late cohort's closing time and workers' settings, the deploy.
+        self.closing = datetime.now(UTC)
+        self.late_env: dict[str, str] = {}
+        self.deployed_at = float("inf")
+        self.previous_started = float("inf")
 
     def say(self, text: str) -> None:
         self.console.print(f"[dim]{self._elapsed():7.1f}s[/dim] {escape(text)}", highlight=False)
@@ -224,6 +116,11 @@ class ChaosRun:
     async def _run(self) -> None:
         p = self.profile
         self.say(f"starting the system under {self.system.root} (seed {self.seed})")
+        await self.webhook.start()
+        self.system.extra_env.update(
+            DAIBAN_NOTIFY_WEBHOOK_URL=self.webhook.url,
+            DAIBAN_NOTIFY_RELAY_SECONDS=str(NOTIFY_RELAY_SECONDS),
+        )
         await self.system.start()
         self.say(
             f"ready: PostgreSQL :{self.system.ports.postgres}, Temporal "
@@ -231,26 +128,38 @@ class ChaosRun:
         )
         client = await connect(self.system.settings)
         engine = make_engine(self.system.database_url)
+        self.client, self.engine = client, engine
         driver = Driver(self.system.api_url, self.system.settings, p.op_timeout)
         watchdog = asyncio.create_task(self._watch())
         try:
             catalog = await self._catalog(driver)
             today = datetime.now(ZoneInfo(self.system.settings.timezone)).date()
-            cases = plan(self.seed, p.requests, catalog, today)
+            cases = plan(self.seed, p.requests, catalog, today, p.late)
             self._t0 = time.monotonic()
             for number, name in enumerate(PHASES):
                 self.phase = name
-                self.say(f"phase {number + 1} {name}: {len(cases)} requests in flight")
+                self.say(f"phase {number + 1} {name}: {len(cases)} requests")
                 before = Counter(driver.seen)
-                fault = asyncio.create_task(self._inject(number, driver, cases))
+                await self._prepare(number, cases)
+                clients_may_start = asyncio.Event()
+                fault = asyncio.create_task(self._inject(number, driver, cases, clients_may_start))
                 try:
+                    await clients_may_start.wait()
                     await driver.run_phase(cases, number, p.spreads[number])
                     await fault
                 finally:
                     if not fault.done():
                         fault.cancel()
                 self.result.seen.update(driver.seen - before)
-                verdict = await converge(client, engine, cases, number, name, p.converge_timeout)
+                verdict = await converge(
+                    client,
+                    engine,
+                    cases,
+                    number,
+                    name,
+                    p.converge_timeout,
+                    sent_twice=self.webhook.sent_twice,
+                )
                 self.result.verdicts.append(verdict)
                 state = "ok" if verdict.ok else "FAILED"
                 self.say(
@@ -259,10 +168,19 @@ class ChaosRun:
                 )
                 for line in verdict.failures():
                     self.say(f"  {line}")
+                if name == "long-outage":
+                    await self._check_long_outage(cases)
             self.result.api_verify = await self._api_verify(driver)
+            self.result.late["webhook"] = {
+                "posted": sum(self.webhook.posted.values()),
+                "accepted": sum(self.webhook.accepted.values()),
+                "held_without_answer": self.webhook.hung,
+                "repeats_of_previous_release": self.webhook.repeats_of_previous_release(),
+            }
         finally:
             watchdog.cancel()
             await driver.aclose()
+            await self.webhook.close()
             engine.dispose()
 
     async def _catalog(self, driver: Driver) -> list[dict[str, Any]]:
@@ -294,16 +212,191 @@ class ChaosRun:
 
     # --- faults --------------------------------------------------------------------------------
 
-    async def _inject(self, phase: int, driver: Driver, cases: list[Case]) -> None:
+    async def _inject(
+        self, phase: int, driver: Driver, cases: list[Case], clients_may_start: asyncio.Event
+    ) -> None:
         spread = self.profile.spreads[phase]
-        if phase == 0:
+        name = PHASES[phase]
+        if name == "long-outage":
+            await self._long_outage(driver, cases, clients_may_start)
+            return
+        clients_may_start.set()
+        if name == "api-kill":
             await self._kill_api(driver, spread)
-        elif phase == 1:
+        elif name == "worker-kills":
             await self._kill_workers(driver, spread)
-        elif phase == 2:
+        elif name == "temporal-restart":
             await self._restart_temporal(driver, spread)
-        else:
+        elif name == "db-outage":
             await self._database_outage(driver, spread, cases)
+        elif name == "previous-release":
+            await self._deploy_current(driver, spread)
+        else:
+            await self._hang_webhook(driver)
+
+    async def _prepare(self, phase: int, cases: list[Case]) -> None:
+        """Before the late cohort: a working day today with a closing time a little ahead (its
+        acceptance windows, of 0 working days, expire then), and the previous release running.
+        Before the long outage: the requests the previous release started keep recording under
+        their lock (their histories must replay as they were), so their rungs in the outage
+        are decided only once it is back; their forward waits for the next phase."""
+        if PHASES[phase] == "long-outage":
+            for case in cases:
+                if case.late and case.tier == "city" and self._previous(case):
+                    case.segments[phase + 1] = case.segments[phase] + case.segments[phase + 1]
+                    case.segments[phase] = []
+                    case.expected_override[phase] = "township_review"
+            return
+        if PHASES[phase] != "previous-release":
+            return
+        tz = ZoneInfo(self.system.settings.timezone)
+        now = datetime.now(tz)
+        closing = (now + timedelta(seconds=self.profile.closing_after)).replace(microsecond=0)
+        if closing.date() != now.date():
+            raise StartError("the closing time would fall after midnight; run again later")
+        self.closing = closing
+        with session_scope(self.engine) as session:
+            set_override(session, now.date(), "workday", note="chaos: the late cohort's day")
+        self.late_env = {"DAIBAN_CLOSING_TIME": closing.time().isoformat()}
+        self.say(f"closing time today {closing.time()}; acceptance windows of 0 working days")
+        await self.system.restart_api({"DAIBAN_ACCEPTANCE_WINDOW_DAYS": "0"})
+        code = self.system.release_tree(PREVIOUS_RELEASE)
+        await self.system.deploy_workers(code, self.late_env)
+        self.previous_started = self.system.workers_started_at
+        self.say(f"workers of release {PREVIOUS_RELEASE} running")
+
+    async def _deploy_current(self, driver: Driver, spread: float) -> None:
+        await asyncio.sleep(self.rng.uniform(0.6, 0.8) * spread)
+        injection = self._record(
+            f"deploy over release {PREVIOUS_RELEASE}", await self._when_busy(driver)
+        )
+        start = time.monotonic()
+        self.deployed_at = start
+        await self.system.deploy_workers(REPO, self.late_env)
+        self.webhook.previous_release = (self.previous_started, self.system.workers_started_at)
+        injection.back_after = round(time.monotonic() - start, 1)
+
+    async def _long_outage(
+        self, driver: Driver, cases: list[Case], clients_may_start: asyncio.Event
+    ) -> None:
+        """PostgreSQL away for minutes across the closing time; a calendar edit made just before
+        it is signalled to every open request during it; clients act meanwhile."""
+        p = self.profile
+        to_closing = (self.closing - datetime.now(UTC)).total_seconds()
+        if to_closing < CLOSING_INSIDE_OUTAGE / 2:
+            self.result.late_problems.append(
+                f"the closing time came {CLOSING_INSIDE_OUTAGE - to_closing:.0f} s too soon for "
+                "the long outage (the previous-release phase took too long)"
+            )
+        await asyncio.sleep(max(0.0, to_closing - CLOSING_INSIDE_OUTAGE))
+        open_ids = [str(c.request_id) for c in cases if c.late and c.request_id is not None]
+        holiday = self._edit_calendar()
+        self.result.late["calendar_edit"] = f"{holiday.isoformat()} made a holiday"
+        injection = self._record(f"stop postgres {p.long_outage:.0f} s", len(open_ids))
+        start = time.monotonic()
+        await self.system.postgres.stop(signal.SIGINT, timeout=30)
+        outage = self.result.long_outage
+        down = time.monotonic()
+        outage.down_at = datetime.now(UTC)
+        clients_may_start.set()
+        stop = asyncio.Event()
+        probes = asyncio.create_task(self._probe_outage(driver, cases, stop, outage))
+        await asyncio.sleep(max(0.0, p.long_outage - SIGNAL_BEFORE_END))
+        signalled = await self._signal(open_ids)
+        self.result.late["signalled"] = signalled
+        self.say(f"calendar edit signalled to {signalled} open requests during the outage")
+        await asyncio.sleep(max(0.0, p.long_outage - (time.monotonic() - down)))
+        stop.set()
+        await probes
+        outage.seconds = time.monotonic() - down
+        await self.system.start_postgres()
+        outage.up_at = datetime.now(UTC)
+        injection.back_after = round(time.monotonic() - start, 1)
+        try:
+            outage.ready_again_after = round(await self.system.wait_api(ready=True), 1)
+        except StartError as error:
+            self.say(str(error))
+
+    def _edit_calendar(self) -> date:
+        """An administrator's edit: the next working day two or more days ahead becomes a
+        holiday, which moves every running clock past it."""
+        tz = self.system.settings.timezone
+        day = datetime.now(ZoneInfo(tz)).date() + timedelta(days=2)
+        calendar = WorkdayCalendar(tz=tz)
+        while not calendar.is_workday(day):
+            day += timedelta(days=1)
+        with session_scope(self.engine) as session:
+            set_override(session, day, "holiday", note="chaos: edited before the outage")
+        return day
+
+    async def _signal(self, ids: list[str]) -> int:
+        signalled = 0
+        for request_id in ids:
+            handle = self.client.get_workflow_handle(f"req-{request_id}")
+            try:
+                await handle.signal(ResidentRequestWorkflow.calendar_changed)
+            except Exception as error:  # a request that ended meanwhile: nothing to recompute
+                self.say(f"signal to {request_id}: {type(error).__name__}")
+            else:
+                signalled += 1
+        return signalled
+
+    async def _check_long_outage(self, cases: list[Case]) -> None:
+        """Every late request was deemed accepted at its closing time, inside the outage (its
+        rung fired on time although nothing could be recorded), and the edit reached them."""
+        outage = self.result.long_outage
+        late = [c for c in cases if c.late and c.request_id is not None and c.error is None]
+        states = await query_states(self.client, [str(c.request_id) for c in late])
+        inside = previous = recomputed = 0
+        current = [c for c in late if not self._previous(c)]
+        for case in late:
+            state = states.get(str(case.request_id))
+            if not isinstance(state, RequestState):
+                continue
+            deemed = [h.at for h in state.history if h.action == "deemed_accept"]
+            assert outage.down_at is not None and outage.up_at is not None
+            if case in current and deemed and outage.down_at <= deemed[0] <= outage.up_at:
+                inside += 1
+            if case not in current and deemed and deemed[0] >= outage.down_at:
+                previous += 1
+            recomputed += any(h.action == "recompute_deadlines" for h in state.history)
+        started_before = len(late) - len(current)
+        self.result.late.update(
+            late_requests=len(late),
+            started_by_current_release=len(current),
+            deemed_accepted_inside_outage=inside,
+            started_by_previous_release=started_before,
+            previous_release_deemed=previous,
+            recomputed_after_edit=recomputed,
+        )
+        if inside != len(current) or not current:
+            self.result.late_problems.append(
+                f"{len(current) - inside} of {len(current)} late requests of this release not "
+                "deemed accepted inside the long outage"
+            )
+        if previous != started_before:
+            self.result.late_problems.append(
+                f"{started_before - previous} of {started_before} late requests of the previous "
+                "release not deemed accepted"
+            )
+        if recomputed == 0:
+            self.result.late_problems.append("the calendar edit moved no request's deadlines")
+        if started_before == 0:
+            self.result.late_problems.append("no request was started by the previous release")
+
+    def _previous(self, case: Case) -> bool:
+        """Started by the previous release's workers (answered before the deploy began)."""
+        return case.submitted_at is not None and case.submitted_at < self.deployed_at
+
+    async def _hang_webhook(self, driver: Driver) -> None:
+        injection = self._record(
+            f"webhook hangs {self.profile.hang:.0f} s", await self._when_busy(driver)
+        )
+        start = time.monotonic()
+        self.webhook.hang()
+        await asyncio.sleep(self.profile.hang)
+        self.webhook.recover()
+        injection.back_after = round(time.monotonic() - start, 1)
 
     async def _when_busy(self, driver: Driver) -> int:
         """Wait (bounded) until writes are in flight; how many there are."""
@@ -371,9 +464,11 @@ class ChaosRun:
         except StartError as error:
             self.say(str(error))
 
-    async def _probe_outage(self, driver: Driver, cases: list[Case], stop: asyncio.Event) -> None:
+    async def _probe_outage(
+        self, driver: Driver, cases: list[Case], stop: asyncio.Event, outage: Outage | None = None
+    ) -> None:
         """While the database is down: ``/readyz`` and reads of requests whose workflows exist."""
-        outage = self.result.outage
+        outage = outage or self.result.outage
         submitted = [c for c in cases if c.request_id is not None]
         turn = 0
         async with httpx.AsyncClient(base_url=self.system.api_url, timeout=15.0) as http:
@@ -397,107 +492,6 @@ async def _status(http: httpx.AsyncClient, path: str, token: str | None = None) 
         return (await http.get(path, headers=headers)).status_code
     except httpx.HTTPError:
         return 0
-
-
-# --- the report ----------------------------------------------------------------------------------
-
-
-def render(console: Console, result: Result, kept: Path | None) -> None:
-    """The report; ``kept`` is the run directory when it is kept (its logs are named)."""
-    faults = Table(title="Faults injected (each while work was in flight)")
-    for heading in ("#", "phase", "fault", "at s", "writes in flight", "back after s"):
-        faults.add_column(heading, justify="right" if heading != "fault" else "left")
-    for n, i in enumerate(result.injections, 1):
-        back = "-" if i.back_after is None else f"{i.back_after:.1f}"
-        faults.add_row(str(n), i.phase, i.fault, f"{i.at:.1f}", str(i.inflight), back)
-    console.print(faults)
-
-    checks = Table(title="Checks after each fault (eventual polling, bounded)")
-    headings = (
-        "after",
-        "requests",
-        "at expected stage",
-        "lost",
-        "dup. workflows",
-        "dup./gap ledger",
-        "chains verified",
-        "ledger = history",
-        "read-model mismatches",
-        "converged s",
-        "result",
-    )
-    for heading in headings:
-        checks.add_column(heading, justify="left" if heading == "after" else "right")
-    for v in result.verdicts:
-        c = v.counts
-        checks.add_row(
-            v.checkpoint,
-            str(v.requests),
-            f"{v.at_expected_stage}/{v.requests}",
-            str(c.get("lost", len(v.lost))),
-            str(c.get("duplicate workflows", 0)),
-            str(c.get("ledger duplicates or gaps", 0)),
-            f"{v.chains_verified}/{v.chains}",
-            f"{v.requests - c.get('ledger differs from history', 0)}/{v.requests}",
-            str(c.get("read model differs from workflow", 0)),
-            f"{v.converged_after:.1f}",
-            "ok" if v.ok else "FAIL",
-        )
-    console.print(checks)
-
-    o = result.outage
-    if o.seconds:
-        console.print(
-            f"PostgreSQL down {o.seconds:.1f} s: /readyz answered {_codes(o.readyz)}; "
-            f"GET /v1/requests/{{id}} answered {_codes(o.reads)}; /readyz 200 again after "
-            f"{o.ready_again_after if o.ready_again_after is not None else '-'} s",
-            highlight=False,
-        )
-    if result.seen:
-        met = ", ".join(f"{k} ×{n}" for k, n in sorted(result.seen.items()))
-        console.print(f"What the clients met (and retried): {escape(met)}", highlight=False)
-    drift = sum(v.counts.get("time drift", 0) for v in result.verdicts[-1:])
-    if drift:
-        examples = "; ".join(result.verdicts[-1].time_drift[:3])
-        console.print(
-            f"Note: {drift} requests whose ledger/read-model timestamps differ from the "
-            f"workflow's for the same version ({escape(examples)})",
-            highlight=False,
-        )
-    if result.verdicts:
-        s = summary(result)
-        table = Table(title=f"Chaos run ({result.profile.name}, seed {result.seed})")
-        for heading in (
-            "faults injected",
-            "requests in flight",
-            "lost",
-            "duplicates",
-            "chains verified",
-            "read-model mismatches",
-            "completed",
-            "result",
-        ):
-            table.add_column(heading, justify="right")
-        table.add_row(
-            str(s["faults_injected"]),
-            str(s["requests_in_flight"]),
-            str(s["lost"]),
-            str(s["duplicates"]),
-            str(s["chains_verified"]),
-            str(s["read_model_mismatches"]),
-            str(s["completed"]),
-            "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]",
-        )
-        console.print(table)
-    for line in result.problems():
-        console.print(f"[red]problem[/red] {escape(line)}", highlight=False)
-    where = f"; logs in {kept / 'log'}" if kept is not None else ""
-    console.print(f"{result.duration:.0f} s in all{where}", highlight=False)
-
-
-def _codes(counter: Counter[int]) -> str:
-    named = {0: "no answer"}
-    return ", ".join(f"{named.get(k, k)} ×{n}" for k, n in sorted(counter.items())) or "nothing"
 
 
 # --- command line --------------------------------------------------------------------------------

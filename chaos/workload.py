@@ -39,12 +39,29 @@ THINK = (0.05, 0.4)  # seconds between two steps of one client
 BACKOFF_FIRST, BACKOFF_MAX = 0.25, 4.0
 APPROVE_NOTE = "审核通过"
 
-# The stage every request must be at after each phase (by deciding tier).
-PHASES = ("api-kill", "worker-kills", "temporal-restart", "db-outage")
-EXPECTED = {
-    "township": ("township_review", "township_review", "result_delivery", "completed"),
-    "city": ("township_review", "city_review", "city_review", "completed"),
-}
+# The stage every request must be at after each phase (by cohort and deciding tier); None: not
+# submitted yet. The first cohort lives through the first four faults; the late cohort is
+# submitted while the previous release's workers run, waits out the long outage (its acceptance
+# windows expire in it) and is delivered while the notification webhook hangs.
+PHASES = (
+    "api-kill",
+    "worker-kills",
+    "temporal-restart",
+    "db-outage",
+    "previous-release",
+    "long-outage",
+    "hanging-webhook",
+)
+DONE = ("completed",) * 3
+EXPECTED: dict[tuple[bool, str], tuple[str | None, ...]] = {
+    (False, "township"): (
+        "township_review", "township_review", "result_delivery", "completed", *DONE
+    ),
+    (False, "city"): ("township_review", "city_review", "city_review", "completed", *DONE),
+    (True, "township"): (None, None, None, None, "township_review", "township_review", "completed"),
+    (True, "city"): (None, None, None, None, "township_review", "city_review", "completed"),
+}  # fmt: skip
+LATE_FIRST_PHASE = PHASES.index("previous-release")
 
 
 class CaseFailed(Exception):
@@ -73,7 +90,11 @@ class Case:
     materials: list[str]
     segments: list[list[Step]]
     rng: random.Random
+    late: bool = False  # of the late cohort (submitted under the previous release)
     request_id: str | None = None
+    submitted_at: float | None = None  # time.monotonic() of the first answer with an id
+    # Stages that differ from the plan's, by phase (set by the runner as the run goes).
+    expected_override: dict[int, str] = field(default_factory=dict)
     ids_seen: set[str] = field(default_factory=set)
     submit_attempts: int = 0
     submit_statuses: list[int] = field(default_factory=list)
@@ -81,24 +102,27 @@ class Case:
     state: JSON = field(default_factory=dict)
     error: str | None = None
 
-    def expected_stage(self, phase: int) -> str:
-        return EXPECTED[self.tier][phase]
+    def expected_stage(self, phase: int) -> str | None:
+        """The stage after ``phase``; None before the case is submitted."""
+        return self.expected_override.get(phase, EXPECTED[(self.late, self.tier)][phase])
 
 
-def plan(seed: int, count: int, catalog: list[JSON], today: date) -> list[Case]:
-    """``count`` cases, half township items and half city items, from villages drawn by ``seed``.
+def plan(seed: int, count: int, catalog: list[JSON], today: date, late: int = 0) -> list[Case]:
+    """``count`` cases, half township items and half city items, from villages drawn by ``seed``,
+    and ``late`` more of the late cohort.
 
     Submissions come from many villages (agents), as in the field; a single agent would meet the
     per-agent submission rate limit.
     """
     rng = random.Random(seed)
     villages = [o for o in demo_offices() if o.tier == "village"]
-    chosen = rng.sample(villages, min(len(villages), max(8, count // 5)))
+    chosen = rng.sample(villages, min(len(villages), max(8, (count + late) // 5)))
     by_tier: dict[str, list[JSON]] = {"township": [], "city": []}
     for item in catalog:
         by_tier[str(item["deciding_tier"])].append(item)
     cases = []
-    for number in range(1, count + 1):
+    for number in range(1, count + late + 1):
+        is_late = number > count
         village = rng.choice(chosen)
         township = demo_tree().township_of(village.code) or ""
         tier = "township" if number % 2 else "city"
@@ -113,7 +137,33 @@ def plan(seed: int, count: int, catalog: list[JSON], today: date) -> list[Case]:
         def step(actor: tuple[str, str], action: str, **fields: Any) -> Step:
             return Step(action, actor[0], actor[1], fields)
 
-        if tier == "city":
+        segments: list[list[Step]]
+        if is_late and tier == "city":
+            # Deemed accepted at the township in the long outage, then forwarded.
+            segments = [[], [], [], []]
+            segments += [
+                [step(agent, "submit"), step(agent, "handoff")],
+                [step(staff, "forward", note="初审通过，转报市中心")],
+                [
+                    step(city, "accept"),
+                    step(decider, "approve", note=APPROVE_NOTE),
+                    step(agent, "deliver"),
+                    step(agent, "rate", score=score),
+                ],
+            ]
+        elif is_late:
+            # Deemed accepted in the long outage; decided while the webhook hangs.
+            segments = [[], [], [], []]
+            segments += [
+                [step(agent, "submit"), step(agent, "handoff")],
+                [],
+                [
+                    step(decider, "approve", note=APPROVE_NOTE),
+                    step(agent, "deliver"),
+                    step(agent, "rate", score=score),
+                ],
+            ]
+        elif tier == "city":
             segments = [
                 [step(agent, "submit"), step(agent, "handoff")],
                 [step(staff, "accept"), step(staff, "forward", note="初审通过，转报市中心")],
@@ -131,6 +181,7 @@ def plan(seed: int, count: int, catalog: list[JSON], today: date) -> list[Case]:
                 [step(decider, "approve", note=APPROVE_NOTE)],
                 [step(agent, "deliver"), step(agent, "rate", score=score)],
             ]
+        segments += [[] for _ in range(len(PHASES) - len(segments))]
         cases.append(
             Case(
                 number=number,
@@ -143,6 +194,7 @@ def plan(seed: int, count: int, catalog: list[JSON], today: date) -> list[Case]:
                 materials=[str(m) for m in item["materials"]],
                 segments=segments,
                 rng=case_rng,
+                late=is_late,
             )
         )
     return cases
@@ -268,6 +320,8 @@ class Driver:
             if answer.status in (200, 201) and answer.body is not None:
                 case.submit_statuses.append(answer.status)
                 case.request_id = str(answer.body["id"])
+                if case.submitted_at is None:
+                    case.submitted_at = time.monotonic()
                 case.ids_seen.add(case.request_id)
                 case.state = answer.body
                 if answer.status == 200:

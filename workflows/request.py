@@ -52,6 +52,7 @@ from models.contracts import (
 )
 from workflows import clocks
 from workflows.notice import CST, service_notice
+from workflows.recorder import Recorder
 from workflows.timeouts import (
     COMPUTE_RETRY,
     COMPUTE_TIMEOUT,
@@ -79,6 +80,10 @@ LOCAL_DATES = "local-dates"
 RECOMPUTE_EVERY_INSTANT = "recompute-every-instant"
 # The furthest a gap's materials may be promised: a year covers any lawful promise.
 MAX_DUE_AHEAD = timedelta(days=366)
+# Patch: a transition is queued for recording and the lock released at once; one loop records
+# the queue in order (``workflows.recorder``). Before it, a recording that could not finish (the
+# database away) held the lock: actions waited and no rung fired until the database was back.
+RECORD_OUTSIDE_LOCK = "record-outside-lock"
 # Patch: every command names this request and carries a command id used once (docs/design.md §6).
 BOUND_COMMANDS = "bound-commands"
 # Patch: only the supervisor of the office holding the stage approves its extension
@@ -120,6 +125,8 @@ class ResidentRequestWorkflow:
         self._wake = False
         self._search: dict[str, object] = {}
         self._recorded = 0  # the last state version written to the ledger and read model
+        self._recorder = Recorder()
+        self._record_outside_lock: bool | None = None  # decided at the first transition
         # Decided once, at the first task: a workflow started before the patch keeps accepting
         # the unbound commands its history holds (a validator may not call ``patched``).
         self._bound_commands = workflow.patched(BOUND_COMMANDS)
@@ -150,11 +157,14 @@ class ResidentRequestWorkflow:
 
     @workflow.run
     async def run(self, inp: RequestInput) -> RequestState:
+        self._records_outside_lock()
         await self._until_applied(self._register)
         while not self._finished():
             await self._sleep_until_next_rung()
             await self._until_applied(self._fire_due)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._records_outside_lock():
+            await self._recorder.close()
         return self._state
 
     @workflow.query
@@ -173,7 +183,7 @@ class ResidentRequestWorkflow:
         the start (update-with-start) so the submitter gets deadlines in the same round trip and
         can act on the request at once."""
         if workflow.patched(READY_AFTER_RECORD):
-            await workflow.wait_condition(lambda: self._recorded >= 1)
+            await workflow.wait_condition(lambda: max(self._recorded, self._recorder.recorded) >= 1)
         else:
             await workflow.wait_condition(lambda: self._state.version >= 1)
         return self._state
@@ -195,7 +205,13 @@ class ResidentRequestWorkflow:
                 # Used once it has applied: a command that changed nothing may be sent again.
                 self._used_commands.add(cmd.command_id)
             await self._commit(tx)
-            return self._state
+            if not self._records_outside_lock():
+                return self._state
+            answer = copy.deepcopy(self._state)  # the state this action made
+        # The answer promises the action recorded (ledger and read model), as it always did; the
+        # lock is free meanwhile, so rungs and other actions are decided on time.
+        await self._recorder.until_recorded(answer.version)
+        return answer
 
     @act.validator
     def _validate_act(self, cmd: ActionCommand) -> None:
@@ -844,11 +860,29 @@ class ResidentRequestWorkflow:
         s.overdue = clocks.overdue_level(s)
         s.service_notice = service_notice(s)
 
+    def _records_outside_lock(self) -> bool:
+        """Whether transitions are queued for the recorder (patch ``RECORD_OUTSIDE_LOCK``):
+        decided once per run, at its start, and the recorder's loop started with it."""
+        if self._record_outside_lock is None:
+            self._record_outside_lock = workflow.patched(RECORD_OUTSIDE_LOCK)
+            if self._record_outside_lock:
+                self._recorder.start()
+        return self._record_outside_lock
+
     async def _commit(self, tx: _Tx) -> None:
         s = self._state
         s.version += 1
         s.updated_at = tx.now
         self._refresh_derived()
+        if self._records_outside_lock():
+            # Decided now; written in order by the recorder, from a copy of the state as it is.
+            snapshot = copy.deepcopy(s)
+            self._recorder.queue(
+                TransitionRecord(state=snapshot, events=tx.events, notifications=tx.notifications)
+            )
+            self._upsert_search_attributes()
+            self._wake = True
+            return
         record = TransitionRecord(state=s, events=tx.events, notifications=tx.notifications)
         if workflow.patched(RECORD_AFTER_COMMIT):
             # A regular activity is scheduled only once the workflow task that decided this

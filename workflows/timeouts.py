@@ -32,8 +32,11 @@ COMPUTE_RETRY = RetryPolicy(
 )
 
 # Recording writes the ledger, read model and outbox in one transaction. A database outage must
-# not lose a transition, so it retries without a limit on attempts; the write is idempotent.
+# not lose a transition, so it retries without a limit on attempts; the write is idempotent. It
+# heartbeats while it writes: a worker that died or hangs mid-write is noticed after
+# ``RECORD_HEARTBEAT`` and the attempt given to another, and the abandoned attempt commits nothing.
 RECORD_TIMEOUT = timedelta(seconds=15)
+RECORD_HEARTBEAT = timedelta(seconds=5)
 RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=500),
     backoff_coefficient=2.0,

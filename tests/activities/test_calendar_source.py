@@ -12,9 +12,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from activities.calendar_source import CalendarSource
+from daiban.core.settings import Settings
 from daiban.store.calendar import load_calendar_year
 from daiban.store.db import make_engine, session_scope, upgrade
 from tests.workflows.conftest import CalendarDatabase
+from worker import warm_calendar_source
 
 
 @pytest.fixture
@@ -48,3 +50,12 @@ def test_a_source_that_never_read_the_calendar_reports_the_outage(
     calendar_db.down()
     with pytest.raises(OperationalError):
         CalendarSource(calendar_db.engine, recheck_seconds=0).calendar()
+
+
+def test_a_worker_reads_the_calendar_at_start(calendar_db: CalendarDatabase) -> None:
+    """A worker deployed shortly before an outage computes deadlines through it: it read the
+    calendar when it started, not at its first deadline."""
+    source = warm_calendar_source(calendar_db.engine, Settings())
+    calendar_db.down()
+    calendar = source.calendar()
+    assert not calendar.is_workday(date(2030, 4, 4)) and calendar.is_workday(date(2030, 4, 7))

@@ -3,19 +3,22 @@ nothing, a gateway that hangs holds nothing up and receives nothing twice."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from activities.notify import Courier, WebhookGateway
-from daiban.store.db import session_scope
+from daiban.store.db import make_engine, session_scope, upgrade
 from models.db import OutboxRow
 
 
@@ -130,3 +133,102 @@ def test_a_hanging_gateway_is_tried_once_per_interval_within_the_budget(
     courier.deliver_round()  # poked again at once: the tried rows wait, the others go
     assert sorted(sms.hung) == sorted(set(sms.hung))  # no row sent twice
     assert [a for _, a in statuses(engine)].count(0) == 10 - len(sms.hung)
+
+
+def test_a_row_another_worker_just_tried_waits_three_intervals_here(
+    engine: Engine, sms: FakeSmsGateway
+) -> None:
+    """Worker 1's send failed (or timed out: the gateway may have it). Worker 2's courier, poked
+    at once by a recording, does not post it again before three intervals have passed (worker 1
+    marks what it sent within one, even when an outage delayed the mark)."""
+    queue(engine, 1)
+    sms.failing = True
+    assert Courier(engine, WebhookGateway(sms.url), interval=60).deliver_round() == 0
+    sms.failing = False
+    other = Courier(engine, WebhookGateway(sms.url), interval=0.5)
+    assert other.deliver_round() == 0
+    assert sms.received == []
+    time.sleep(0.6)
+    assert other.deliver_round() == 0  # one interval is not enough for another's row
+    time.sleep(1.0)
+    assert other.deliver_round() == 1  # three intervals without anyone trying it: its turn
+    assert statuses(engine) == [("sent", 2)]
+
+
+def test_a_stopped_courier_claims_nothing(engine: Engine, sms: FakeSmsGateway) -> None:
+    queue(engine, 2)
+    courier = Courier(engine, WebhookGateway(sms.url))
+    courier.stop()  # its worker is stopping; a round already started ends here
+    assert courier.deliver_round() == 0
+    assert statuses(engine) == [("pending", 0), ("pending", 0)]
+    assert sms.received == []
+
+
+class BlockingGateway:
+    """A gateway (outside the system) whose first send waits until released."""
+
+    def __init__(self) -> None:
+        self.inside, self.release = threading.Event(), threading.Event()
+        self.sent: list[int | None] = []
+
+    def send(self, row: OutboxRow) -> None:
+        self.inside.set()
+        self.release.wait(10)
+        self.sent.append(row.id)
+
+
+async def test_a_courier_stopped_mid_send_settles_that_send_and_claims_no_more(
+    engine: Engine,
+) -> None:
+    queue(engine, 3)
+    gateway = BlockingGateway()
+    courier = Courier(engine, gateway, interval=0.01)
+    running = asyncio.create_task(courier.run())
+    await asyncio.to_thread(gateway.inside.wait, 10)
+    running.cancel()  # the worker shuts down while the first row is being posted
+    await asyncio.sleep(0.1)
+    gateway.release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    # Marked sent before the courier let its worker go (else the next worker posts it again);
+    # nothing claimed after the stop.
+    assert sorted(statuses(engine)) == [("pending", 0), ("pending", 0), ("sent", 1)]
+    assert len(gateway.sent) == 1
+
+
+class DatabaseGoesAwayGateway:
+    """Accepts a post; the database goes away meanwhile, for real: its folder is moved aside and
+    a plain file put in its place, so nothing can open it until it is moved back."""
+
+    def __init__(self, engine: Engine, folder: Path, sms: FakeSmsGateway) -> None:
+        self._engine, self._webhook = engine, WebhookGateway(sms.url)
+        self._folder, self._away = folder, folder.with_name("away")
+
+    def send(self, row: OutboxRow) -> None:
+        self._webhook.send(row)
+        self._folder.rename(self._away)
+        self._folder.write_text("")
+        self._engine.dispose()
+
+    def back(self) -> None:
+        self._folder.unlink()
+        self._away.rename(self._folder)
+
+
+def test_a_send_whose_mark_is_lost_to_an_outage_is_marked_when_it_is_back_not_sent_again(
+    tmp_path: Path, sms: FakeSmsGateway
+) -> None:
+    folder = tmp_path / "db"
+    folder.mkdir()
+    url = f"sqlite:///{folder / 'a.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    queue(engine, 1)
+    gateway = DatabaseGoesAwayGateway(engine, folder, sms)
+    courier = Courier(engine, gateway, interval=0)
+    with pytest.raises(OperationalError):
+        courier.deliver_round()  # posted; then the "sent" mark could not be written
+    gateway.back()
+    assert courier.deliver_round() == 0  # marked first thing, not posted again
+    assert statuses(engine) == [("sent", 1)]
+    assert len(sms.received) == 1

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-# The run takes about two minutes on two cores; the bound leaves room for a slow machine.
-RUN_TIMEOUT = 330
+# The run takes about six minutes on two cores (the long outage alone 80 s); the bound leaves
+# room for a slow machine.
+RUN_TIMEOUT = 660
 pytestmark = pytest.mark.timeout(RUN_TIMEOUT + 60)
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,8 +43,18 @@ def checkpoints(run: dict[str, Any]) -> list[dict[str, Any]]:
         "worker-kills",
         "temporal-restart",
         "db-outage",
+        "previous-release",
+        "long-outage",
+        "hanging-webhook",
     ], run["output"]
     return found
+
+
+def submitted(run: dict[str, Any], checkpoint: dict[str, Any]) -> int:
+    """How many requests exist at a checkpoint: the late cohort from previous-release on."""
+    profile = run["profile"]
+    late = checkpoint["checkpoint"] in ("previous-release", "long-outage", "hanging-webhook")
+    return int(profile["requests"] + (profile["late"] if late else 0))
 
 
 def test_every_fault_was_injected_while_work_was_in_flight(run: dict[str, Any]) -> None:
@@ -52,7 +63,10 @@ def test_every_fault_was_injected_while_work_was_in_flight(run: dict[str, Any]) 
     assert sum(f.startswith("SIGKILL worker-") for f in faults) == 5
     assert "SIGKILL temporal, restart" in faults
     assert "stop postgres 20 s" in faults
-    assert len(faults) == 8
+    assert "deploy over release 4ca9102" in faults
+    assert "stop postgres 80 s" in faults
+    assert "webhook hangs 20 s" in faults
+    assert len(faults) == 11
     assert all(i["inflight"] > 0 for i in run["injections"]), run["injections"]
     assert all(i["back_after"] is not None for i in run["injections"]), run["injections"]
     assert run["unexpected_exits"] == []
@@ -60,10 +74,10 @@ def test_every_fault_was_injected_while_work_was_in_flight(run: dict[str, Any]) 
 
 def test_every_request_reaches_its_stage_after_every_fault(run: dict[str, Any]) -> None:
     for checkpoint in checkpoints(run):
-        assert checkpoint["requests"] == run["profile"]["requests"], checkpoint["failures"]
+        assert checkpoint["requests"] == submitted(run, checkpoint), checkpoint["failures"]
         assert checkpoint["at_expected_stage"] == checkpoint["requests"], checkpoint["failures"]
         assert checkpoint["case_errors"] == [], checkpoint["failures"]
-    requests = run["profile"]["requests"]
+    requests = run["profile"]["requests"] + run["profile"]["late"]
     assert run["summary"]["completed"] == f"{requests}/{requests}"
 
 
@@ -84,7 +98,7 @@ def test_one_workflow_per_idempotency_key_and_no_duplicate_ledger_row(
 
 def test_every_hash_chain_verifies_and_matches_the_history(run: dict[str, Any]) -> None:
     for checkpoint in checkpoints(run):
-        assert checkpoint["chains"] == checkpoint["requests"], checkpoint["failures"]
+        assert checkpoint["chains"] == submitted(run, checkpoint), checkpoint["failures"]
         assert checkpoint["chains_verified"] == checkpoint["chains"], checkpoint["failures"]
         assert checkpoint["ledger_vs_history"] == [], checkpoint["failures"]
     verified = run["api_verify"]
@@ -105,6 +119,40 @@ def test_database_outage_reads_and_readiness(run: dict[str, Any]) -> None:
     assert outage["ready_again_after"] is not None
     # A read that only needs the workflow must not fail with 500 while the database is down.
     assert outage["reads"].get("500", 0) == 0, outage
+
+
+def test_no_workflow_fails_and_no_notification_is_sent_twice(run: dict[str, Any]) -> None:
+    for checkpoint in checkpoints(run):
+        assert checkpoint["failed_workflows"] == [], checkpoint["failures"]
+        assert checkpoint["notifications_twice"] == [], checkpoint["failures"]
+        assert checkpoint["notifications_failed"] == 0, checkpoint["failures"]
+    assert checkpoints(run)[-1]["notifications_pending"] == 0  # all sent once it answers
+    webhook = run["late"]["webhook"]
+    assert webhook["held_without_answer"] > 0, webhook  # the hang met real sends
+
+
+def test_every_call_is_answered_without_500_or_hang(run: dict[str, Any]) -> None:
+    met = run["clients_met"]
+    assert not [k for k in met if "HTTP 500" in k or "Timeout" in k], met
+
+
+def test_the_long_outage_decides_rungs_on_time_and_loses_nothing(run: dict[str, Any]) -> None:
+    outage = run["long_outage"]
+    assert outage["seconds"] >= 79.5
+    assert outage["readyz"].get("503", 0) > 0 and outage["readyz"].get("200", 0) == 0, outage
+    assert outage["reads"].get("500", 0) == 0, outage
+    late = run["late"]
+    # Every late acceptance window expired inside the outage. The requests this release started
+    # were deemed accepted inside it, on their timers; those of the previous release (recording
+    # under its lock) inside it too, or once it was back when an earlier rung's recording held
+    # their lock.
+    current = late["started_by_current_release"]
+    assert late["deemed_accepted_inside_outage"] == current > 0, late
+    previous = late["started_by_previous_release"]
+    assert late["previous_release_deemed"] == previous, late
+    assert late["signalled"] > 0 and late["recomputed_after_edit"] > 0, late
+    # A deploy of this code over requests the previous release had started through the API.
+    assert previous > 0, late
 
 
 def test_the_run_passes_with_exit_code_zero(run: dict[str, Any]) -> None:

@@ -29,7 +29,9 @@ from workflows.request import ResidentRequestWorkflow
 # the same paths through the API before commands were bound to their request; unbound:
 # commands neither bound to their request nor single-use, and extensions approved by any
 # supervisor over the request, before the bound-commands and extension-approved-by-own-tier
-# patches).
+# patches; record-in-lock and api-4ca9102: transitions recorded while the workflow's lock was
+# held, before the record-outside-lock patch, the latter submitted through the API by release
+# 4ca9102).
 HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
 
 

@@ -45,6 +45,7 @@ PATCHES = (
     request.RECOMPUTE_EVERY_INSTANT,
     request.BOUND_COMMANDS,
     request.EXTENSION_BY_HEAD,
+    request.RECORD_OUTSIDE_LOCK,
 )
 
 
