@@ -19,10 +19,13 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.calendar_source import CalendarSource
 from activities.records import RecordActivities
+from daiban.core.sealed import Sealer
+from daiban.core.settings import Settings
 from models.contracts import LedgerEvent, RequestState, Resident, TransitionRecord
 from models.db import LedgerRow, RequestRow
 
 AT = datetime(2030, 3, 4, 1, 0, tzinfo=UTC)
+SEALER = Sealer.from_settings(Settings())
 
 
 def transition(request_id: str = "r-heartbeat") -> TransitionRecord:
@@ -74,7 +77,7 @@ def written(engine: Engine, request_id: str) -> tuple[int, RequestRow | None]:
 async def test_an_attempt_beats_while_it_waits_and_commits_nothing_once_given_up(
     engine: Engine,
 ) -> None:
-    records = RecordActivities(engine, CalendarSource(engine))
+    records = RecordActivities(engine, CalendarSource(engine), SEALER)
     env = ActivityEnvironment()
     env.info = replace(env.info, heartbeat_timeout=timedelta(seconds=0.6))
     beats: list[tuple[Any, ...]] = []
@@ -94,7 +97,7 @@ async def test_an_attempt_beats_while_it_waits_and_commits_nothing_once_given_up
 
 
 async def test_an_attempt_that_is_not_given_up_writes_once(engine: Engine) -> None:
-    records = RecordActivities(engine, CalendarSource(engine))
+    records = RecordActivities(engine, CalendarSource(engine), SEALER)
     env = ActivityEnvironment()
     record = transition("r-once")
     await env.run(records.record_transition, record)
