@@ -6,6 +6,7 @@ a running workflow non-deterministic; it only affects clocks started after the c
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
 from temporalio import activity
@@ -78,6 +79,7 @@ def _with_ladder(
             statutory,
             reminder_days=batch.reminder_days,
             yellow_fraction=batch.yellow_fraction,
+            statutory_own_rung=batch.statutory_rung,
         )
         times.reminder_at, times.yellow_at = rungs.reminder_at, rungs.yellow_at
         times.statutory = rungs.statutory_at
@@ -108,8 +110,16 @@ def compute(cal: WorkdayCalendar, batch: DeadlineBatch) -> DeadlineResult:
         if query.since is not None and query.until is not None:
             paused = cal.working_days_between(query.since, query.until)
             break
+    computed: list[ClockTimes] = []
+    for q in batch.clocks:
+        if q.after is not None:
+            before = next((t for t in computed if t.name == q.after), None)
+            if before is None:
+                raise ValueError(f"clock {q.name!r} follows {q.after!r}, not earlier in the batch")
+            q = replace(q, start=before.deadline)
+        computed.append(clock_times(cal, batch, q))
     return DeadlineResult(
-        clocks=[clock_times(cal, batch, q) for q in batch.clocks],
+        clocks=computed,
         shifts=[shifted_times(cal, batch, q, paused if q.since else 0) for q in batch.shifts],
         shifted_working_days=paused,
     )

@@ -161,6 +161,9 @@ class ClockQuery:
     # extension (deadline only, never past the statutory deadline).
     paused_days: int = 0
     extended_days: int = 0
+    # Start where this clock of the same batch ends instead of at ``start`` (the promise to the
+    # resident after an extension: the official deadline, then delivery).
+    after: str | None = None
 
 
 @dataclass
@@ -326,6 +329,9 @@ class DeadlineBatch:
     yellow_fraction: float = 0.9
     # Read the calendar data again first (an administrator just changed it).
     reload_calendar: bool = False
+    # The statutory limit is a rung of its own even on the deadline's instant (False: the earlier
+    # rule, for the computations that requests started before it recorded).
+    statutory_rung: bool = False
 
 
 @dataclass

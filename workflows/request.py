@@ -84,6 +84,11 @@ BOUND_COMMANDS = "bound-commands"
 # Patch: only the supervisor of the office holding the stage approves its extension
 # (docs/design.md §2).
 EXTENSION_BY_HEAD = "extension-approved-by-own-tier"
+# Patch: the statutory limit is a rung of its own even when it falls on the deadline (equal limits,
+# an extension capped at statutory); before it, the clock reported no statutory deadline then.
+STATUTORY_OWN_RUNG = "statutory-own-rung"
+# Patch: a calendar change recomputes the promise to the resident (``expected_at``) too.
+EXPECTED_FOLLOWS_CALENDAR = "expected-follows-calendar"
 
 
 @dataclass
@@ -125,6 +130,9 @@ class ResidentRequestWorkflow:
         self._bound_commands = workflow.patched(BOUND_COMMANDS)
         self._extension_by_head = workflow.patched(EXTENSION_BY_HEAD)
         self._used_commands: set[str] = set()
+        # How ``expected_at`` was last computed, to compute it again when the calendar changes.
+        # Bookkeeping only, rebuilt the same way on replay.
+        self._expected: ClockQuery | None = None
         self._state = RequestState(
             id=inp.request_id,
             item=inp.item.code,
@@ -399,6 +407,8 @@ class ResidentRequestWorkflow:
         clocks.apply_shifts(self._state, result.shifts)
         for clock in s.clocks:
             clock.paused_days += result.shifted_working_days
+        if self._expected is not None and self._expected.after is None:
+            self._expected.paused_days += result.shifted_working_days
         self._move(tx, cmd, s.stage, note=f"paused {result.shifted_working_days} working days")
 
     async def _do_request_extension(self, cmd: ActionCommand, tx: _Tx) -> None:
@@ -491,8 +501,15 @@ class ResidentRequestWorkflow:
             for c in running
             if c.query is not None
         ]
+        expected = self._expected_again(queries)
+        if expected is not None:
+            queries.append(expected)
         result = await self._compute(DeadlineBatch(clocks=queries, reload_calendar=True))
         changed = rungs_moved = False
+        if expected is not None:
+            times = result.clocks.pop()
+            changed = times.deadline != self._state.expected_at
+            self._state.expected_at = times.deadline
         for clock, times in zip(running, result.clocks, strict=True):
             before = (clock.deadline, clock.statutory, clock.provisional)
             rungs = (clock.reminder_at, clock.yellow_at)
@@ -502,6 +519,18 @@ class ResidentRequestWorkflow:
         # A moved reminder or yellow instant alone is a change too: uncommitted, the read model
         # kept the old one and the ladder's timer was not reset, so the rung fired off time.
         return changed or (rungs_moved and workflow.patched(RECOMPUTE_EVERY_INSTANT))
+
+    def _expected_again(self, queries: list[ClockQuery]) -> ClockQuery | None:
+        """The promise to the resident, to compute again with the clocks; None when it is not
+        (decided, or a request started before it was)."""
+        expected = self._expected
+        if expected is None or self._state.expected_at is None:
+            return None
+        if expected.after is not None and all(q.name != expected.after for q in queries):
+            return None
+        if not workflow.patched(EXPECTED_FOLLOWS_CALENDAR):
+            return None
+        return expected
 
     # --- transitions shared by several actions ------------------------------------------------
 
@@ -555,6 +584,7 @@ class ResidentRequestWorkflow:
             [clocks.query(ClockName.DELIVERY, tx.now, [clocks.wd(self._policy.delivery_days)])],
             offices={ClockName.DELIVERY: s.village},
         )
+        self._expected = None  # decided: the delivery clock holds the promise now
 
     async def _after_rating(self, tx: _Tx, actor: Actor) -> None:
         s = self._state
@@ -692,7 +722,7 @@ class ResidentRequestWorkflow:
         result = await self._compute(batch)
         for query, times in zip(batch.clocks, result.clocks, strict=True):
             if query.name == "expected":
-                self._state.expected_at = times.deadline
+                self._state.expected_at, self._expected = times.deadline, query
                 continue
             clocks.drop_clocks(self._state, query.name)
             self._state.clocks.append(
@@ -711,18 +741,13 @@ class ResidentRequestWorkflow:
             )
 
     async def _project_expected(self, tx: _Tx, official_deadline: datetime) -> None:
-        batch = DeadlineBatch(
-            clocks=[
-                clocks.query(
-                    "expected",
-                    official_deadline,
-                    [clocks.wd(self._policy.delivery_days)],
-                    ladder=False,
-                )
-            ]
+        expected = clocks.query(
+            "expected", official_deadline, [clocks.wd(self._policy.delivery_days)], ladder=False
         )
-        result = await self._compute(batch)
+        result = await self._compute(DeadlineBatch(clocks=[expected]))
         self._state.expected_at = result.clocks[0].deadline
+        # From now on the promise follows the (extended) official deadline.
+        self._expected = replace(expected, after=ClockName.OFFICIAL)
 
     # --- state changes, history and ledger -----------------------------------------------------
 
@@ -897,6 +922,7 @@ class ResidentRequestWorkflow:
     async def _compute(self, batch: DeadlineBatch) -> DeadlineResult:
         batch.reminder_days = self._policy.reminder_days
         batch.yellow_fraction = self._policy.yellow_fraction
+        batch.statutory_rung = workflow.patched(STATUTORY_OWN_RUNG)
         result: DeadlineResult = await workflow.execute_local_activity(
             "compute_deadlines",
             batch,

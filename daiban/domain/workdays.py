@@ -252,8 +252,15 @@ class WorkdayCalendar:
         *,
         reminder_days: int = 1,
         yellow_fraction: float = 0.9,
+        statutory_own_rung: bool = True,
     ) -> Ladder:
-        """Reminder, yellow card, red card (the deadline) and statutory limit of one clock."""
+        """Reminder, yellow card, red card (the deadline) and statutory limit of one clock.
+
+        The statutory limit is a rung of its own (the city's supervision office hears of it), even
+        when it falls on the deadline: an item whose two limits are equal, or a deadline extended up
+        to the statutory one. ``statutory_own_rung=False`` is the earlier rule, kept for requests
+        whose workflow started before it, which dropped a statutory limit not after the deadline.
+        """
         if reminder_days < 0:
             raise ValueError(f"reminder_days must be >= 0, got {reminder_days}")
         if not 0.0 <= yellow_fraction <= 1.0:
@@ -274,7 +281,7 @@ class WorkdayCalendar:
         statutory_at: datetime | None = None
         if statutory is not None:
             local_statutory = self._local(statutory)
-            if local_statutory > red:
+            if statutory_own_rung or local_statutory > red:
                 statutory_at = local_statutory
 
         return Ladder(

@@ -47,3 +47,13 @@ def test_a_bad_query_fails_without_retry() -> None:
     with pytest.raises(ApplicationError) as info:
         run(DeadlineBatch(clocks=[ClockQuery("x", MON, [LimitSpec(-1)])]))
     assert info.value.type == INVALID_DEADLINE_QUERY and info.value.non_retryable
+
+
+def test_a_clock_may_start_where_another_of_the_batch_ends() -> None:
+    official = ClockQuery("official", MON, [LimitSpec(5)])
+    # The start given is ignored: delivery follows the official clock (Mon 14 Dec) by 2 days.
+    delivery = ClockQuery("expected", MON, [LimitSpec(2)], ladder=False, after="official")
+    result = run(DeadlineBatch(clocks=[official, delivery]))
+    assert [t.deadline.day for t in result.clocks] == [14, 16]
+    with pytest.raises(ApplicationError):  # the clock it follows must come first
+        run(DeadlineBatch(clocks=[delivery, official]))

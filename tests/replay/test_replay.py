@@ -29,7 +29,8 @@ from workflows.request import ResidentRequestWorkflow
 # the same paths through the API before commands were bound to their request; unbound:
 # commands neither bound to their request nor single-use, and extensions approved by any
 # supervisor over the request, before the bound-commands and extension-approved-by-own-tier
-# patches).
+# patches; before-statutory-rung: every path of the release before the statutory limit was a rung
+# of its own on the deadline's instant and before ``expected_at`` followed a calendar change).
 HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
 
 

@@ -45,6 +45,8 @@ PATCHES = (
     request.RECOMPUTE_EVERY_INSTANT,
     request.BOUND_COMMANDS,
     request.EXTENSION_BY_HEAD,
+    request.STATUTORY_OWN_RUNG,
+    request.EXPECTED_FOLLOWS_CALENDAR,
 )
 
 
