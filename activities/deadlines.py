@@ -7,7 +7,7 @@ a running workflow non-deterministic; it only affects clocks started after the c
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -19,6 +19,7 @@ from models.contracts import (
     ClockTimes,
     DeadlineBatch,
     DeadlineResult,
+    LadderPolicy,
     LimitSpec,
     ShiftQuery,
 )
@@ -72,7 +73,9 @@ def _with_ladder(
     ladder: bool,
 ) -> ClockTimes:
     times = ClockTimes(name=name, deadline=deadline, provisional=provisional, statutory=statutory)
-    if ladder:
+    if ladder and batch.county is not None:
+        _county_rungs(cal, batch.county, start, times)
+    elif ladder:
         rungs = cal.ladder(
             start,
             deadline,
@@ -84,6 +87,31 @@ def _with_ladder(
         times.reminder_at, times.yellow_at = rungs.reminder_at, rungs.yellow_at
         times.statutory = rungs.statutory_at
     return times
+
+
+def opening_time(policy: LadderPolicy) -> time:
+    return time.fromisoformat(policy.opening)
+
+
+def _county_rungs(
+    cal: WorkdayCalendar, policy: LadderPolicy, start: datetime, times: ClockTimes
+) -> None:
+    """The county ladder's instants (docs/design.md §3), each within office hours: a reminder
+    before the deadline, the optional warning at a share of the office time, the yellow card at
+    the deadline and the statutory rung at the statutory deadline, always its own."""
+    opening = opening_time(policy)
+    rungs = cal.ladder(
+        start,
+        times.deadline,
+        times.statutory,
+        reminder_days=policy.reminder_days,
+        yellow_fraction=0.0,
+    )
+    if rungs.reminder_at is not None:
+        times.reminder_at = cal.office_instant(rungs.reminder_at, opening)
+    if policy.warning_share is not None:
+        times.warning_at = cal.office_share(start, times.deadline, policy.warning_share, opening)
+    times.yellow_at = cal.office_instant(times.deadline, opening)
 
 
 def shifted_times(
@@ -118,7 +146,14 @@ def compute(cal: WorkdayCalendar, batch: DeadlineBatch) -> DeadlineResult:
                 raise ValueError(f"clock {q.name!r} follows {q.after!r}, not earlier in the batch")
             q = replace(q, start=before.deadline)
         computed.append(clock_times(cal, batch, q))
+    respond_by: list[datetime] = []
+    if batch.orders:
+        if batch.county is None:
+            raise ValueError("supervision orders need the county ladder's office hours")
+        opening = opening_time(batch.county)
+        respond_by = [cal.respond_by(q.issued_at, q.days, opening) for q in batch.orders]
     return DeadlineResult(
+        respond_by=respond_by,
         clocks=computed,
         shifts=[shifted_times(cal, batch, q, paused if q.since else 0) for q in batch.shifts],
         shifted_working_days=paused,

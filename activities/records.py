@@ -20,7 +20,8 @@ from activities.notify import Courier
 from daiban.domain.sms import county_texts
 from daiban.store.db import session_scope, upsert_request
 from daiban.store.ledger import append_events
-from models.contracts import Level, Notification, RequestState, TransitionRecord
+from daiban.store.orders import record_orders
+from models.contracts import Level, Notification, RecordResult, RequestState, TransitionRecord
 from models.db import OutboxRow, RatingRow, RequestRow
 from models.documents import to_document
 
@@ -126,23 +127,32 @@ class RecordActivities:
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="record")
 
     @activity.defn(name="record_transition")
-    async def record_transition(self, record: TransitionRecord) -> None:
+    async def record_transition(self, record: TransitionRecord) -> RecordResult:
         # Async, so that a timed-out attempt is cancelled here and Temporal retries it; the
         # abandoned thread may still commit, which the next attempt's idempotent write absorbs.
         # It sends nothing: the courier delivers the queued notifications.
-        await asyncio.get_running_loop().run_in_executor(self._executor, self.write, record)
+        result = await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.write, record
+        )
         if record.notifications and self._courier is not None:
             self._courier.poke()
+        return result
 
-    def write(self, record: TransitionRecord) -> None:
-        """The transition's one transaction: ledger rows, read-model row, rating, outbox rows."""
+    def write(self, record: TransitionRecord) -> RecordResult:
+        """The transition's one transaction: ledger rows, read-model row, supervision orders (new
+        ones numbered), rating, outbox rows. Answers the numbers it gave."""
         state = record.state
         with session_scope(self._engine) as session:
             append_events(session, state.id, record.events)
+            numbers = record_orders(session, state, self._source.tz)
+            # The recorded document shows the numbers the workflow learns from this answer.
+            for order in state.orders:
+                order.number = order.number or numbers.get(order.key)
             upsert_request(session, project(state, self._source), self._source.tz)
             _save_rating(session, state)
             # Texts as the county sends them (its templates, docs/design.md §3).
             _queue(session, state.id, county_texts(record, self._source.tz))
+        return RecordResult(order_numbers=numbers)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False)

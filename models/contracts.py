@@ -42,6 +42,7 @@ class Level(StrEnum):
 
     NONE = "none"
     REMINDER = "reminder"
+    WARNING = "warning"  # the county ladder's optional early warning (预警)
     YELLOW = "yellow"
     RED = "red"
     STATUTORY = "statutory"
@@ -111,6 +112,19 @@ class ItemSpec:
 
 
 @dataclass
+class LadderPolicy:
+    """The county's escalation ladder (docs/design.md §3): a reminder before the deadline, an
+    optional warning at a share of the limit's office time, a yellow card with a supervision order
+    when the deadline passes, a red card when the order goes unanswered. No rung fires outside
+    office hours (``opening`` to the calendar's closing time, on working days)."""
+
+    reminder_days: int = 1
+    warning_share: float | None = None  # None: no warning rung
+    order_response_days: int = 2
+    opening: str = "08:30"  # HH:MM, local
+
+
+@dataclass
 class Policy:
     """The windows and thresholds of docs/design.md §2–§4, snapshotted at submission from the
     settings."""
@@ -126,6 +140,9 @@ class Policy:
     reminder_days: int = 1
     yellow_fraction: float = 0.9
     default_rating: int = 3
+    # The county ladder; None in the snapshots of requests submitted before it, which keep the
+    # earlier one (a yellow card at ``yellow_fraction`` of the limit, a red card at the deadline).
+    ladder: LadderPolicy | None = None
 
 
 @dataclass
@@ -183,6 +200,33 @@ class Clock:
     query: ClockQuery | None = None
     paused_days: int = 0  # working days added by pauses (deadline and statutory)
     extended_days: int = 0  # working days added by an approved extension (deadline only)
+    warning_at: datetime | None = None
+    # Rungs of the county ladder: the yellow card at the deadline, no red card at the deadline.
+    county: bool = False
+
+
+@dataclass
+class SupervisionOrder:
+    """A supervision order (督办单): issued by a yellow card or by a supervisor, answered by the
+    addressed office, accepted or returned by the issuing office (docs/design.md §3)."""
+
+    key: str  # the request's own name for it, stable from issue
+    issuing_office: str
+    office: str  # the office it is addressed to
+    reason: str
+    issued_at: datetime
+    issued_by: str
+    respond_by: datetime
+    clock: str | None = None  # the clock whose yellow card issued it
+    number: str | None = None  # gapless per issuing office and year, assigned when recorded
+    status: str = "open"  # open | replied | closed
+    reply: str | None = None
+    replied_at: datetime | None = None
+    replied_by: str | None = None
+    returned: int = 0  # times the issuing office returned a reply
+    overdue: bool = False  # its red card fired
+    outcome: str | None = None  # accepted | request_closed
+    closed_at: datetime | None = None
 
 
 @dataclass
@@ -276,6 +320,9 @@ class RequestState:
     escalations: list[Escalation] = field(default_factory=list)
     clocks: list[Clock] = field(default_factory=list)
     version: int = 0
+    orders: list[SupervisionOrder] = field(default_factory=list)
+    # Submitted under the county ladder: supervision orders exist (docs/design.md §3).
+    county_ladder: bool = False
 
 
 # --- updates -----------------------------------------------------------------------------------
@@ -300,6 +347,8 @@ class ActionCommand:
     # encrypted payload, so that nobody can bind a command to another request (docs/design.md §6).
     request_id: str | None = None
     command_id: str | None = None
+    order: str | None = None  # a supervision order's number (reply_order, review_order)
+    accepted: bool | None = None  # review_order: the reply is accepted, or returned
 
 
 # --- activities --------------------------------------------------------------------------------
@@ -322,6 +371,14 @@ class ShiftQuery:
 
 
 @dataclass
+class OrderQuery:
+    """A supervision order's response deadline: ``days`` working days after ``issued_at``."""
+
+    issued_at: datetime
+    days: int
+
+
+@dataclass
 class DeadlineBatch:
     clocks: list[ClockQuery] = field(default_factory=list)
     shifts: list[ShiftQuery] = field(default_factory=list)
@@ -332,6 +389,9 @@ class DeadlineBatch:
     # The statutory limit is a rung of its own even on the deadline's instant (False: the earlier
     # rule, for the computations that requests started before it recorded).
     statutory_rung: bool = False
+    # The county ladder (None: the earlier one) and supervision orders' response deadlines.
+    county: LadderPolicy | None = None
+    orders: list[OrderQuery] = field(default_factory=list)
 
 
 @dataclass
@@ -342,6 +402,7 @@ class ClockTimes:
     statutory: datetime | None = None
     reminder_at: datetime | None = None
     yellow_at: datetime | None = None
+    warning_at: datetime | None = None
 
 
 @dataclass
@@ -349,6 +410,7 @@ class DeadlineResult:
     clocks: list[ClockTimes]
     shifts: list[ClockTimes]
     shifted_working_days: int = 0
+    respond_by: list[datetime] = field(default_factory=list)
 
 
 @dataclass
@@ -385,3 +447,10 @@ class TransitionRecord:
     state: RequestState
     events: list[LedgerEvent] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
+
+
+@dataclass
+class RecordResult:
+    """What the recording assigned: the numbers of supervision orders first recorded by it."""
+
+    order_numbers: dict[str, str] = field(default_factory=dict)  # order key -> number

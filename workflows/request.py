@@ -38,19 +38,22 @@ from models.contracts import (
     Expiry,
     ExtensionInfo,
     HistoryEntry,
+    LadderPolicy,
     LedgerEvent,
     Level,
     LimitSpec,
     Notification,
+    OrderQuery,
     PauseInfo,
     RatingInfo,
     RequestInput,
     RequestState,
     Role,
     Stage,
+    SupervisionOrder,
     TransitionRecord,
 )
-from workflows import clocks
+from workflows import clocks, orders
 from workflows.notice import CST, service_notice
 from workflows.timeouts import (
     COMPUTE_RETRY,
@@ -89,6 +92,10 @@ EXTENSION_BY_HEAD = "extension-approved-by-own-tier"
 STATUTORY_OWN_RUNG = "statutory-own-rung"
 # Patch: a calendar change recomputes the promise to the resident (``expected_at``) too.
 EXPECTED_FOLLOWS_CALENDAR = "expected-follows-calendar"
+# Patch: the county ladder of the request's policy snapshot (docs/design.md §3): a yellow card at
+# the deadline with a supervision order, a red card when the order goes unanswered. A request
+# submitted before it (no ladder in its snapshot) keeps the earlier ladder.
+COUNTY_LADDER = "county-ladder"
 
 
 @dataclass
@@ -129,6 +136,7 @@ class ResidentRequestWorkflow:
         # the unbound commands its history holds (a validator may not call ``patched``).
         self._bound_commands = workflow.patched(BOUND_COMMANDS)
         self._extension_by_head = workflow.patched(EXTENSION_BY_HEAD)
+        self._county = inp.policy.ladder is not None and workflow.patched(COUNTY_LADDER)
         self._used_commands: set[str] = set()
         # How ``expected_at`` was last computed, to compute it again when the calendar changes.
         # Bookkeeping only, rebuilt the same way on replay.
@@ -151,6 +159,7 @@ class ResidentRequestWorkflow:
             updated_at=now,
             materials=list(inp.materials),
             note=inp.note,
+            county_ladder=self._county,
         )
 
     # --- Temporal surface ----------------------------------------------------------------------
@@ -638,6 +647,11 @@ class ResidentRequestWorkflow:
                     await self._expire(clock, tx)
                 else:
                     self._escalate(clock, level, at, tx)
+                    if level == Level.YELLOW and clock.county:
+                        await self._order_from_yellow(clock, at, tx)
+        for order in clocks.orders_due(self._state):
+            if order.respond_by <= tx.now:
+                self._order_overdue(order, tx)
         if tx.events:
             await self._commit(tx)
 
@@ -667,6 +681,148 @@ class ResidentRequestWorkflow:
         message = f"【{level}】{s.item_name} {clock.name} 期限 {deadline.isoformat()}"
         for office, role in clocks.recipients(s, clock.office, level):
             self._notify(tx, office, role, message, level=level)
+
+    # --- supervision orders (督办单) -----------------------------------------------------------
+
+    async def _issue_order(
+        self,
+        tx: _Tx,
+        actor: Actor,
+        *,
+        issuing_office: str,
+        office: str,
+        reason: str,
+        days: int | None,
+        clock: str | None = None,
+        since: datetime | None = None,
+    ) -> SupervisionOrder:
+        """``since``: the instant the response time counts from (the yellow card's rung, which
+        the timer fires a little after), by default now."""
+        ladder = self._policy_ladder()
+        respond_by = await self._respond_by(since or tx.now, days or ladder.order_response_days)
+        order = orders.new_order(
+            self._state,
+            issuing_office=issuing_office,
+            office=office,
+            reason=reason,
+            issued_at=tx.now,
+            issued_by=actor.sub,
+            respond_by=respond_by,
+            clock=clock,
+        )
+        role = "agent" if office == self._state.village else "staff"
+        self._notify(
+            tx,
+            office,
+            role,
+            f"督办单：{self._state.item_name} {reason}，请于 {respond_by.isoformat()} 前答复",
+        )
+        return order
+
+    async def _respond_by(self, since: datetime, days: int) -> datetime:
+        result = await self._compute(DeadlineBatch(orders=[OrderQuery(since, days)]))
+        return result.respond_by[0]
+
+    async def _order_from_yellow(self, clock: Clock, at: datetime, tx: _Tx) -> None:
+        """The yellow card is an order from the office above to finish by a date."""
+        s = self._state
+        reason = f"{clock.name} 期限 {clock.deadline.isoformat()} 已过，限期办结"
+        order = await self._issue_order(
+            tx,
+            SYSTEM,
+            issuing_office=clocks.tier_above(s, clock.office),
+            office=clock.office,
+            reason=reason,
+            days=None,
+            clock=clock.name,
+            since=at,
+        )
+        note = f"{orders.label(order)} to {order.office}: {reason}"
+        self._history(tx, SYSTEM, "issue_order", s.stage, s.stage, note)
+        self._event(
+            tx,
+            SYSTEM,
+            "action",
+            "issue_order",
+            office=order.issuing_office,
+            deadline=order.respond_by,
+            note=note,
+        )
+
+    def _order_overdue(self, order: SupervisionOrder, tx: _Tx) -> None:
+        """An order still open at its response deadline: the red card, and accountability."""
+        s = self._state
+        order.overdue = True
+        s.red_flag = True
+        s.escalations.append(
+            Escalation(
+                at=tx.now,
+                clock="order",
+                level=Level.RED,
+                deadline=order.respond_by,
+                office=order.office,
+            )
+        )
+        self._event(
+            tx,
+            SYSTEM,
+            "escalation",
+            None,
+            level=Level.RED,
+            clock="order",
+            deadline=order.respond_by,
+            office=order.office,
+            note=f"supervision order {orders.label(order)} unanswered (问责)",
+        )
+        message = f"【red】{s.item_name} 督办单 {orders.label(order)} 逾期未答复"
+        for office, role in clocks.recipients(s, order.office, Level.RED):
+            self._notify(tx, office, role, message, level=Level.RED)
+
+    async def _do_issue_order(self, cmd: ActionCommand, tx: _Tx) -> None:
+        assert cmd.note is not None
+        s = self._state
+        order = await self._issue_order(
+            tx,
+            cmd.actor,
+            issuing_office=cmd.actor.office,
+            office=s.responsible_office,
+            reason=cmd.note,
+            days=cmd.days,
+        )
+        self._move(tx, cmd, s.stage, note=f"{orders.label(order)} to {order.office}: {cmd.note}")
+
+    async def _do_reply_order(self, cmd: ActionCommand, tx: _Tx) -> None:
+        assert cmd.note is not None
+        order = orders.by_number(self._state, cmd.order)
+        order.status, order.reply = "replied", cmd.note
+        order.replied_at, order.replied_by = tx.now, cmd.actor.sub
+        self._move(tx, cmd, self._state.stage, note=f"{order.number}: {cmd.note}")
+        self._notify(
+            tx, order.issuing_office, "supervisor", f"督办单 {order.number} 已答复，请审核"
+        )
+
+    async def _do_review_order(self, cmd: ActionCommand, tx: _Tx) -> None:
+        order = orders.by_number(self._state, cmd.order)
+        if cmd.accepted:
+            order.status, order.outcome, order.closed_at = "closed", orders.ACCEPTED, tx.now
+            note, message = f"{order.number}: accepted", f"督办单 {order.number} 已办结"
+        else:
+            order.respond_by = await self._respond_by(
+                tx.now, cmd.days or self._policy_ladder().order_response_days
+            )
+            # Open again with a new response deadline, which raises its own red card if missed.
+            order.status, order.returned, order.overdue = "open", order.returned + 1, False
+            when = order.respond_by.isoformat()
+            note = f"{order.number}: returned, respond by {when}"
+            message = f"督办单 {order.number} 答复被退回，请于 {when} 前重新答复"
+        self._move(tx, cmd, self._state.stage, note=note + (f" ({cmd.note})" if cmd.note else ""))
+        role = "agent" if order.office == self._state.village else "staff"
+        self._notify(tx, order.office, role, message)
+
+    def _policy_ladder(self) -> LadderPolicy:
+        ladder = self._policy.ladder
+        assert ladder is not None  # orders exist under the county ladder only
+        return ladder
 
     async def _expire(self, clock: Clock, tx: _Tx) -> None:
         s = self._state
@@ -737,6 +893,8 @@ class ResidentRequestWorkflow:
                     yellow_at=times.yellow_at,
                     expiry=(expiry or {}).get(query.name, Expiry.ESCALATE),
                     query=query,
+                    warning_at=times.warning_at,
+                    county=self._county,
                 )
             )
 
@@ -870,6 +1028,10 @@ class ResidentRequestWorkflow:
 
     async def _commit(self, tx: _Tx) -> None:
         s = self._state
+        if s.status == "closed":
+            for order in orders.close_open(s, tx.now):
+                note = f"{orders.label(order)}: request closed"
+                self._event(tx, SYSTEM, "action", "close_order", office=order.office, note=note)
         s.version += 1
         s.updated_at = tx.now
         self._refresh_derived()
@@ -879,12 +1041,14 @@ class ResidentRequestWorkflow:
             # transition is committed. A local activity runs inside that task: when the task was
             # lost (worker killed, server restarted) its write stayed in the ledger and the read
             # model for a transition the workflow never made.
-            await workflow.execute_activity(
+            recorded = await workflow.execute_activity(
                 "record_transition",
                 record,
                 start_to_close_timeout=RECORD_TIMEOUT,
                 retry_policy=RECORD_RETRY,
             )
+            if isinstance(recorded, dict):  # the numbers given to orders it recorded first
+                orders.assign_numbers(s, dict(recorded.get("order_numbers") or {}))
         else:
             await workflow.execute_local_activity(
                 "record_transition",
@@ -923,6 +1087,7 @@ class ResidentRequestWorkflow:
         batch.reminder_days = self._policy.reminder_days
         batch.yellow_fraction = self._policy.yellow_fraction
         batch.statutory_rung = workflow.patched(STATUTORY_OWN_RUNG)
+        batch.county = self._policy.ladder if self._county else None
         result: DeadlineResult = await workflow.execute_local_activity(
             "compute_deadlines",
             batch,

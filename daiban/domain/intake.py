@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from daiban.core.settings import Settings
 from daiban.domain.catalog import ServiceItem
-from models.contracts import ItemSpec, LimitSpec, Policy
+from models.contracts import ItemSpec, LadderPolicy, LimitSpec, Policy
 
 
 def item_spec(item: ServiceItem) -> ItemSpec:
@@ -32,4 +32,10 @@ def policy(settings: Settings) -> Policy:
         reminder_days=settings.reminder_working_days_before,
         yellow_fraction=settings.yellow_fraction,
         default_rating=settings.default_rating,
+        ladder=LadderPolicy(
+            reminder_days=settings.reminder_working_days_before,
+            warning_share=settings.warning_share,
+            order_response_days=settings.order_response_days,
+            opening=settings.opening_time.strftime("%H:%M"),
+        ),
     )

@@ -30,7 +30,8 @@ from workflows.request import ResidentRequestWorkflow
 # commands neither bound to their request nor single-use, and extensions approved by any
 # supervisor over the request, before the bound-commands and extension-approved-by-own-tier
 # patches; before-statutory-rung: every path of the release before the statutory limit was a rung
-# of its own on the deadline's instant and before ``expected_at`` followed a calendar change).
+# of its own on the deadline's instant, before ``expected_at`` followed a calendar change and
+# before the county ladder with its supervision orders; their requests keep the earlier ladder).
 HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
 
 

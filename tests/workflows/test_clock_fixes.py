@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from daiban.store.calendar import load_calendar_year
 from daiban.store.db import session_scope
 from daiban.store.recompute import signal_open_requests
@@ -41,29 +43,41 @@ async def fired_at(harness: Harness, rid: str, at: str, levels: set[str]) -> Non
     }
 
 
-async def test_equal_limits_still_have_a_statutory_rung(harness: Harness) -> None:
+# The rung at the deadline: the county ladder's yellow card, the earlier ladder's red card.
+LADDERS = pytest.mark.parametrize(
+    ("earlier", "at_deadline"), [(False, "yellow"), (True, "red")], ids=["county", "earlier"]
+)
+
+
+@LADDERS
+async def test_equal_limits_still_have_a_statutory_rung(
+    harness: Harness, earlier: bool, at_deadline: str
+) -> None:
     # zhaijidi: promised and statutory both 20 working days from Mon 4 March 09:00: 5–8, 11–15,
     # 18–22, 25–29 March, 1 April → Mon 1 April 17:00, both.
-    rid = await harness.submit("zhaijidi")
+    rid = await harness.submit("zhaijidi", earlier_ladder=earlier)
     await harness.act(rid, "handoff", AGENT)
     state = await harness.act(rid, "accept", TOWNSHIP_STAFF)
     official = next(c for c in state.clocks if c.name == "official")
     assert official.deadline == official.statutory == cst("2030-04-01 17:00")
-    await fired_at(harness, rid, "2030-04-01 17:00", {"red", "statutory"})
+    await fired_at(harness, rid, "2030-04-01 17:00", {at_deadline, "statutory"})
     assert (await harness.state(rid)).overdue == "statutory"
 
 
-async def test_an_extension_capped_at_statutory_keeps_the_statutory_rung(harness: Harness) -> None:
+@LADDERS
+async def test_an_extension_capped_at_statutory_keeps_the_statutory_rung(
+    harness: Harness, earlier: bool, at_deadline: str
+) -> None:
     # linshi-jiuzhu: 10 working days (Mon 18 March), statutory 20 (Mon 1 April); 15 more days
     # are capped at the statutory limit.
-    rid = await harness.submit()
+    rid = await harness.submit(earlier_ladder=earlier)
     await harness.act(rid, "handoff", AGENT)
     await harness.act(rid, "accept", TOWNSHIP_STAFF)
     await harness.act(rid, "request_extension", TOWNSHIP_STAFF, days=15, note="需入户调查")
     state = await harness.act(rid, "approve_extension", TOWNSHIP_SUPERVISOR)
     official = next(c for c in state.clocks if c.name == "official")
     assert official.deadline == official.statutory == cst("2030-04-01 17:00")
-    await fired_at(harness, rid, "2030-04-01 17:00", {"red", "statutory"})
+    await fired_at(harness, rid, "2030-04-01 17:00", {at_deadline, "statutory"})
 
 
 async def test_expected_at_follows_a_calendar_change(harness: Harness) -> None:

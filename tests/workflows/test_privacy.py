@@ -47,6 +47,7 @@ PATCHES = (
     request.EXTENSION_BY_HEAD,
     request.STATUTORY_OWN_RUNG,
     request.EXPECTED_FOLLOWS_CALENDAR,
+    request.COUNTY_LADDER,
 )
 
 
