@@ -41,6 +41,13 @@ def _until(cal: WorkdayCalendar, day: date) -> Deadline:
     return Deadline(at=datetime.combine(due, cal.closing, tzinfo=cal.tz), provisional=provisional)
 
 
+def _extend(cal: WorkdayCalendar, statutory: datetime, extension: LimitSpec) -> datetime:
+    """The statutory deadline moved out by a lawful extension, in the extension's unit."""
+    if extension.unit == "natural":
+        return cal.deadline(statutory, extension.limit, "natural").at
+    return cal.shift(statutory, extension.limit).at
+
+
 def clock_times(cal: WorkdayCalendar, batch: DeadlineBatch, query: ClockQuery) -> ClockTimes:
     if query.until is not None:
         d = _until(cal, date.fromisoformat(query.until))
@@ -55,6 +62,8 @@ def clock_times(cal: WorkdayCalendar, batch: DeadlineBatch, query: ClockQuery) -
         deadline, provisional = moved.at, provisional or moved.provisional
         if statutory is not None:
             statutory = cal.shift(statutory, query.paused_days).at
+            if query.statutory_extension is not None:
+                statutory = _extend(cal, statutory, query.statutory_extension)
             if query.extended_days and deadline > statutory:
                 deadline = statutory
     return _with_ladder(
@@ -122,10 +131,14 @@ def shifted_times(
     deadline, provisional = moved.at, moved.provisional
     statutory = query.statutory
     if statutory is not None and paused_days:
-        # A pause stops every clock, the statutory one included; an extension does not move it.
+        # A pause stops every clock, the statutory one included; an extension does not move it,
+        # unless it is the item's lawful one, which moves it once and caps the deadline there.
         statutory = cal.shift(statutory, paused_days).at
-    if query.cap is not None and deadline > query.cap:
-        deadline = query.cap
+    cap = query.cap
+    if statutory is not None and query.statutory_extension is not None:
+        statutory = cap = _extend(cal, statutory, query.statutory_extension)
+    if cap is not None and deadline > cap:
+        deadline = cap
     return _with_ladder(
         cal, batch, query.name, query.start, deadline, statutory, provisional, query.ladder
     )

@@ -281,11 +281,12 @@ def _condition(name: str, state: RequestState, cmd: ActionCommand | None) -> boo
     if name == "extension_pending":
         return state.extension is not None and state.extension.status == "pending"
     if name == "headroom":
+        # Room below the statutory deadline, or a lawful extension that will move it.
         official = _clock(state, "official")
         return (
             official is not None
             and official.statutory is not None
-            and official.deadline < official.statutory
+            and (official.deadline < official.statutory or state.lawful_extension is not None)
         )
     if name == "orders":
         return state.county_ladder

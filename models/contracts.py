@@ -109,6 +109,8 @@ class ItemSpec:
     promised: LimitSpec
     statutory: LimitSpec | None = None
     materials: list[str] = field(default_factory=list)
+    # The lawful extension (延期) of the statutory limit, granted once; None: the rules allow none.
+    extension: LimitSpec | None = None
 
 
 @dataclass
@@ -181,6 +183,8 @@ class ClockQuery:
     # Start where this clock of the same batch ends instead of at ``start`` (the promise to the
     # resident after an extension: the official deadline, then delivery).
     after: str | None = None
+    # The lawful extension granted: the statutory deadline moves out by it (and caps the deadline).
+    statutory_extension: LimitSpec | None = None
 
 
 @dataclass
@@ -203,6 +207,7 @@ class Clock:
     warning_at: datetime | None = None
     # Rungs of the county ladder: the yellow card at the deadline, no red card at the deadline.
     county: bool = False
+    statutory_extension: LimitSpec | None = None  # the lawful extension granted to this clock
 
 
 @dataclass
@@ -323,6 +328,9 @@ class RequestState:
     orders: list[SupervisionOrder] = field(default_factory=list)
     # Submitted under the county ladder: supervision orders exist (docs/design.md §3).
     county_ladder: bool = False
+    # The item's lawful extension, for requests whose extensions move the statutory deadline
+    # (None: the item allows none, or the request started before they did).
+    lawful_extension: LimitSpec | None = None
 
 
 # --- updates -----------------------------------------------------------------------------------
@@ -368,6 +376,8 @@ class ShiftQuery:
     extra_days: int = 0
     cap: datetime | None = None
     ladder: bool = True
+    # A lawful extension: the statutory deadline moves out by it and caps the deadline.
+    statutory_extension: LimitSpec | None = None
 
 
 @dataclass

@@ -96,6 +96,10 @@ EXPECTED_FOLLOWS_CALENDAR = "expected-follows-calendar"
 # the deadline with a supervision order, a red card when the order goes unanswered. A request
 # submitted before it (no ladder in its snapshot) keeps the earlier ladder.
 COUNTY_LADDER = "county-ladder"
+# Patch: an approved extension is the item's lawful one (docs/design.md §2): the statutory deadline
+# moves out by it once, the promised deadline at most to the new statutory one, and the resident
+# is told. Before it, the statutory deadline never moved.
+LAWFUL_EXTENSION = "lawful-extension"
 
 
 @dataclass
@@ -137,6 +141,7 @@ class ResidentRequestWorkflow:
         self._bound_commands = workflow.patched(BOUND_COMMANDS)
         self._extension_by_head = workflow.patched(EXTENSION_BY_HEAD)
         self._county = inp.policy.ladder is not None and workflow.patched(COUNTY_LADDER)
+        lawful = inp.item.extension is not None and workflow.patched(LAWFUL_EXTENSION)
         self._used_commands: set[str] = set()
         # How ``expected_at`` was last computed, to compute it again when the calendar changes.
         # Bookkeeping only, rebuilt the same way on replay.
@@ -160,6 +165,7 @@ class ResidentRequestWorkflow:
             materials=list(inp.materials),
             note=inp.note,
             county_ladder=self._county,
+            lawful_extension=inp.item.extension if lawful else None,
         )
 
     # --- Temporal surface ----------------------------------------------------------------------
@@ -433,11 +439,22 @@ class ResidentRequestWorkflow:
         ext = s.extension
         official = clocks.find_clock(self._state, ClockName.OFFICIAL)
         assert ext is not None and official is not None
-        # The promised deadline moves out, never past the statutory one.
+        # The promised deadline moves out, never past the statutory one; a lawful extension moves
+        # the statutory one first.
         official.extended_days += ext.days
         query = clocks.shift_query(official, extra_days=ext.days, cap=official.statutory)
+        if s.lawful_extension is not None:
+            official.statutory_extension = query.statutory_extension = s.lawful_extension
         result = await self._compute(DeadlineBatch(shifts=[query]))
         clocks.apply_shifts(self._state, result.shifts)
+        if s.lawful_extension is not None:  # the resident is told the reason and the new date
+            self._notify(
+                tx,
+                s.village,
+                "agent",
+                f"延期告知：{s.item_name} 因{ext.reason}延期，"
+                f"新的办理期限 {official.deadline.isoformat()}，请告知申请人",
+            )
         ext.status, ext.approved_by, ext.new_deadline = "approved", cmd.actor.sub, official.deadline
         official.fired = [lv for lv in official.fired if lv == Level.STATUTORY]
         await self._project_expected(tx, official.deadline)
@@ -506,7 +523,12 @@ class ResidentRequestWorkflow:
         if not running:
             return False
         queries = [
-            replace(c.query, paused_days=c.paused_days, extended_days=c.extended_days)
+            replace(
+                c.query,
+                paused_days=c.paused_days,
+                extended_days=c.extended_days,
+                statutory_extension=c.statutory_extension,
+            )
             for c in running
             if c.query is not None
         ]

@@ -8,7 +8,7 @@ from models.contracts import ItemSpec, LadderPolicy, LimitSpec, Policy
 
 
 def item_spec(item: ServiceItem) -> ItemSpec:
-    statutory = item.limits.statutory
+    statutory, extension = item.limits.statutory, item.limits.extension
     return ItemSpec(
         code=item.code,
         name=item.name,
@@ -16,6 +16,7 @@ def item_spec(item: ServiceItem) -> ItemSpec:
         promised=LimitSpec(item.limits.promised.limit, item.limits.promised.unit),
         statutory=LimitSpec(statutory.limit, statutory.unit),
         materials=list(item.materials),
+        extension=LimitSpec(extension.limit, extension.unit) if extension is not None else None,
     )
 
 

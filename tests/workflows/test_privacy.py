@@ -48,6 +48,7 @@ PATCHES = (
     request.STATUTORY_OWN_RUNG,
     request.EXPECTED_FOLLOWS_CALENDAR,
     request.COUNTY_LADDER,
+    request.LAWFUL_EXTENSION,
 )
 
 
