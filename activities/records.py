@@ -9,7 +9,9 @@ rows), so Temporal may retry it at will.
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
+from datetime import tzinfo
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -17,13 +19,24 @@ from temporalio import activity
 
 from activities.calendar_source import CalendarSource
 from activities.notify import Courier
+from daiban.domain.notices import NoticeContentError
 from daiban.domain.sms import county_texts
 from daiban.store.db import session_scope, upsert_request
 from daiban.store.ledger import append_events
+from daiban.store.notices import issue_notice
 from daiban.store.orders import record_orders
-from models.contracts import Level, Notification, RecordResult, RequestState, TransitionRecord
+from models.contracts import (
+    LedgerEvent,
+    Level,
+    Notification,
+    RecordResult,
+    RequestState,
+    TransitionRecord,
+)
 from models.db import OutboxRow, RatingRow, RequestRow
 from models.documents import to_document
+
+log = logging.getLogger(__name__)
 
 
 def project(state: RequestState, source: CalendarSource) -> RequestRow:
@@ -64,6 +77,50 @@ def project(state: RequestState, source: CalendarSource) -> RequestRow:
         version=state.version,
         state=to_document(state),
     )
+
+
+def issue_notices(session: Session, record: TransitionRecord, tz: tzinfo) -> list[LedgerEvent]:
+    """Issue the transition's written notices (numbered in this transaction; a retry gets the
+    same ones back) and the ledger rows that carry their numbers and SHA-256. A notice whose
+    content or office is wrong is a bug to fix, not a reason to hold the request: it is logged
+    (without its content) and the transition is recorded without it."""
+    events = []
+    at = {e.key: e.at for e in record.events}
+    for notice in record.notices:
+        issued_at = at.get(notice.key.removesuffix(":notice"), record.state.updated_at)
+        try:
+            row = issue_notice(
+                session,
+                request_id=record.state.id,
+                key=notice.key,
+                office=notice.office,
+                kind=notice.kind,
+                issued_at=issued_at,
+                content=notice.fields,
+                tz=tz,
+            )
+        except NoticeContentError as error:
+            log.error(
+                "notice not issued: %s (request %s, kind %s, field %s)",
+                error.message,
+                record.state.id,
+                notice.kind,
+                error.field,
+            )
+            continue
+        events.append(
+            LedgerEvent(
+                key=notice.key,
+                at=issued_at,
+                kind="notice",
+                actor="system",
+                role="system",
+                office=notice.office,
+                action=notice.kind,
+                note=f"{row.number} sha256 {row.sha256}",
+            )
+        )
+    return events
 
 
 def _save_rating(session: Session, state: RequestState) -> None:
@@ -144,6 +201,7 @@ class RecordActivities:
         state = record.state
         with session_scope(self._engine) as session:
             append_events(session, state.id, record.events)
+            append_events(session, state.id, issue_notices(session, record, self._source.tz))
             numbers = record_orders(session, state, self._source.tz)
             # The recorded document shows the numbers the workflow learns from this answer.
             for order in state.orders:

@@ -334,16 +334,26 @@ def allowed_actions(state: RequestState, actor: Actor) -> list[str]:
 
 
 def field_errors(
-    cmd: ActionCommand, today: date | None = None, latest: date | None = None
+    cmd: ActionCommand,
+    today: date | None = None,
+    latest: date | None = None,
+    *,
+    pause_days: bool = True,
 ) -> list[dict[str, str]]:
     """Required and well-formed fields of one command (422 material). ``today`` and ``latest``
-    bound the dates a command names (``latest``: a far date would run off the calendar)."""
+    bound the dates a command names (``latest``: a far date would run off the calendar);
+    ``pause_days``: a pause states its expected duration (False only for the re-check of requests
+    started before written notices, whose histories hold pauses without it)."""
     rule = ACTIONS[cmd.action]
     errors: list[dict[str, str]] = []
     for name in rule.required:
         value = getattr(cmd, name)
         if value is None or (isinstance(value, str | list) and not value):
             errors.append({"field": name, "message": f"{name} is required for {cmd.action}"})
+    if cmd.action == "pause" and pause_days and cmd.expected_days is None:
+        errors.append({"field": "expected_days", "message": "expected_days is required for pause"})
+    if cmd.expected_days is not None and not 1 <= cmd.expected_days <= 366:
+        errors.append({"field": "expected_days", "message": "expected_days must be 1 to 366"})
     if cmd.missing_materials is not None and any(not m.strip() for m in cmd.missing_materials):
         errors.append({"field": "missing_materials", "message": "materials must not be empty"})
     if cmd.action == "pause" and cmd.reason is not None and cmd.reason not in PAUSE_REASONS:
@@ -376,6 +386,7 @@ def check(
     latest: date | None = None,
     *,
     head_is_scope: bool = False,
+    pause_days: bool = True,
 ) -> None:
     """Raise ``ActionRejected`` unless ``cmd`` may be applied to ``state`` now
     (``latest``: the furthest date a field may name; ``head_is_scope``: see ``office_matches``)."""
@@ -400,7 +411,7 @@ def check(
             + (" while the clock is paused" if state.paused else ""),
             allowed,
         )
-    errors = field_errors(cmd, today, latest)
+    errors = field_errors(cmd, today, latest, pause_days=pause_days)
     if errors:
         raise ActionRejected("invalid", "; ".join(e["message"] for e in errors), errors=errors)
     if cmd.action in ("reply_order", "review_order"):

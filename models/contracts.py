@@ -8,6 +8,7 @@ defaults, so that running workflows keep decoding their histories.
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Stage(StrEnum):
@@ -259,6 +260,7 @@ class PauseInfo:
     reason: str
     since: datetime
     note: str | None = None
+    expected_days: int | None = None  # told to the resident (特别程序告知书)
 
 
 @dataclass
@@ -357,6 +359,7 @@ class ActionCommand:
     command_id: str | None = None
     order: str | None = None  # a supervision order's number (reply_order, review_order)
     accepted: bool | None = None  # review_order: the reply is accepted, or returned
+    expected_days: int | None = None  # pause: how long the special procedure is expected to take
 
 
 # --- activities --------------------------------------------------------------------------------
@@ -450,6 +453,18 @@ class Notification:
 
 
 @dataclass
+class NoticeRequest:
+    """A written notice (文书) to issue in the recording transaction (docs/design.md §3): its
+    idempotency key (the action's ledger event key + ``:notice``), issuing office, kind and the
+    kind's own fields with ``item``, ``item_name`` and, for the resident, ``resident_name``."""
+
+    key: str
+    office: str
+    kind: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class TransitionRecord:
     """Everything one transition writes, in one database transaction: ledger rows, the read-model
     row, the rating and the notification outbox. Idempotent by the event keys."""
@@ -457,6 +472,7 @@ class TransitionRecord:
     state: RequestState
     events: list[LedgerEvent] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
+    notices: list[NoticeRequest] = field(default_factory=list)
 
 
 @dataclass

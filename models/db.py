@@ -256,7 +256,7 @@ class LedgerRow(SQLModel, table=True):
         UniqueConstraint("request_id", "seq", name="uq_supervision_ledger_request_seq"),
         UniqueConstraint("request_id", "event_key", name="uq_supervision_ledger_request_event"),
         CheckConstraint(
-            "kind IN ('stage', 'action', 'escalation', 'rating', 'rectification')",
+            "kind IN ('stage', 'action', 'escalation', 'rating', 'rectification', 'notice')",
             name="ck_supervision_ledger_kind",
         ),
         Index("ix_supervision_ledger_office_at", "office", "at"),

@@ -94,7 +94,7 @@ TIERS = ("village", "township", "city")
 # The office tree has one more level, the community service centers that group villages.
 OFFICE_TIERS = ("village", "community", "township", "city")
 CHANNELS = ("proxy_room", "hotline", "web")
-EVENT_KINDS = ("stage", "action", "escalation", "rating", "rectification")
+EVENT_KINDS = ("stage", "action", "escalation", "rating", "rectification", "notice")
 # The checks of daiban.domain.privacy, as far as JSON Schema can say them: an ID number's check
 # digit and birth date are named by the format ``cn-resident-id`` (GB 11643).
 NAME_RULES = _documented(pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
@@ -157,6 +157,7 @@ class ActionIn(BaseModel):
     comment: Comment | None = None
     order: Annotated[str, Field(max_length=64, pattern=NO_NUL)] | None = None
     accepted: bool | None = None
+    expected_days: Annotated[int, Field(ge=1, le=366)] | None = None
 
     @field_validator("action")
     @classmethod

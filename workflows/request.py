@@ -42,6 +42,7 @@ from models.contracts import (
     LedgerEvent,
     Level,
     LimitSpec,
+    NoticeRequest,
     Notification,
     OrderQuery,
     PauseInfo,
@@ -100,6 +101,9 @@ COUNTY_LADDER = "county-ladder"
 # moves out by it once, the promised deadline at most to the new statutory one, and the resident
 # is told. Before it, the statutory deadline never moved.
 LAWFUL_EXTENSION = "lawful-extension"
+# Patch: the actions that call for a written notice (文书) issue it in their recording, and a pause
+# states its expected duration (docs/design.md §3).
+WRITTEN_NOTICES = "written-notices"
 
 
 @dataclass
@@ -109,6 +113,7 @@ class _Tx:
     now: datetime
     events: list[LedgerEvent] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
+    notices: list[NoticeRequest] = field(default_factory=list)
 
 
 @workflow.defn(name="ResidentRequest")
@@ -142,6 +147,7 @@ class ResidentRequestWorkflow:
         self._extension_by_head = workflow.patched(EXTENSION_BY_HEAD)
         self._county = inp.policy.ladder is not None and workflow.patched(COUNTY_LADDER)
         lawful = inp.item.extension is not None and workflow.patched(LAWFUL_EXTENSION)
+        self._notices = workflow.patched(WRITTEN_NOTICES)
         self._used_commands: set[str] = set()
         # How ``expected_at`` was last computed, to compute it again when the calendar changes.
         # Bookkeeping only, rebuilt the same way on replay.
@@ -205,7 +211,7 @@ class ResidentRequestWorkflow:
         async with self._lock:
             # Another update may have changed the state while this one waited for the lock: check
             # again, so that two racing actions can never both apply.
-            self._check(cmd, local_dates=workflow.patched(LOCAL_DATES))
+            self._check(cmd, local_dates=workflow.patched(LOCAL_DATES), pause_days=self._notices)
             tx = _Tx(workflow.now())
             if not await self._atomically(lambda: self._apply(cmd, tx)):
                 raise ApplicationError(
@@ -223,11 +229,11 @@ class ResidentRequestWorkflow:
     def _validate_act(self, cmd: ActionCommand) -> None:
         # A validator is not replayed (a rejected update leaves no history), so it may apply the
         # current rules without a patch; the handler's re-check may not.
-        self._check(cmd, local_dates=True)
+        self._check(cmd, local_dates=True, pause_days=True)
 
     # --- rules ---------------------------------------------------------------------------------
 
-    def _check(self, cmd: ActionCommand, *, local_dates: bool) -> None:
+    def _check(self, cmd: ActionCommand, *, local_dates: bool, pause_days: bool) -> None:
         now = workflow.now()
         if local_dates:
             today = now.astimezone(CST).date()
@@ -243,6 +249,7 @@ class ResidentRequestWorkflow:
                 today=today,
                 latest=latest,
                 head_is_scope=not self._extension_by_head,
+                pause_days=pause_days,
             )
         except rules.ActionRejected as e:
             kind = {"forbidden": "Forbidden", "invalid": "InvalidAction"}.get(
@@ -332,8 +339,10 @@ class ResidentRequestWorkflow:
         await self._start_acceptance(tx)
 
     async def _do_accept(self, cmd: ActionCommand, tx: _Tx) -> None:
-        self._move(tx, cmd, self._state.stage)
+        s = self._state
+        self._move(tx, cmd, s.stage)
         await self._accept(tx, as_of=tx.now)
+        self._notice(tx, "acceptance", s.responsible_office, promised_date=local_day(s.expected_at))
 
     async def _do_accept_with_gap(self, cmd: ActionCommand, tx: _Tx) -> None:
         assert cmd.due is not None and cmd.missing_materials is not None
@@ -341,6 +350,14 @@ class ResidentRequestWorkflow:
         self._state.gap_due = cmd.due
         self._move(tx, cmd, self._state.stage)
         await self._accept(tx, as_of=tx.now)
+        self._notice(
+            tx,
+            "gap_acceptance",
+            self._state.responsible_office,
+            missing_materials=list(cmd.missing_materials),
+            form="交村代办员转交",
+            due_date=cmd.due,
+        )
         gap = clocks.query(ClockName.GAP, tx.now, [], ladder=False)
         gap.until = cmd.due
         await self._start_clocks(
@@ -358,6 +375,7 @@ class ResidentRequestWorkflow:
         clocks.drop_clocks(
             self._state, ClockName.ACCEPTANCE, ClockName.OFFICIAL, ClockName.STEP, ClockName.GAP
         )
+        asking = s.responsible_office
         self._move(tx, cmd, Stage.AWAITING_SUPPLEMENT, s.village)
         self._notify(
             tx, s.village, "agent", "请通知申请人补正材料：" + "、".join(s.missing_materials)
@@ -368,6 +386,11 @@ class ResidentRequestWorkflow:
             [clocks.query(ClockName.SUPPLEMENT, tx.now, [window], ladder=False)],
             offices={ClockName.SUPPLEMENT: s.village},
             expiry={ClockName.SUPPLEMENT: Expiry.LAPSE},
+        )
+        window_clock = clocks.find_clock(s, ClockName.SUPPLEMENT)
+        due = local_day(window_clock.deadline if window_clock else None)
+        self._notice(
+            tx, "supplement", asking, missing_materials=list(s.missing_materials), due_date=due
         )
 
     async def _do_supplement(self, cmd: ActionCommand, tx: _Tx) -> None:
@@ -386,6 +409,7 @@ class ResidentRequestWorkflow:
 
     async def _do_refuse(self, cmd: ActionCommand, tx: _Tx) -> None:
         self._close(tx, cmd, Stage.REFUSED)
+        self._notice(tx, "refusal", self._state.responsible_office, reason=cmd.note)
         self._notify(tx, self._state.village, "agent", "申请不予受理：" + (cmd.note or ""))
 
     async def _do_forward(self, cmd: ActionCommand, tx: _Tx) -> None:
@@ -401,11 +425,22 @@ class ResidentRequestWorkflow:
 
     async def _do_deny(self, cmd: ActionCommand, tx: _Tx) -> None:
         await self._decide(cmd, tx, "denied")
+        s = self._state
+        self._notice(tx, "denial", s.handling_office or s.responsible_office, reason=cmd.note)
 
     async def _do_pause(self, cmd: ActionCommand, tx: _Tx) -> None:
         assert cmd.reason is not None
-        self._state.paused = PauseInfo(reason=cmd.reason, since=tx.now, note=cmd.note)
+        self._state.paused = PauseInfo(
+            reason=cmd.reason, since=tx.now, note=cmd.note, expected_days=cmd.expected_days
+        )
         self._move(tx, cmd, self._state.stage, note=cmd.note or cmd.reason)
+        self._notice(
+            tx,
+            "special_procedure",
+            self._state.responsible_office,
+            procedure=cmd.reason,
+            expected_days=cmd.expected_days,
+        )
 
     async def _do_resume(self, cmd: ActionCommand, tx: _Tx) -> None:
         s = self._state
@@ -459,6 +494,13 @@ class ResidentRequestWorkflow:
         official.fired = [lv for lv in official.fired if lv == Level.STATUTORY]
         await self._project_expected(tx, official.deadline)
         self._move(tx, cmd, s.stage, note=f"deadline {official.deadline.isoformat()}")
+        self._notice(
+            tx,
+            "extension",
+            s.responsible_office,
+            reason=ext.reason,
+            new_date=local_day(official.deadline),
+        )
 
     async def _do_deliver(self, cmd: ActionCommand, tx: _Tx) -> None:
         s = self._state
@@ -1026,6 +1068,18 @@ class ResidentRequestWorkflow:
             )
         )
 
+    def _notice(self, tx: _Tx, kind: str, office: str, **fields: object) -> None:
+        """The written notice (文书) of the action just recorded, issued in its recording under the
+        key of its ledger event, so that a retried recording never takes a second number."""
+        if not self._notices:
+            return
+        s = self._state
+        content: dict[str, object] = {"item": s.item, "item_name": s.item_name, **fields}
+        if kind != "supervision":  # handed to the resident
+            content["resident_name"] = s.resident.name
+        key = f"{tx.events[-1].key}:notice"
+        tx.notices.append(NoticeRequest(key=key, office=office, kind=kind, fields=content))
+
     def _notify(
         self, tx: _Tx, office: str, role: str, message: str, level: str | None = None
     ) -> None:
@@ -1057,7 +1111,9 @@ class ResidentRequestWorkflow:
         s.version += 1
         s.updated_at = tx.now
         self._refresh_derived()
-        record = TransitionRecord(state=s, events=tx.events, notifications=tx.notifications)
+        record = TransitionRecord(
+            state=s, events=tx.events, notifications=tx.notifications, notices=tx.notices
+        )
         if workflow.patched(RECORD_AFTER_COMMIT):
             # A regular activity is scheduled only once the workflow task that decided this
             # transition is committed. A local activity runs inside that task: when the task was
@@ -1121,6 +1177,11 @@ class ResidentRequestWorkflow:
 
     def _finished(self) -> bool:
         return self._state.status == "closed" and not self._state.clocks
+
+
+def local_day(moment: datetime | None) -> str | None:
+    """The service's local date of an instant, as a notice prints it."""
+    return moment.astimezone(CST).date().isoformat() if moment is not None else None
 
 
 def system_command(action: str) -> ActionCommand:

@@ -49,6 +49,7 @@ PATCHES = (
     request.EXPECTED_FOLLOWS_CALENDAR,
     request.COUNTY_LADDER,
     request.LAWFUL_EXTENSION,
+    request.WRITTEN_NOTICES,
 )
 
 

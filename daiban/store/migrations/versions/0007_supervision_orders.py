@@ -1,12 +1,13 @@
-"""Supervision orders (督办单), and the ``warning`` rung among a request's overdue levels.
+"""Supervision orders (督办单), the ``warning`` rung among a request's overdue levels, and
+``notice`` rows in the ledger (a written notice's number and SHA-256).
 
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-01
 
 Written by hand to match models/db.py; tests/store compares the two with alembic's autogenerate.
-SQLite cannot alter a check constraint: there ``requests`` is copied into a table with the new
-check (batch mode). Order numbers count in ``notice_counters`` under the kind ``order``.
+SQLite cannot alter a check constraint: there ``requests`` and ``supervision_ledger`` are copied
+into tables with the new checks (batch mode). Order numbers count in ``notice_counters`` under the kind ``order``.
 """
 
 from collections.abc import Sequence
@@ -28,10 +29,21 @@ def _check(levels: Sequence[str]) -> str:
     return "overdue IN (" + ", ".join(f"'{level}'" for level in levels) + ")"
 
 
+OLD_KINDS = ("stage", "action", "escalation", "rating", "rectification")
+NEW_KINDS = (*OLD_KINDS, "notice")
+
+
 def _set_levels(levels: Sequence[str]) -> None:
     with op.batch_alter_table("requests") as batch:
         batch.drop_constraint("ck_requests_overdue", type_="check")
         batch.create_check_constraint("ck_requests_overdue", _check(levels))
+
+
+def _set_kinds(kinds: Sequence[str]) -> None:
+    check = "kind IN (" + ", ".join(f"'{kind}'" for kind in kinds) + ")"
+    with op.batch_alter_table("supervision_ledger") as batch:
+        batch.drop_constraint("ck_supervision_ledger_kind", type_="check")
+        batch.create_check_constraint("ck_supervision_ledger_kind", check)
 
 
 def _timestamp(name: str, *, nullable: bool = False) -> sa.Column[sa.DateTime]:
@@ -40,6 +52,7 @@ def _timestamp(name: str, *, nullable: bool = False) -> sa.Column[sa.DateTime]:
 
 def upgrade() -> None:
     _set_levels(NEW_LEVELS)
+    _set_kinds(NEW_KINDS)
     op.create_table(
         "supervision_orders",
         sa.Column("key", sa.String(), primary_key=True),
@@ -90,3 +103,8 @@ def downgrade() -> None:
     op.drop_table("supervision_orders")
     op.execute("UPDATE requests SET overdue = 'reminder' WHERE overdue = 'warning'")
     _set_levels(OLD_LEVELS)
+    # Notice rows are links of their requests' hash chains: never edited or removed. While any
+    # exists, the ledger keeps the wider check.
+    notice = sa.text("SELECT 1 FROM supervision_ledger WHERE kind = 'notice' LIMIT 1")
+    if op.get_bind().execute(notice).first() is None:
+        _set_kinds(OLD_KINDS)
