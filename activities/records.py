@@ -200,8 +200,9 @@ class RecordActivities:
         ones numbered), rating, outbox rows. Answers the numbers it gave."""
         state = record.state
         with session_scope(self._engine) as session:
-            append_events(session, state.id, record.events)
-            append_events(session, state.id, issue_notices(session, record, self._source.tz))
+            # The action's rows, then its notice's (one append: the chain is read once).
+            notices = issue_notices(session, record, self._source.tz) if record.notices else []
+            append_events(session, state.id, [*record.events, *notices])
             numbers = record_orders(session, state, self._source.tz)
             # The recorded document shows the numbers the workflow learns from this answer.
             for order in state.orders:
