@@ -151,6 +151,17 @@ def act(
     upheld: Annotated[
         bool | None, typer.Option("--upheld/--rejected", help="Appeal review.", show_default=False)
     ] = None,
+    expected_days: Annotated[
+        int | None,
+        typer.Option(min=1, help="Pause: the procedure's expected days.", show_default=False),
+    ] = None,
+    order: Annotated[
+        str | None, typer.Option(help="A supervision order's number.", show_default=False)
+    ] = None,
+    accepted: Annotated[
+        bool | None,
+        typer.Option("--accepted/--returned", help="Order review.", show_default=False),
+    ] = None,
     base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
@@ -170,6 +181,9 @@ def act(
         "reason": reason,
         "days": days,
         "upheld": upheld,
+        "expected_days": expected_days,
+        "order": order,
+        "accepted": accepted,
     }
     # The workflow's own field rules, so that a missing --note fails here in one line.
     errors = field_errors(ActionCommand(action, Actor("cli", "cli", "cli"), **fields))
