@@ -13,9 +13,10 @@ given up (timed out, cancelled, its worker shutting down) rolls back instead of 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -24,13 +25,25 @@ from temporalio import activity
 from activities.calendar_source import CalendarSource
 from activities.notify import Courier
 from daiban.core.sealed import Sealer
+from daiban.domain.notices import NoticeContentError
 from daiban.domain.sms import county_texts
 from daiban.store import residents
 from daiban.store.db import session_scope, upsert_request
 from daiban.store.ledger import append_events
-from models.contracts import Level, Notification, RequestState, TransitionRecord
+from daiban.store.notices import issue_notice
+from daiban.store.orders import record_orders
+from models.contracts import (
+    LedgerEvent,
+    Level,
+    Notification,
+    RecordResult,
+    RequestState,
+    TransitionRecord,
+)
 from models.db import OutboxRow, RatingRow, RequestRow
 from models.documents import to_document
+
+log = logging.getLogger(__name__)
 
 # How often an attempt beats when the schedule names no heartbeat timeout (a third of it when it
 # does, so a beat or two may be lost on the way without the attempt being given up).
@@ -81,6 +94,53 @@ def project(state: RequestState, source: CalendarSource, sealer: Sealer) -> Requ
         version=state.version,
         state=residents.seal(to_document(state), sealer),
     )
+
+
+def issue_notices(
+    session: Session, record: TransitionRecord, tz: tzinfo, sealer: Sealer
+) -> list[LedgerEvent]:
+    """Issue the transition's written notices (numbered in this transaction; a retry gets the
+    same ones back) and the ledger rows that carry their numbers and SHA-256. A notice whose
+    content or office is wrong is a bug to fix, not a reason to hold the request: it is logged
+    (without its content) and the transition is recorded without it."""
+    events = []
+    at = {e.key: e.at for e in record.events}
+    for notice in record.notices:
+        issued_at = at.get(notice.key.removesuffix(":notice"), record.state.updated_at)
+        try:
+            row = issue_notice(
+                session,
+                request_id=record.state.id,
+                key=notice.key,
+                office=notice.office,
+                kind=notice.kind,
+                issued_at=issued_at,
+                content=notice.fields,
+                sealer=sealer,
+                tz=tz,
+            )
+        except NoticeContentError as error:
+            log.error(
+                "notice not issued: %s (request %s, kind %s, field %s)",
+                error.message,
+                record.state.id,
+                notice.kind,
+                error.field,
+            )
+            continue
+        events.append(
+            LedgerEvent(
+                key=notice.key,
+                at=issued_at,
+                kind="notice",
+                actor="system",
+                role="system",
+                office=notice.office,
+                action=notice.kind,
+                note=f"{row.number} sha256 {row.sha256}",
+            )
+        )
+    return events
 
 
 def _save_rating(session: Session, state: RequestState) -> None:
@@ -146,7 +206,7 @@ class RecordActivities:
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="record")
 
     @activity.defn(name="record_transition")
-    async def record_transition(self, record: TransitionRecord) -> None:
+    async def record_transition(self, record: TransitionRecord) -> RecordResult:
         # Async, so that a given-up attempt is cancelled here (the heartbeat brings the news) and
         # Temporal retries it; its thread then rolls back rather than commit behind the retry.
         # It sends nothing: the courier delivers the queued notifications.
@@ -160,19 +220,33 @@ class RecordActivities:
                 await asyncio.wait({write}, timeout=every)
                 if not write.done() and not info.is_local:  # a local attempt has no heartbeat
                     activity.heartbeat()
-            await write
+            result = await write
         except BaseException:
             abandoned.set()
             raise
         if record.notifications and self._courier is not None:
             self._courier.poke()
+        return result
 
-    def write(self, record: TransitionRecord, abandoned: threading.Event | None = None) -> None:
-        """The transition's one transaction: ledger rows, read-model row, rating, outbox rows.
-        Nothing is committed once ``abandoned`` is set (the attempt was given up meanwhile)."""
+    def write(
+        self, record: TransitionRecord, abandoned: threading.Event | None = None
+    ) -> RecordResult:
+        """The transition's one transaction: ledger rows, read-model row, supervision orders (new
+        ones numbered), rating, outbox rows; answers the numbers it gave. Nothing is committed
+        once ``abandoned`` is set (the attempt was given up meanwhile)."""
         state = record.state
         with session_scope(self._engine) as session:
-            append_events(session, state.id, record.events)
+            # The action's rows, then its notice's (one append: the chain is read once).
+            notices = (
+                issue_notices(session, record, self._source.tz, self._sealer)
+                if record.notices
+                else []
+            )
+            append_events(session, state.id, [*record.events, *notices])
+            numbers = record_orders(session, state, self._source.tz)
+            # The recorded document shows the numbers the workflow learns from this answer.
+            for order in state.orders:
+                order.number = order.number or numbers.get(order.key)
             upsert_request(session, project(state, self._source, self._sealer), self._source.tz)
             _save_rating(session, state)
             # Texts as the county sends them (its templates, docs/design.md §3).
@@ -180,6 +254,7 @@ class RecordActivities:
             session.flush()
             if abandoned is not None and abandoned.is_set():
                 raise Abandoned(f"recording of {state.id} v{state.version} given up")
+        return RecordResult(order_numbers=numbers)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False)

@@ -4,9 +4,10 @@ Deadlines are made to fall within the run without faking time: the worker is res
 closing time (DAIBAN_CLOSING_TIME) a few minutes ahead, and R on-the-spot requests (即办件, 0-day
 limit) are submitted, handed off and accepted at once, so their official deadline is today at that
 closing time (today is a working day in the bench database: bench.system adds the override when
-the calendar says otherwise). Their yellow rung falls at 90 % of the time left (to the minute),
-their red rung at the closing time, for all R at the same instant, as it does in a real county at
-17:00.
+the calendar says otherwise). At the closing time, for all R at the same instant as in a real
+county at 17:00, the county ladder gives each its yellow card with a supervision order (督办单,
+numbered in the recording transaction) and, the item's two limits being equal, its statutory rung.
+The drain is over when every request has its yellow card and its numbered order.
 
 Setting up is time-boxed to SETUP_SHARE of the lead, so that every request is accepted well
 before its rungs: when the system cannot accept R requests in that time, fewer are used, and the
@@ -70,17 +71,49 @@ async def run(system: System, sizes: Sizes, api: Api) -> JSON:
         raise RuntimeError(
             f"accepting {len(ids)} requests took {setup_seconds:.0f} s, past the closing time"
         )
-    # Until every request has its red card, or the drain times out.
+    # Until every request has its yellow card and its numbered order, or the drain times out.
     deadline = time.monotonic() + (closing - datetime.now(tz)).total_seconds()
     deadline += DRAIN_TIMEOUT_SECONDS
     while True:
         rows = await asyncio.to_thread(_ledger_rows, system, ids)
-        reds = {r["request_id"] for r in rows if r["level"] == "red"}
-        if len(reds) >= len(ids) or time.monotonic() > deadline:
+        orders = await asyncio.to_thread(_order_rows, system, ids)
+        yellows = {r["request_id"] for r in rows if r["level"] == "yellow"}
+        if (len(yellows) >= len(ids) and len(orders) >= len(ids)) or time.monotonic() > deadline:
             break
         system.children.check()
         await asyncio.sleep(1.0)
-    return _figures(rows, ids, sizes.escalation_requests, closing, last_accept, setup_seconds)
+    figures = _figures(rows, ids, sizes.escalation_requests, closing, last_accept, setup_seconds)
+    return {**figures, **_order_figures(orders, ids, closing)}
+
+
+def _order_rows(system: System, ids: list[str]) -> list[dict[str, Any]]:
+    """The supervision orders of the requests, as recorded (with their numbers)."""
+    assert system.engine is not None
+    query = text(
+        "SELECT o.request_id, o.number, o.issued_at, "
+        "  (SELECT min(n.created_at) FROM notification_outbox n "
+        "    WHERE n.request_id = o.request_id AND n.message LIKE '督办单%') AS written_at "
+        "FROM supervision_orders o WHERE o.request_id = ANY(:ids)"
+    )
+    with system.engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query, {"ids": ids})]
+
+
+def _order_figures(orders: list[dict[str, Any]], ids: list[str], closing: datetime) -> JSON:
+    """How the yellow cards' orders drained: how many, and how long after the closing time each
+    was issued (workflow time) and its notification written."""
+    issued = [(o["issued_at"] - closing).total_seconds() * 1000 for o in orders]
+    written = [
+        (o["written_at"] - closing).total_seconds() * 1000
+        for o in orders
+        if o["written_at"] is not None
+    ]
+    return {
+        "orders": len(orders),
+        "missing_order": len(ids) - len({o["request_id"] for o in orders}),
+        "order_issue_delay_ms": _seconds_summary(issued),
+        "order_write_delay_ms": _seconds_summary(written),
+    }
 
 
 def _ledger_rows(system: System, ids: list[str]) -> list[dict[str, Any]]:
@@ -119,7 +152,7 @@ def _figures(
             writes[row["level"]].append((row["written_at"] - due).total_seconds() * 1000)
     every = [d for values in delays.values() for d in values]
     every_write = [d for values in writes.values() for d in values]
-    reds = {r["request_id"] for r in rows if r["level"] == "red"}
+    yellows = {r["request_id"] for r in rows if r["level"] == "yellow"}
     return {
         "requests": len(ids),
         "requested": requested,
@@ -128,8 +161,8 @@ def _figures(
         "setup_seconds": round(setup_seconds, 1),
         "last_accept": last_accept.isoformat(),
         "rows": len(rows),
-        "requests_with_red": len(reds),
-        "missing_red": len(ids) - len(reds),
+        "requests_with_yellow": len(yellows),
+        "missing_yellow": len(ids) - len(yellows),
         "delay_ms": _seconds_summary(every),
         "delay_ms_by_level": {level: _seconds_summary(v) for level, v in sorted(delays.items())},
         "write_delay_ms": _seconds_summary(every_write),

@@ -189,6 +189,14 @@ def escalation_table(esc: JSON) -> Table:
     t.add_row("all (ledger at)", *(_fmt(s[k]) for k in ("count", "p50", "p99", "max")))
     w = esc["write_delay_ms"]
     t.add_row("all (row written)", *(_fmt(w[k]) for k in ("count", "p50", "p99", "max")))
+    # The yellow cards' supervision orders (督办单), from the closing time.
+    for label, key in (
+        ("orders issued", "order_issue_delay_ms"),
+        ("orders told", "order_write_delay_ms"),
+    ):
+        if key in esc:
+            o = esc[key]
+            t.add_row(label, *(_fmt(o[k]) for k in ("count", "p50", "p99", "max")))
     return t
 
 

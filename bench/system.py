@@ -139,6 +139,9 @@ class System:
                 "DAIBAN_TASK_QUEUE": TASK_QUEUE,
                 "DAIBAN_JWT_SECRET": secret,
                 "DAIBAN_LOG_LEVEL": self.log_level,
+                # The escalation section moves the closing time to whatever hour the run is at:
+                # the offices open at midnight, so its rungs fall within office hours.
+                "DAIBAN_OPENING_TIME": "00:00",
                 "PYTHONUNBUFFERED": "1",
             },
         )

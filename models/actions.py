@@ -20,12 +20,16 @@ from models.contracts import (
     RequestState,
     Role,
     Stage,
+    SupervisionOrder,
 )
 
 STAFF_ROLES = frozenset({Role.TOWNSHIP_STAFF, Role.CITY_STAFF})
 PRE_DECISION = frozenset(
     {Stage.VILLAGE_INTAKE, Stage.TOWNSHIP_REVIEW, Stage.CITY_REVIEW, Stage.AWAITING_SUPPLEMENT}
 )
+OPEN_STAGES = frozenset(Stage) - CLOSED_STAGES
+# Supervision orders (督办单) may be issued, answered and reviewed while the clock is paused.
+ORDER_ACTIONS = ("issue_order", "reply_order", "review_order")
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,10 @@ class ActionRule:
     stages: frozenset[Stage]
     roles: frozenset[Role]
     # Whose office must the actor belong to: "village", "stage" (the office holding the stage),
-    # "handling" (the office that decided), "scope" (a supervisor over the request), or "head"
-    # (the supervisor of the office holding the stage: its own tier, docs/design.md §2).
+    # "handling" (the office that decided), "scope" (a supervisor over the request), "head"
+    # (the supervisor of the office holding the stage: its own tier, docs/design.md §2),
+    # "addressed" (the office a supervision order is addressed to) or "issuer" (the office that
+    # issued it).
     office: str
     required: tuple[str, ...] = ()
     summary: str = ""
@@ -181,6 +187,30 @@ ACTIONS: dict[str, ActionRule] = {
         conditions=("appeal_pending",),
         summary="a supervisor reviews the appeal; an upheld appeal closes the rectification",
     ),
+    "issue_order": ActionRule(
+        OPEN_STAGES,
+        frozenset({Role.SUPERVISOR}),
+        "scope",
+        required=("note",),
+        conditions=("orders",),
+        summary="a supervision order (督办单) to the office holding the stage, with a reason",
+    ),
+    "reply_order": ActionRule(
+        frozenset(Stage),
+        STAFF_ROLES | {Role.AGENT},
+        "addressed",
+        required=("order", "note"),
+        conditions=("order_open",),
+        summary="the addressed office answers a supervision order: what was done, what is left",
+    ),
+    "review_order": ActionRule(
+        frozenset(Stage),
+        frozenset({Role.SUPERVISOR}),
+        "issuer",
+        required=("order", "accepted"),
+        conditions=("order_replied",),
+        summary="the issuing office accepts the reply (the order closes) or returns it",
+    ),
 }
 
 
@@ -220,6 +250,10 @@ def office_matches(
     if rule.office == "stage":
         tier_role = Role.CITY_STAFF if state.stage == Stage.CITY_REVIEW else Role.TOWNSHIP_STAFF
         return actor.role == tier_role and actor.office == stage_office(state)
+    if rule.office == "addressed":
+        return any(o.office == actor.office for o in state.orders if o.status == "open")
+    if rule.office == "issuer":
+        return any(o.issuing_office == actor.office for o in state.orders if o.status == "replied")
     if rule.office == "handling":
         handling = state.handling_office or state.responsible_office
         tier_role = Role.CITY_STAFF if handling == state.city else Role.TOWNSHIP_STAFF
@@ -247,12 +281,19 @@ def _condition(name: str, state: RequestState, cmd: ActionCommand | None) -> boo
     if name == "extension_pending":
         return state.extension is not None and state.extension.status == "pending"
     if name == "headroom":
+        # Room below the statutory deadline, or a lawful extension that will move it.
         official = _clock(state, "official")
         return (
             official is not None
             and official.statutory is not None
-            and official.deadline < official.statutory
+            and (official.deadline < official.statutory or state.lawful_extension is not None)
         )
+    if name == "orders":
+        return state.county_ladder
+    if name == "order_open":
+        return any(o.status == "open" for o in state.orders)
+    if name == "order_replied":
+        return any(o.status == "replied" for o in state.orders)
     if name == "rating_open":
         if state.stage == Stage.AWAITING_RATING:
             return state.rating is None
@@ -280,7 +321,7 @@ def _permitted(
     rule = ACTIONS[action]
     if state.stage not in rule.stages or actor.role not in rule.roles:
         return False
-    if state.paused is not None and action not in ("resume", "withdraw"):
+    if state.paused is not None and action not in ("resume", "withdraw", *ORDER_ACTIONS):
         return False
     if not office_matches(rule, state, actor, head_is_scope=head_is_scope):
         return False
@@ -293,16 +334,26 @@ def allowed_actions(state: RequestState, actor: Actor) -> list[str]:
 
 
 def field_errors(
-    cmd: ActionCommand, today: date | None = None, latest: date | None = None
+    cmd: ActionCommand,
+    today: date | None = None,
+    latest: date | None = None,
+    *,
+    pause_days: bool = True,
 ) -> list[dict[str, str]]:
     """Required and well-formed fields of one command (422 material). ``today`` and ``latest``
-    bound the dates a command names (``latest``: a far date would run off the calendar)."""
+    bound the dates a command names (``latest``: a far date would run off the calendar);
+    ``pause_days``: a pause states its expected duration (False only for the re-check of requests
+    started before written notices, whose histories hold pauses without it)."""
     rule = ACTIONS[cmd.action]
     errors: list[dict[str, str]] = []
     for name in rule.required:
         value = getattr(cmd, name)
         if value is None or (isinstance(value, str | list) and not value):
             errors.append({"field": name, "message": f"{name} is required for {cmd.action}"})
+    if cmd.action == "pause" and pause_days and cmd.expected_days is None:
+        errors.append({"field": "expected_days", "message": "expected_days is required for pause"})
+    if cmd.expected_days is not None and not 1 <= cmd.expected_days <= 366:
+        errors.append({"field": "expected_days", "message": "expected_days must be 1 to 366"})
     if cmd.missing_materials is not None and any(not m.strip() for m in cmd.missing_materials):
         errors.append({"field": "missing_materials", "message": "materials must not be empty"})
     if cmd.action == "pause" and cmd.reason is not None and cmd.reason not in PAUSE_REASONS:
@@ -310,6 +361,8 @@ def field_errors(
             {"field": "reason", "message": f"reason must be one of {', '.join(PAUSE_REASONS)}"}
         )
     if cmd.action == "request_extension" and cmd.days is not None and cmd.days < 1:
+        errors.append({"field": "days", "message": "days must be at least 1"})
+    if cmd.action in ORDER_ACTIONS and cmd.days is not None and cmd.days < 1:
         errors.append({"field": "days", "message": "days must be at least 1"})
     if cmd.action == "rate" and cmd.score is not None and not 1 <= cmd.score <= 5:
         errors.append({"field": "score", "message": "score must be between 1 and 5"})
@@ -333,6 +386,7 @@ def check(
     latest: date | None = None,
     *,
     head_is_scope: bool = False,
+    pause_days: bool = True,
 ) -> None:
     """Raise ``ActionRejected`` unless ``cmd`` may be applied to ``state`` now
     (``latest``: the furthest date a field may name; ``head_is_scope``: see ``office_matches``)."""
@@ -357,9 +411,34 @@ def check(
             + (" while the clock is paused" if state.paused else ""),
             allowed,
         )
-    errors = field_errors(cmd, today, latest)
+    errors = field_errors(cmd, today, latest, pause_days=pause_days)
     if errors:
         raise ActionRejected("invalid", "; ".join(e["message"] for e in errors), errors=errors)
+    if cmd.action in ("reply_order", "review_order"):
+        _check_order(state, cmd)
+
+
+def find_order(state: RequestState, number: str | None) -> SupervisionOrder | None:
+    return next((o for o in state.orders if number is not None and o.number == number), None)
+
+
+def _check_order(state: RequestState, cmd: ActionCommand) -> None:
+    """The order a reply or review names: one of this request's (422), in the status the action
+    needs and addressed to, or issued by, the actor's office (409)."""
+    order = find_order(state, cmd.order)
+    if order is None:
+        message = f"no supervision order {cmd.order} on this request"
+        raise ActionRejected("invalid", message, errors=[{"field": "order", "message": message}])
+    if cmd.action == "reply_order":
+        fits = order.status == "open" and order.office == cmd.actor.office
+    else:
+        fits = order.status == "replied" and order.issuing_office == cmd.actor.office
+    if not fits:
+        raise ActionRejected(
+            "not_allowed",
+            f"{cmd.action} is not allowed for order {order.number} ({order.status}) by this actor",
+            allowed_actions(state, cmd.actor),
+        )
 
 
 def is_closed(stage: str) -> bool:

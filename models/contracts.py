@@ -8,6 +8,7 @@ defaults, so that running workflows keep decoding their histories.
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Stage(StrEnum):
@@ -42,6 +43,7 @@ class Level(StrEnum):
 
     NONE = "none"
     REMINDER = "reminder"
+    WARNING = "warning"  # the county ladder's optional early warning (预警)
     YELLOW = "yellow"
     RED = "red"
     STATUTORY = "statutory"
@@ -108,6 +110,21 @@ class ItemSpec:
     promised: LimitSpec
     statutory: LimitSpec | None = None
     materials: list[str] = field(default_factory=list)
+    # The lawful extension (延期) of the statutory limit, granted once; None: the rules allow none.
+    extension: LimitSpec | None = None
+
+
+@dataclass
+class LadderPolicy:
+    """The county's escalation ladder (docs/design.md §3): a reminder before the deadline, an
+    optional warning at a share of the limit's office time, a yellow card with a supervision order
+    when the deadline passes, a red card when the order goes unanswered. No rung fires outside
+    office hours (``opening`` to the calendar's closing time, on working days)."""
+
+    reminder_days: int = 1
+    warning_share: float | None = None  # None: no warning rung
+    order_response_days: int = 2
+    opening: str = "08:30"  # HH:MM, local
 
 
 @dataclass
@@ -126,6 +143,9 @@ class Policy:
     reminder_days: int = 1
     yellow_fraction: float = 0.9
     default_rating: int = 3
+    # The county ladder; None in the snapshots of requests submitted before it, which keep the
+    # earlier one (a yellow card at ``yellow_fraction`` of the limit, a red card at the deadline).
+    ladder: LadderPolicy | None = None
 
 
 @dataclass
@@ -162,6 +182,11 @@ class ClockQuery:
     # extension (deadline only, never past the statutory deadline).
     paused_days: int = 0
     extended_days: int = 0
+    # Start where this clock of the same batch ends instead of at ``start`` (the promise to the
+    # resident after an extension: the official deadline, then delivery).
+    after: str | None = None
+    # The lawful extension granted: the statutory deadline moves out by it (and caps the deadline).
+    statutory_extension: LimitSpec | None = None
 
 
 @dataclass
@@ -181,6 +206,34 @@ class Clock:
     query: ClockQuery | None = None
     paused_days: int = 0  # working days added by pauses (deadline and statutory)
     extended_days: int = 0  # working days added by an approved extension (deadline only)
+    warning_at: datetime | None = None
+    # Rungs of the county ladder: the yellow card at the deadline, no red card at the deadline.
+    county: bool = False
+    statutory_extension: LimitSpec | None = None  # the lawful extension granted to this clock
+
+
+@dataclass
+class SupervisionOrder:
+    """A supervision order (督办单): issued by a yellow card or by a supervisor, answered by the
+    addressed office, accepted or returned by the issuing office (docs/design.md §3)."""
+
+    key: str  # the request's own name for it, stable from issue
+    issuing_office: str
+    office: str  # the office it is addressed to
+    reason: str
+    issued_at: datetime
+    issued_by: str
+    respond_by: datetime
+    clock: str | None = None  # the clock whose yellow card issued it
+    number: str | None = None  # gapless per issuing office and year, assigned when recorded
+    status: str = "open"  # open | replied | closed
+    reply: str | None = None
+    replied_at: datetime | None = None
+    replied_by: str | None = None
+    returned: int = 0  # times the issuing office returned a reply
+    overdue: bool = False  # its red card fired
+    outcome: str | None = None  # accepted | request_closed
+    closed_at: datetime | None = None
 
 
 @dataclass
@@ -208,6 +261,7 @@ class PauseInfo:
     reason: str
     since: datetime
     note: str | None = None
+    expected_days: int | None = None  # told to the resident (特别程序告知书)
 
 
 @dataclass
@@ -275,6 +329,12 @@ class RequestState:
     clocks: list[Clock] = field(default_factory=list)
     version: int = 0
     number: str = ""
+    orders: list[SupervisionOrder] = field(default_factory=list)
+    # Submitted under the county ladder: supervision orders exist (docs/design.md §3).
+    county_ladder: bool = False
+    # The item's lawful extension, for requests whose extensions move the statutory deadline
+    # (None: the item allows none, or the request started before they did).
+    lawful_extension: LimitSpec | None = None
 
 
 # --- updates -----------------------------------------------------------------------------------
@@ -299,6 +359,9 @@ class ActionCommand:
     # encrypted payload, so that nobody can bind a command to another request (docs/design.md §6).
     request_id: str | None = None
     command_id: str | None = None
+    order: str | None = None  # a supervision order's number (reply_order, review_order)
+    accepted: bool | None = None  # review_order: the reply is accepted, or returned
+    expected_days: int | None = None  # pause: how long the special procedure is expected to take
 
 
 # --- activities --------------------------------------------------------------------------------
@@ -318,6 +381,16 @@ class ShiftQuery:
     extra_days: int = 0
     cap: datetime | None = None
     ladder: bool = True
+    # A lawful extension: the statutory deadline moves out by it and caps the deadline.
+    statutory_extension: LimitSpec | None = None
+
+
+@dataclass
+class OrderQuery:
+    """A supervision order's response deadline: ``days`` working days after ``issued_at``."""
+
+    issued_at: datetime
+    days: int
 
 
 @dataclass
@@ -328,6 +401,12 @@ class DeadlineBatch:
     yellow_fraction: float = 0.9
     # Read the calendar data again first (an administrator just changed it).
     reload_calendar: bool = False
+    # The statutory limit is a rung of its own even on the deadline's instant (False: the earlier
+    # rule, for the computations that requests started before it recorded).
+    statutory_rung: bool = False
+    # The county ladder (None: the earlier one) and supervision orders' response deadlines.
+    county: LadderPolicy | None = None
+    orders: list[OrderQuery] = field(default_factory=list)
 
 
 @dataclass
@@ -338,6 +417,7 @@ class ClockTimes:
     statutory: datetime | None = None
     reminder_at: datetime | None = None
     yellow_at: datetime | None = None
+    warning_at: datetime | None = None
 
 
 @dataclass
@@ -345,6 +425,7 @@ class DeadlineResult:
     clocks: list[ClockTimes]
     shifts: list[ClockTimes]
     shifted_working_days: int = 0
+    respond_by: list[datetime] = field(default_factory=list)
 
 
 @dataclass
@@ -374,6 +455,18 @@ class Notification:
 
 
 @dataclass
+class NoticeRequest:
+    """A written notice (文书) to issue in the recording transaction (docs/design.md §3): its
+    idempotency key (the action's ledger event key + ``:notice``), issuing office, kind and the
+    kind's own fields with ``item``, ``item_name`` and, for the resident, ``resident_name``."""
+
+    key: str
+    office: str
+    kind: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class TransitionRecord:
     """Everything one transition writes, in one database transaction: ledger rows, the read-model
     row, the rating and the notification outbox. Idempotent by the event keys."""
@@ -381,3 +474,11 @@ class TransitionRecord:
     state: RequestState
     events: list[LedgerEvent] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
+    notices: list[NoticeRequest] = field(default_factory=list)
+
+
+@dataclass
+class RecordResult:
+    """What the recording assigned: the numbers of supervision orders first recorded by it."""
+
+    order_numbers: dict[str, str] = field(default_factory=dict)  # order key -> number

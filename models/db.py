@@ -147,7 +147,7 @@ class RequestRow(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("status IN ('open', 'closed')", name="ck_requests_status"),
         CheckConstraint(
-            "overdue IN ('none', 'reminder', 'yellow', 'red', 'statutory')",
+            "overdue IN ('none', 'reminder', 'warning', 'yellow', 'red', 'statutory')",
             name="ck_requests_overdue",
         ),
         # The progress lookup finds a request by its number.
@@ -261,7 +261,7 @@ class LedgerRow(SQLModel, table=True):
         UniqueConstraint("request_id", "seq", name="uq_supervision_ledger_request_seq"),
         UniqueConstraint("request_id", "event_key", name="uq_supervision_ledger_request_event"),
         CheckConstraint(
-            "kind IN ('stage', 'action', 'escalation', 'rating', 'rectification')",
+            "kind IN ('stage', 'action', 'escalation', 'rating', 'rectification', 'notice')",
             name="ck_supervision_ledger_kind",
         ),
         Index("ix_supervision_ledger_office_at", "office", "at"),
@@ -435,3 +435,51 @@ class NoticeCounter(SQLModel, table=True):
     kind: str = Field(primary_key=True)
     year: int = Field(sa_column=Column(Integer(), primary_key=True, autoincrement=False))
     last: int = 0
+
+
+class OrderRow(SQLModel, table=True):
+    """One supervision order (督办单) as the request's latest recorded state has it.
+
+    ``key`` is the request's own name for the order, stable from issue (a retried recording
+    finds the row and its number); ``(issuing_office, year, seq)`` is the gapless sequence its
+    number shows, counted in ``notice_counters`` under the kind ``order``. ``township`` and
+    ``city`` scope the lists like the requests'.
+    """
+
+    __tablename__ = "supervision_orders"
+    __table_args__ = (
+        UniqueConstraint("number", name="uq_supervision_orders_number"),
+        UniqueConstraint(
+            "issuing_office", "year", "seq", name="uq_supervision_orders_office_year_seq"
+        ),
+        CheckConstraint(
+            "status IN ('open', 'replied', 'closed')", name="ck_supervision_orders_status"
+        ),
+        # Lists: oldest response deadline first, keyset pages on (respond_by, key).
+        Index("ix_supervision_orders_respond", "respond_by", "key"),
+        Index("ix_supervision_orders_office_respond", "office", "respond_by", "key"),
+        Index("ix_supervision_orders_request", "request_id"),
+    )
+
+    key: str = Field(primary_key=True)
+    number: str
+    request_id: str
+    issuing_office: str
+    office: str
+    township: str
+    city: str
+    year: int
+    seq: int
+    reason: str
+    issued_by: str
+    issued_at: datetime = _timestamp()
+    respond_by: datetime = _timestamp()
+    clock: str | None = None
+    status: str = "open"
+    reply: str | None = None
+    replied_at: datetime | None = _timestamp(nullable=True)
+    returned: int = 0
+    overdue: bool = False
+    outcome: str | None = None
+    closed_at: datetime | None = _timestamp(nullable=True)
+    version: int = 0  # the request's state version that wrote this row

@@ -23,7 +23,7 @@ from models.contracts import PAUSE_REASONS, ClockName, Level, RequestState, Stag
 
 Channel = Literal["proxy_room", "hotline", "web"]
 Tier = Literal["village", "community", "township", "city"]
-LevelName = Literal["none", "reminder", "yellow", "red", "statutory"]
+LevelName = Literal["none", "reminder", "warning", "yellow", "red", "statutory"]
 StageName = Literal[
     "village_intake", "township_review", "city_review", "awaiting_supplement", "result_delivery",
     "awaiting_rating", "rectification", "completed", "refused", "withdrawn", "lapsed",
@@ -84,7 +84,8 @@ def _documented(**rules: Any) -> Any:
 
 STAGES = [s.value for s in Stage]
 LEVELS = [level.value for level in Level]
-CLOCKS = [c.value for c in ClockName]
+# An escalation names its clock, or ``order``: the red card of an unanswered supervision order.
+CLOCKS = [c.value for c in ClockName] + ["order"]
 StageOut = Annotated[str, _closed(STAGES)]
 LevelOut = Annotated[str, _closed(LEVELS)]
 ClockNameOut = Annotated[str, _closed(CLOCKS)]
@@ -93,7 +94,7 @@ TIERS = ("village", "township", "city")
 # The office tree has one more level, the community service centers that group villages.
 OFFICE_TIERS = ("village", "community", "township", "city")
 CHANNELS = ("proxy_room", "hotline", "web")
-EVENT_KINDS = ("stage", "action", "escalation", "rating", "rectification")
+EVENT_KINDS = ("stage", "action", "escalation", "rating", "rectification", "notice")
 # The checks of daiban.domain.privacy, as far as JSON Schema can say them: an ID number's check
 # digit and birth date are named by the format ``cn-resident-id`` (GB 11643).
 NAME_RULES = _documented(pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
@@ -154,6 +155,9 @@ class ActionIn(BaseModel):
     upheld: bool | None = None
     score: Annotated[int, Field(ge=1, le=5)] | None = None
     comment: Comment | None = None
+    order: Annotated[str, Field(max_length=64, pattern=NO_NUL)] | None = None
+    accepted: bool | None = None
+    expected_days: Annotated[int, Field(ge=1, le=366)] | None = None
 
     @field_validator("action")
     @classmethod
@@ -269,7 +273,50 @@ class ClockOut(BaseModel):
     statutory: datetime | None
     reminder_at: datetime | None
     yellow_at: datetime | None
+    warning_at: datetime | None = None
     fired: list[str] = Field(description="rungs already fired")
+
+
+ORDER_STATUSES = ("open", "replied", "closed")
+
+
+class OrderOut(BaseModel):
+    """A supervision order (督办单) of a request (docs/design.md §3)."""
+
+    number: str | None = Field(
+        description="gapless per issuing office and year; none until recorded"
+    )
+    issuing_office: str
+    office: str = Field(description="the office it is addressed to")
+    reason: str
+    issued_at: datetime
+    issued_by: str
+    respond_by: datetime
+    clock: ClockNameOut | None = Field(description="the clock whose yellow card issued it")
+    status: Annotated[str, _closed(ORDER_STATUSES)]
+    reply: str | None
+    replied_at: datetime | None
+    returned: int = Field(description="times the issuing office returned a reply")
+    overdue: bool = Field(description="its response deadline passed unanswered: a red card")
+    outcome: Annotated[str, _closed(("accepted", "request_closed"))] | None
+    closed_at: datetime | None
+
+
+class OrderListOut(OrderOut):
+    request_id: str
+    township: str
+
+
+class OrderPage(BaseModel):
+    items: list[OrderListOut]
+    next_cursor: str | None
+
+
+class OrdersQuery(PageQuery):
+    status: Literal["open", "replied", "closed"] | None = None
+    office: OfficeCode | None = None
+    township: OfficeCode | None = None
+    overdue: bool | None = None
 
 
 class PauseOut(BaseModel):
@@ -334,6 +381,7 @@ class RequestOut(BaseModel):
     history: list[HistoryOut]
     escalations: list[EscalationOut]
     clocks: list[ClockOut] = Field(description="running clocks with their ladder instants")
+    orders: list[OrderOut] = Field(default_factory=list, description="supervision orders")
     allowed_actions: list[str] = Field(description="the actions the caller may take now")
     created_at: datetime
     updated_at: datetime

@@ -19,6 +19,7 @@ from models.contracts import (
     RequestState,
     ShiftQuery,
     Stage,
+    SupervisionOrder,
 )
 
 RUNG_LEVELS = (Level.REMINDER, Level.YELLOW, Level.RED, Level.STATUTORY)
@@ -121,34 +122,70 @@ def set_times(clock: Clock, times: ClockTimes) -> None:
     """Give a running clock newly computed instants; the rungs it already fired stay fired."""
     clock.deadline, clock.statutory = times.deadline, times.statutory
     clock.reminder_at, clock.yellow_at = times.reminder_at, times.yellow_at
+    clock.warning_at = times.warning_at
     clock.provisional = times.provisional
 
 
-def pending_rungs(clock: Clock) -> list[tuple[str, datetime]]:
-    instants = (clock.reminder_at, clock.yellow_at, clock.deadline, clock.statutory)
+def rungs(clock: Clock) -> list[tuple[str, datetime | None]]:
+    """A clock's rungs in order. The county ladder (docs/design.md §3) has its yellow card at the
+    deadline and no red card there: the red card is an unanswered supervision order's. A window
+    that expires (the acceptance window, a supplement or rating window) acts at its deadline."""
+    if not clock.county:
+        instants = (clock.reminder_at, clock.yellow_at, clock.deadline, clock.statutory)
+        return list(zip(RUNG_LEVELS, instants, strict=True))
+    at_deadline = (
+        (Level.YELLOW, clock.yellow_at)
+        if clock.expiry == Expiry.ESCALATE
+        else (Level.RED, clock.deadline)
+    )
     return [
-        (level, at)
-        for level, at in zip(RUNG_LEVELS, instants, strict=True)
-        if at is not None and level not in clock.fired
+        (Level.REMINDER, clock.reminder_at),
+        (Level.WARNING, clock.warning_at),
+        at_deadline,
+        (Level.STATUTORY, clock.statutory),
     ]
+
+
+def pending_rungs(clock: Clock) -> list[tuple[str, datetime]]:
+    return [
+        (level, at) for level, at in rungs(clock) if at is not None and level not in clock.fired
+    ]
+
+
+def orders_due(state: RequestState) -> list[SupervisionOrder]:
+    """Open supervision orders whose red card has not fired: their response deadline is a rung."""
+    return [o for o in state.orders if o.status == "open" and not o.overdue]
 
 
 def next_rung(state: RequestState) -> datetime | None:
     """The instant the workflow must next wake up; none while the clock is paused."""
     if state.paused is not None:
         return None
-    return min((at for clock in state.clocks for _, at in pending_rungs(clock)), default=None)
+    instants = [at for clock in state.clocks for _, at in pending_rungs(clock)]
+    instants += [o.respond_by for o in orders_due(state)]
+    return min(instants, default=None)
+
+
+def tier_above(state: RequestState, office: str) -> str:
+    """The office supervising ``office``: the township for a village, the city otherwise."""
+    return state.township if office == state.village else state.city
 
 
 def recipients(state: RequestState, office: str, level: str) -> list[tuple[str, str]]:
     """docs/design.md §3: who hears of each rung (office, role)."""
     if level == Level.REMINDER:
         return [(office, "staff")]
+    if level == Level.WARNING:
+        return [(office, "staff"), (office, "head")]
     if level == Level.YELLOW:
+        if state.county_ladder:  # with a supervision order from the tier above
+            return [(office, "staff"), (office, "head"), (tier_above(state, office), "supervisor")]
         return [(office, "staff"), (office, "head")]
     if level == Level.RED:
-        up = state.township if office == state.village else state.city
-        return [(office, "staff"), (up, "supervisor")]
+        if state.county_ladder:
+            up = tier_above(state, office)
+            return [(office, "staff"), (up, "supervisor"), (state.city, "supervision")]
+        return [(office, "staff"), (tier_above(state, office), "supervisor")]
     return [(office, "staff"), (state.city, "supervision")]
 
 
@@ -169,4 +206,6 @@ def overdue_level(state: RequestState) -> str:
         for level in clock.fired
         if clock.expiry == Expiry.ESCALATE or level != Level.RED
     ]
+    # An order that went unanswered is red until it is closed.
+    fired += [Level.RED for o in state.orders if o.overdue and o.status != "closed"]
     return max(fired, key=lambda level: LEVEL_ORDER[Level(level)], default=Level.NONE)

@@ -36,6 +36,10 @@ def service_notice(state: RequestState) -> str:
             f"{item}因{reason}程序自{_day(state.paused.since)}起中止计时，"
             "该程序所用时间不计入办理时限，恢复后期限相应顺延。"
         )
+    ext = state.extension
+    if ext is not None and ext.status == "approved" and state.lawful_extension is not None:
+        # The lawful extension told to the resident (Licensing Law art. 42): reason and new date.
+        expected = f"因{ext.reason}依法延期，办理期限延至{due}。" + expected
     texts = {
         Stage.VILLAGE_INTAKE: f"{item}已由村代办员登记，将于{due}前送交镇便民服务中心。{expected}",
         Stage.TOWNSHIP_REVIEW: f"{item}正在镇便民服务中心办理，本环节期限{due}。{expected}",

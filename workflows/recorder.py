@@ -16,6 +16,7 @@ Deterministic like the workflow: no I/O, time or randomness; the queue is rebuil
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -33,7 +34,10 @@ from workflows.timeouts import (
 class Recorder:
     """An ordered outbox of transitions inside the workflow, drained by one loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_recorded: Callable[[object], None] | None = None) -> None:
+        # Told what each recording answered (the numbers it gave to supervision orders), before
+        # the transition counts as recorded.
+        self._on_recorded = on_recorded
         self.recorded = 0  # the last state version written to the ledger and read model
         self._queue: list[TransitionRecord] = []
         self._closing = False
@@ -69,7 +73,7 @@ class Recorder:
             try:
                 # Retried by the server without a limit and without a history event per attempt;
                 # the heartbeat lets a hung attempt be given up long before its timeout.
-                await workflow.execute_activity(
+                answer = await workflow.execute_activity(
                     "record_transition",
                     record,
                     start_to_close_timeout=RECORD_TIMEOUT,
@@ -85,4 +89,6 @@ class Recorder:
                 continue
             pause = SYSTEM_RETRY_FIRST
             self._queue.pop(0)
+            if self._on_recorded is not None:
+                self._on_recorded(answer)
             self.recorded = record.state.version

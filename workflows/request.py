@@ -38,19 +38,23 @@ from models.contracts import (
     Expiry,
     ExtensionInfo,
     HistoryEntry,
+    LadderPolicy,
     LedgerEvent,
     Level,
     LimitSpec,
+    NoticeRequest,
     Notification,
+    OrderQuery,
     PauseInfo,
     RatingInfo,
     RequestInput,
     RequestState,
     Role,
     Stage,
+    SupervisionOrder,
     TransitionRecord,
 )
-from workflows import clocks
+from workflows import clocks, orders
 from workflows.notice import CST, service_notice
 from workflows.recorder import Recorder
 from workflows.timeouts import (
@@ -89,6 +93,22 @@ BOUND_COMMANDS = "bound-commands"
 # Patch: only the supervisor of the office holding the stage approves its extension
 # (docs/design.md §2).
 EXTENSION_BY_HEAD = "extension-approved-by-own-tier"
+# Patch: the statutory limit is a rung of its own even when it falls on the deadline (equal limits,
+# an extension capped at statutory); before it, the clock reported no statutory deadline then.
+STATUTORY_OWN_RUNG = "statutory-own-rung"
+# Patch: a calendar change recomputes the promise to the resident (``expected_at``) too.
+EXPECTED_FOLLOWS_CALENDAR = "expected-follows-calendar"
+# Patch: the county ladder of the request's policy snapshot (docs/design.md §3): a yellow card at
+# the deadline with a supervision order, a red card when the order goes unanswered. A request
+# submitted before it (no ladder in its snapshot) keeps the earlier ladder.
+COUNTY_LADDER = "county-ladder"
+# Patch: an approved extension is the item's lawful one (docs/design.md §2): the statutory deadline
+# moves out by it once, the promised deadline at most to the new statutory one, and the resident
+# is told. Before it, the statutory deadline never moved.
+LAWFUL_EXTENSION = "lawful-extension"
+# Patch: the actions that call for a written notice (文书) issue it in their recording, and a pause
+# states its expected duration (docs/design.md §3).
+WRITTEN_NOTICES = "written-notices"
 
 
 @dataclass
@@ -98,6 +118,7 @@ class _Tx:
     now: datetime
     events: list[LedgerEvent] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
+    notices: list[NoticeRequest] = field(default_factory=list)
 
 
 @workflow.defn(name="ResidentRequest")
@@ -125,13 +146,19 @@ class ResidentRequestWorkflow:
         self._wake = False
         self._search: dict[str, object] = {}
         self._recorded = 0  # the last state version written to the ledger and read model
-        self._recorder = Recorder()
+        self._recorder = Recorder(self._numbers_given)
         self._record_outside_lock: bool | None = None  # decided at the first transition
         # Decided once, at the first task: a workflow started before the patch keeps accepting
         # the unbound commands its history holds (a validator may not call ``patched``).
         self._bound_commands = workflow.patched(BOUND_COMMANDS)
         self._extension_by_head = workflow.patched(EXTENSION_BY_HEAD)
+        self._county = inp.policy.ladder is not None and workflow.patched(COUNTY_LADDER)
+        lawful = inp.item.extension is not None and workflow.patched(LAWFUL_EXTENSION)
+        self._notices = workflow.patched(WRITTEN_NOTICES)
         self._used_commands: set[str] = set()
+        # How ``expected_at`` was last computed, to compute it again when the calendar changes.
+        # Bookkeeping only, rebuilt the same way on replay.
+        self._expected: ClockQuery | None = None
         self._state = RequestState(
             id=inp.request_id,
             number=inp.number,
@@ -151,6 +178,8 @@ class ResidentRequestWorkflow:
             updated_at=now,
             materials=list(inp.materials),
             note=inp.note,
+            county_ladder=self._county,
+            lawful_extension=inp.item.extension if lawful else None,
         )
 
     # --- Temporal surface ----------------------------------------------------------------------
@@ -193,7 +222,7 @@ class ResidentRequestWorkflow:
         async with self._lock:
             # Another update may have changed the state while this one waited for the lock: check
             # again, so that two racing actions can never both apply.
-            self._check(cmd, local_dates=workflow.patched(LOCAL_DATES))
+            self._check(cmd, local_dates=workflow.patched(LOCAL_DATES), pause_days=self._notices)
             tx = _Tx(workflow.now())
             if not await self._atomically(lambda: self._apply(cmd, tx)):
                 raise ApplicationError(
@@ -217,11 +246,11 @@ class ResidentRequestWorkflow:
     def _validate_act(self, cmd: ActionCommand) -> None:
         # A validator is not replayed (a rejected update leaves no history), so it may apply the
         # current rules without a patch; the handler's re-check may not.
-        self._check(cmd, local_dates=True)
+        self._check(cmd, local_dates=True, pause_days=True)
 
     # --- rules ---------------------------------------------------------------------------------
 
-    def _check(self, cmd: ActionCommand, *, local_dates: bool) -> None:
+    def _check(self, cmd: ActionCommand, *, local_dates: bool, pause_days: bool) -> None:
         now = workflow.now()
         if local_dates:
             today = now.astimezone(CST).date()
@@ -237,6 +266,7 @@ class ResidentRequestWorkflow:
                 today=today,
                 latest=latest,
                 head_is_scope=not self._extension_by_head,
+                pause_days=pause_days,
             )
         except rules.ActionRejected as e:
             kind = {"forbidden": "Forbidden", "invalid": "InvalidAction"}.get(
@@ -326,8 +356,10 @@ class ResidentRequestWorkflow:
         await self._start_acceptance(tx)
 
     async def _do_accept(self, cmd: ActionCommand, tx: _Tx) -> None:
-        self._move(tx, cmd, self._state.stage)
+        s = self._state
+        self._move(tx, cmd, s.stage)
         await self._accept(tx, as_of=tx.now)
+        self._notice(tx, "acceptance", s.responsible_office, promised_date=local_day(s.expected_at))
 
     async def _do_accept_with_gap(self, cmd: ActionCommand, tx: _Tx) -> None:
         assert cmd.due is not None and cmd.missing_materials is not None
@@ -335,6 +367,14 @@ class ResidentRequestWorkflow:
         self._state.gap_due = cmd.due
         self._move(tx, cmd, self._state.stage)
         await self._accept(tx, as_of=tx.now)
+        self._notice(
+            tx,
+            "gap_acceptance",
+            self._state.responsible_office,
+            missing_materials=list(cmd.missing_materials),
+            form="交村代办员转交",
+            due_date=cmd.due,
+        )
         gap = clocks.query(ClockName.GAP, tx.now, [], ladder=False)
         gap.until = cmd.due
         await self._start_clocks(
@@ -352,6 +392,7 @@ class ResidentRequestWorkflow:
         clocks.drop_clocks(
             self._state, ClockName.ACCEPTANCE, ClockName.OFFICIAL, ClockName.STEP, ClockName.GAP
         )
+        asking = s.responsible_office
         self._move(tx, cmd, Stage.AWAITING_SUPPLEMENT, s.village)
         self._notify(
             tx, s.village, "agent", "请通知申请人补正材料：" + "、".join(s.missing_materials)
@@ -362,6 +403,11 @@ class ResidentRequestWorkflow:
             [clocks.query(ClockName.SUPPLEMENT, tx.now, [window], ladder=False)],
             offices={ClockName.SUPPLEMENT: s.village},
             expiry={ClockName.SUPPLEMENT: Expiry.LAPSE},
+        )
+        window_clock = clocks.find_clock(s, ClockName.SUPPLEMENT)
+        due = local_day(window_clock.deadline if window_clock else None)
+        self._notice(
+            tx, "supplement", asking, missing_materials=list(s.missing_materials), due_date=due
         )
 
     async def _do_supplement(self, cmd: ActionCommand, tx: _Tx) -> None:
@@ -380,6 +426,7 @@ class ResidentRequestWorkflow:
 
     async def _do_refuse(self, cmd: ActionCommand, tx: _Tx) -> None:
         self._close(tx, cmd, Stage.REFUSED)
+        self._notice(tx, "refusal", self._state.responsible_office, reason=cmd.note)
         self._notify(tx, self._state.village, "agent", "申请不予受理：" + (cmd.note or ""))
 
     async def _do_forward(self, cmd: ActionCommand, tx: _Tx) -> None:
@@ -395,11 +442,22 @@ class ResidentRequestWorkflow:
 
     async def _do_deny(self, cmd: ActionCommand, tx: _Tx) -> None:
         await self._decide(cmd, tx, "denied")
+        s = self._state
+        self._notice(tx, "denial", s.handling_office or s.responsible_office, reason=cmd.note)
 
     async def _do_pause(self, cmd: ActionCommand, tx: _Tx) -> None:
         assert cmd.reason is not None
-        self._state.paused = PauseInfo(reason=cmd.reason, since=tx.now, note=cmd.note)
+        self._state.paused = PauseInfo(
+            reason=cmd.reason, since=tx.now, note=cmd.note, expected_days=cmd.expected_days
+        )
         self._move(tx, cmd, self._state.stage, note=cmd.note or cmd.reason)
+        self._notice(
+            tx,
+            "special_procedure",
+            self._state.responsible_office,
+            procedure=cmd.reason,
+            expected_days=cmd.expected_days,
+        )
 
     async def _do_resume(self, cmd: ActionCommand, tx: _Tx) -> None:
         s = self._state
@@ -416,6 +474,8 @@ class ResidentRequestWorkflow:
         clocks.apply_shifts(self._state, result.shifts)
         for clock in s.clocks:
             clock.paused_days += result.shifted_working_days
+        if self._expected is not None and self._expected.after is None:
+            self._expected.paused_days += result.shifted_working_days
         self._move(tx, cmd, s.stage, note=f"paused {result.shifted_working_days} working days")
 
     async def _do_request_extension(self, cmd: ActionCommand, tx: _Tx) -> None:
@@ -431,15 +491,33 @@ class ResidentRequestWorkflow:
         ext = s.extension
         official = clocks.find_clock(self._state, ClockName.OFFICIAL)
         assert ext is not None and official is not None
-        # The promised deadline moves out, never past the statutory one.
+        # The promised deadline moves out, never past the statutory one; a lawful extension moves
+        # the statutory one first.
         official.extended_days += ext.days
         query = clocks.shift_query(official, extra_days=ext.days, cap=official.statutory)
+        if s.lawful_extension is not None:
+            official.statutory_extension = query.statutory_extension = s.lawful_extension
         result = await self._compute(DeadlineBatch(shifts=[query]))
         clocks.apply_shifts(self._state, result.shifts)
+        if s.lawful_extension is not None:  # the resident is told the reason and the new date
+            self._notify(
+                tx,
+                s.village,
+                "agent",
+                f"延期告知：{s.item_name} 因{ext.reason}延期，"
+                f"新的办理期限 {official.deadline.isoformat()}，请告知申请人",
+            )
         ext.status, ext.approved_by, ext.new_deadline = "approved", cmd.actor.sub, official.deadline
         official.fired = [lv for lv in official.fired if lv == Level.STATUTORY]
         await self._project_expected(tx, official.deadline)
         self._move(tx, cmd, s.stage, note=f"deadline {official.deadline.isoformat()}")
+        self._notice(
+            tx,
+            "extension",
+            s.responsible_office,
+            reason=ext.reason,
+            new_date=local_day(official.deadline),
+        )
 
     async def _do_deliver(self, cmd: ActionCommand, tx: _Tx) -> None:
         s = self._state
@@ -504,12 +582,24 @@ class ResidentRequestWorkflow:
         if not running:
             return False
         queries = [
-            replace(c.query, paused_days=c.paused_days, extended_days=c.extended_days)
+            replace(
+                c.query,
+                paused_days=c.paused_days,
+                extended_days=c.extended_days,
+                statutory_extension=c.statutory_extension,
+            )
             for c in running
             if c.query is not None
         ]
+        expected = self._expected_again(queries)
+        if expected is not None:
+            queries.append(expected)
         result = await self._compute(DeadlineBatch(clocks=queries, reload_calendar=True))
         changed = rungs_moved = False
+        if expected is not None:
+            times = result.clocks.pop()
+            changed = times.deadline != self._state.expected_at
+            self._state.expected_at = times.deadline
         for clock, times in zip(running, result.clocks, strict=True):
             before = (clock.deadline, clock.statutory, clock.provisional)
             rungs = (clock.reminder_at, clock.yellow_at)
@@ -519,6 +609,18 @@ class ResidentRequestWorkflow:
         # A moved reminder or yellow instant alone is a change too: uncommitted, the read model
         # kept the old one and the ladder's timer was not reset, so the rung fired off time.
         return changed or (rungs_moved and workflow.patched(RECOMPUTE_EVERY_INSTANT))
+
+    def _expected_again(self, queries: list[ClockQuery]) -> ClockQuery | None:
+        """The promise to the resident, to compute again with the clocks; None when it is not
+        (decided, or a request started before it was)."""
+        expected = self._expected
+        if expected is None or self._state.expected_at is None:
+            return None
+        if expected.after is not None and all(q.name != expected.after for q in queries):
+            return None
+        if not workflow.patched(EXPECTED_FOLLOWS_CALENDAR):
+            return None
+        return expected
 
     # --- transitions shared by several actions ------------------------------------------------
 
@@ -572,6 +674,7 @@ class ResidentRequestWorkflow:
             [clocks.query(ClockName.DELIVERY, tx.now, [clocks.wd(self._policy.delivery_days)])],
             offices={ClockName.DELIVERY: s.village},
         )
+        self._expected = None  # decided: the delivery clock holds the promise now
 
     async def _after_rating(self, tx: _Tx, actor: Actor) -> None:
         s = self._state
@@ -625,6 +728,11 @@ class ResidentRequestWorkflow:
                     await self._expire(clock, tx)
                 else:
                     self._escalate(clock, level, at, tx)
+                    if level == Level.YELLOW and clock.county:
+                        await self._order_from_yellow(clock, at, tx)
+        for order in clocks.orders_due(self._state):
+            if order.respond_by <= tx.now:
+                self._order_overdue(order, tx)
         if tx.events:
             await self._commit(tx)
 
@@ -654,6 +762,148 @@ class ResidentRequestWorkflow:
         message = f"【{level}】{s.item_name} {clock.name} 期限 {deadline.isoformat()}"
         for office, role in clocks.recipients(s, clock.office, level):
             self._notify(tx, office, role, message, level=level)
+
+    # --- supervision orders (督办单) -----------------------------------------------------------
+
+    async def _issue_order(
+        self,
+        tx: _Tx,
+        actor: Actor,
+        *,
+        issuing_office: str,
+        office: str,
+        reason: str,
+        days: int | None,
+        clock: str | None = None,
+        since: datetime | None = None,
+    ) -> SupervisionOrder:
+        """``since``: the instant the response time counts from (the yellow card's rung, which
+        the timer fires a little after), by default now."""
+        ladder = self._policy_ladder()
+        respond_by = await self._respond_by(since or tx.now, days or ladder.order_response_days)
+        order = orders.new_order(
+            self._state,
+            issuing_office=issuing_office,
+            office=office,
+            reason=reason,
+            issued_at=tx.now,
+            issued_by=actor.sub,
+            respond_by=respond_by,
+            clock=clock,
+        )
+        role = "agent" if office == self._state.village else "staff"
+        self._notify(
+            tx,
+            office,
+            role,
+            f"督办单：{self._state.item_name} {reason}，请于 {respond_by.isoformat()} 前答复",
+        )
+        return order
+
+    async def _respond_by(self, since: datetime, days: int) -> datetime:
+        result = await self._compute(DeadlineBatch(orders=[OrderQuery(since, days)]))
+        return result.respond_by[0]
+
+    async def _order_from_yellow(self, clock: Clock, at: datetime, tx: _Tx) -> None:
+        """The yellow card is an order from the office above to finish by a date."""
+        s = self._state
+        reason = f"{clock.name} 期限 {clock.deadline.isoformat()} 已过，限期办结"
+        order = await self._issue_order(
+            tx,
+            SYSTEM,
+            issuing_office=clocks.tier_above(s, clock.office),
+            office=clock.office,
+            reason=reason,
+            days=None,
+            clock=clock.name,
+            since=at,
+        )
+        note = f"{orders.label(order)} to {order.office}: {reason}"
+        self._history(tx, SYSTEM, "issue_order", s.stage, s.stage, note)
+        self._event(
+            tx,
+            SYSTEM,
+            "action",
+            "issue_order",
+            office=order.issuing_office,
+            deadline=order.respond_by,
+            note=note,
+        )
+
+    def _order_overdue(self, order: SupervisionOrder, tx: _Tx) -> None:
+        """An order still open at its response deadline: the red card, and accountability."""
+        s = self._state
+        order.overdue = True
+        s.red_flag = True
+        s.escalations.append(
+            Escalation(
+                at=tx.now,
+                clock="order",
+                level=Level.RED,
+                deadline=order.respond_by,
+                office=order.office,
+            )
+        )
+        self._event(
+            tx,
+            SYSTEM,
+            "escalation",
+            None,
+            level=Level.RED,
+            clock="order",
+            deadline=order.respond_by,
+            office=order.office,
+            note=f"supervision order {orders.label(order)} unanswered (问责)",
+        )
+        message = f"【red】{s.item_name} 督办单 {orders.label(order)} 逾期未答复"
+        for office, role in clocks.recipients(s, order.office, Level.RED):
+            self._notify(tx, office, role, message, level=Level.RED)
+
+    async def _do_issue_order(self, cmd: ActionCommand, tx: _Tx) -> None:
+        assert cmd.note is not None
+        s = self._state
+        order = await self._issue_order(
+            tx,
+            cmd.actor,
+            issuing_office=cmd.actor.office,
+            office=s.responsible_office,
+            reason=cmd.note,
+            days=cmd.days,
+        )
+        self._move(tx, cmd, s.stage, note=f"{orders.label(order)} to {order.office}: {cmd.note}")
+
+    async def _do_reply_order(self, cmd: ActionCommand, tx: _Tx) -> None:
+        assert cmd.note is not None
+        order = orders.by_number(self._state, cmd.order)
+        order.status, order.reply = "replied", cmd.note
+        order.replied_at, order.replied_by = tx.now, cmd.actor.sub
+        self._move(tx, cmd, self._state.stage, note=f"{order.number}: {cmd.note}")
+        self._notify(
+            tx, order.issuing_office, "supervisor", f"督办单 {order.number} 已答复，请审核"
+        )
+
+    async def _do_review_order(self, cmd: ActionCommand, tx: _Tx) -> None:
+        order = orders.by_number(self._state, cmd.order)
+        if cmd.accepted:
+            order.status, order.outcome, order.closed_at = "closed", orders.ACCEPTED, tx.now
+            note, message = f"{order.number}: accepted", f"督办单 {order.number} 已办结"
+        else:
+            order.respond_by = await self._respond_by(
+                tx.now, cmd.days or self._policy_ladder().order_response_days
+            )
+            # Open again with a new response deadline, which raises its own red card if missed.
+            order.status, order.returned, order.overdue = "open", order.returned + 1, False
+            when = order.respond_by.isoformat()
+            note = f"{order.number}: returned, respond by {when}"
+            message = f"督办单 {order.number} 答复被退回，请于 {when} 前重新答复"
+        self._move(tx, cmd, self._state.stage, note=note + (f" ({cmd.note})" if cmd.note else ""))
+        role = "agent" if order.office == self._state.village else "staff"
+        self._notify(tx, order.office, role, message)
+
+    def _policy_ladder(self) -> LadderPolicy:
+        ladder = self._policy.ladder
+        assert ladder is not None  # orders exist under the county ladder only
+        return ladder
 
     async def _expire(self, clock: Clock, tx: _Tx) -> None:
         s = self._state
@@ -709,7 +959,7 @@ class ResidentRequestWorkflow:
         result = await self._compute(batch)
         for query, times in zip(batch.clocks, result.clocks, strict=True):
             if query.name == "expected":
-                self._state.expected_at = times.deadline
+                self._state.expected_at, self._expected = times.deadline, query
                 continue
             clocks.drop_clocks(self._state, query.name)
             self._state.clocks.append(
@@ -724,22 +974,19 @@ class ResidentRequestWorkflow:
                     yellow_at=times.yellow_at,
                     expiry=(expiry or {}).get(query.name, Expiry.ESCALATE),
                     query=query,
+                    warning_at=times.warning_at,
+                    county=self._county,
                 )
             )
 
     async def _project_expected(self, tx: _Tx, official_deadline: datetime) -> None:
-        batch = DeadlineBatch(
-            clocks=[
-                clocks.query(
-                    "expected",
-                    official_deadline,
-                    [clocks.wd(self._policy.delivery_days)],
-                    ladder=False,
-                )
-            ]
+        expected = clocks.query(
+            "expected", official_deadline, [clocks.wd(self._policy.delivery_days)], ladder=False
         )
-        result = await self._compute(batch)
+        result = await self._compute(DeadlineBatch(clocks=[expected]))
         self._state.expected_at = result.clocks[0].deadline
+        # From now on the promise follows the (extended) official deadline.
+        self._expected = replace(expected, after=ClockName.OFFICIAL)
 
     # --- state changes, history and ledger -----------------------------------------------------
 
@@ -838,6 +1085,18 @@ class ResidentRequestWorkflow:
             )
         )
 
+    def _notice(self, tx: _Tx, kind: str, office: str, **fields: object) -> None:
+        """The written notice (文书) of the action just recorded, issued in its recording under the
+        key of its ledger event, so that a retried recording never takes a second number."""
+        if not self._notices:
+            return
+        s = self._state
+        content: dict[str, object] = {"item": s.item, "item_name": s.item_name, **fields}
+        if kind != "supervision":  # handed to the resident
+            content["resident_name"] = s.resident.name
+        key = f"{tx.events[-1].key}:notice"
+        tx.notices.append(NoticeRequest(key=key, office=office, kind=kind, fields=content))
+
     def _notify(
         self, tx: _Tx, office: str, role: str, message: str, level: str | None = None
     ) -> None:
@@ -869,8 +1128,17 @@ class ResidentRequestWorkflow:
                 self._recorder.start()
         return self._record_outside_lock
 
+    def _numbers_given(self, recorded: object) -> None:
+        """What a recording answers: the numbers it gave to orders it recorded first."""
+        if isinstance(recorded, dict):
+            orders.assign_numbers(self._state, dict(recorded.get("order_numbers") or {}))
+
     async def _commit(self, tx: _Tx) -> None:
         s = self._state
+        if s.status == "closed":
+            for order in orders.close_open(s, tx.now):
+                note = f"{orders.label(order)}: request closed"
+                self._event(tx, SYSTEM, "action", "close_order", office=order.office, note=note)
         s.version += 1
         s.updated_at = tx.now
         self._refresh_derived()
@@ -878,23 +1146,31 @@ class ResidentRequestWorkflow:
             # Decided now; written in order by the recorder, from a copy of the state as it is.
             snapshot = copy.deepcopy(s)
             self._recorder.queue(
-                TransitionRecord(state=snapshot, events=tx.events, notifications=tx.notifications)
+                TransitionRecord(
+                    state=snapshot,
+                    events=tx.events,
+                    notifications=tx.notifications,
+                    notices=tx.notices,
+                )
             )
             self._upsert_search_attributes()
             self._wake = True
             return
-        record = TransitionRecord(state=s, events=tx.events, notifications=tx.notifications)
+        record = TransitionRecord(
+            state=s, events=tx.events, notifications=tx.notifications, notices=tx.notices
+        )
         if workflow.patched(RECORD_AFTER_COMMIT):
             # A regular activity is scheduled only once the workflow task that decided this
             # transition is committed. A local activity runs inside that task: when the task was
             # lost (worker killed, server restarted) its write stayed in the ledger and the read
             # model for a transition the workflow never made.
-            await workflow.execute_activity(
+            recorded = await workflow.execute_activity(
                 "record_transition",
                 record,
                 start_to_close_timeout=RECORD_TIMEOUT,
                 retry_policy=RECORD_RETRY,
             )
+            self._numbers_given(recorded)
         else:
             await workflow.execute_local_activity(
                 "record_transition",
@@ -932,6 +1208,8 @@ class ResidentRequestWorkflow:
     async def _compute(self, batch: DeadlineBatch) -> DeadlineResult:
         batch.reminder_days = self._policy.reminder_days
         batch.yellow_fraction = self._policy.yellow_fraction
+        batch.statutory_rung = workflow.patched(STATUTORY_OWN_RUNG)
+        batch.county = self._policy.ladder if self._county else None
         result: DeadlineResult = await workflow.execute_local_activity(
             "compute_deadlines",
             batch,
@@ -943,6 +1221,11 @@ class ResidentRequestWorkflow:
 
     def _finished(self) -> bool:
         return self._state.status == "closed" and not self._state.clocks
+
+
+def local_day(moment: datetime | None) -> str | None:
+    """The service's local date of an instant, as a notice prints it."""
+    return moment.astimezone(CST).date().isoformat() if moment is not None else None
 
 
 def system_command(action: str) -> ActionCommand:

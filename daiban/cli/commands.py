@@ -71,6 +71,10 @@ def act(
     base_url: str | None,
     bearer: str | None,
     as_json: bool,
+    *,
+    expected_days: int | None = None,
+    order: str | None = None,
+    accepted: bool | None = None,
 ) -> None:
     from models.actions import ACTIONS, field_errors
     from models.contracts import ActionCommand, Actor
@@ -85,6 +89,9 @@ def act(
         "reason": reason,
         "days": days,
         "upheld": upheld,
+        "expected_days": expected_days,
+        "order": order,
+        "accepted": accepted,
     }
     # The workflow's own field rules, so that a missing --note fails here in one line.
     errors = field_errors(ActionCommand(action, Actor("cli", "cli", "cli"), **fields))

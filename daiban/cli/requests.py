@@ -136,13 +136,37 @@ def act(
     upheld: Annotated[
         bool | None, typer.Option("--upheld/--rejected", help="Appeal review.", show_default=False)
     ] = None,
+    expected_days: Annotated[
+        int | None,
+        typer.Option(min=1, help="Pause: the procedure's expected days.", show_default=False),
+    ] = None,
+    order: Annotated[
+        str | None, typer.Option(help="A supervision order's number.", show_default=False)
+    ] = None,
+    accepted: Annotated[
+        bool | None,
+        typer.Option("--accepted/--returned", help="Order review.", show_default=False),
+    ] = None,
     base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Take one action on a request; required fields are checked before anything is sent."""
     commands.act(
-        request_id, action, note, missing, due, reason, days, upheld, base_url, bearer, as_json
+        request_id,
+        action,
+        note,
+        missing,
+        due,
+        reason,
+        days,
+        upheld,
+        base_url,
+        bearer,
+        as_json,
+        expected_days=expected_days,
+        order=order,
+        accepted=accepted,
     )
 
 

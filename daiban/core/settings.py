@@ -72,7 +72,14 @@ class Settings(BaseSettings):
 
     # Escalation ladder of docs/design.md §3.
     reminder_working_days_before: int = Field(1, ge=0)
+    # The earlier ladder's yellow card, for requests submitted before the county ladder.
     yellow_fraction: float = Field(0.9, gt=0, lt=1)
+    # Offices open at this time: a rung due while they are closed fires at the next opening.
+    opening_time: time = time(8, 30)
+    # The optional early warning (预警) at this share of a limit's office time; None: off.
+    warning_share: float | None = Field(None, gt=0, lt=1)
+    # Working days a supervision order (督办单) gives the addressed office to reply.
+    order_response_days: int = Field(2, ge=1)
 
     # Ratings of docs/design.md §4.
     default_rating: int = Field(3, ge=1, le=5)
@@ -120,6 +127,8 @@ class Settings(BaseSettings):
     def _refuse_placeholders(self) -> Settings:
         self._check_tls()
         self._check_jwks()
+        if not self.opening_time < self.closing_time:
+            raise ValueError("DAIBAN_OPENING_TIME must be before DAIBAN_CLOSING_TIME")
         placeholder = self.placeholder_secret
         # The development secret is public: whoever reaches a non-loopback listener could mint
         # any token with it, whatever the environment says (the API also refuses to answer on

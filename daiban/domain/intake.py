@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from daiban.core.settings import Settings
 from daiban.domain.catalog import ServiceItem
-from models.contracts import ItemSpec, LimitSpec, Policy
+from models.contracts import ItemSpec, LadderPolicy, LimitSpec, Policy
 
 
 def item_spec(item: ServiceItem) -> ItemSpec:
-    statutory = item.limits.statutory
+    statutory, extension = item.limits.statutory, item.limits.extension
     return ItemSpec(
         code=item.code,
         name=item.name,
@@ -16,6 +16,7 @@ def item_spec(item: ServiceItem) -> ItemSpec:
         promised=LimitSpec(item.limits.promised.limit, item.limits.promised.unit),
         statutory=LimitSpec(statutory.limit, statutory.unit),
         materials=list(item.materials),
+        extension=LimitSpec(extension.limit, extension.unit) if extension is not None else None,
     )
 
 
@@ -32,4 +33,10 @@ def policy(settings: Settings) -> Policy:
         reminder_days=settings.reminder_working_days_before,
         yellow_fraction=settings.yellow_fraction,
         default_rating=settings.default_rating,
+        ladder=LadderPolicy(
+            reminder_days=settings.reminder_working_days_before,
+            warning_share=settings.warning_share,
+            order_response_days=settings.order_response_days,
+            opening=settings.opening_time.strftime("%H:%M"),
+        ),
     )

@@ -42,6 +42,10 @@ ACTIONS = {
     "rectify": "整改",
     "appeal_rating": "差评申诉",
     "review_appeal": "复核申诉",
+    "issue_order": "下发督办单",
+    "reply_order": "答复督办单",
+    "review_order": "审核督办答复",
+    "close_order": "督办单随件办结",
     "deemed_accept": "视为受理",
     "lapse": "逾期未补正",
     "default_rating": "默认评价",
@@ -69,6 +73,7 @@ CLOCKS = {
     "rating": "评价期限",
     "rectification": "整改时限",
     "fix_rating": "整改评价期限",
+    "order": "督办答复期限",  # a supervision order's response deadline (its red card)
 }
 
 ROLES = {

@@ -252,8 +252,15 @@ class WorkdayCalendar:
         *,
         reminder_days: int = 1,
         yellow_fraction: float = 0.9,
+        statutory_own_rung: bool = True,
     ) -> Ladder:
-        """Reminder, yellow card, red card (the deadline) and statutory limit of one clock."""
+        """Reminder, yellow card, red card (the deadline) and statutory limit of one clock.
+
+        The statutory limit is a rung of its own (the city's supervision office hears of it), even
+        when it falls on the deadline: an item whose two limits are equal, or a deadline extended up
+        to the statutory one. ``statutory_own_rung=False`` is the earlier rule, kept for requests
+        whose workflow started before it, which dropped a statutory limit not after the deadline.
+        """
         if reminder_days < 0:
             raise ValueError(f"reminder_days must be >= 0, got {reminder_days}")
         if not 0.0 <= yellow_fraction <= 1.0:
@@ -274,7 +281,7 @@ class WorkdayCalendar:
         statutory_at: datetime | None = None
         if statutory is not None:
             local_statutory = self._local(statutory)
-            if local_statutory > red:
+            if statutory_own_rung or local_statutory > red:
                 statutory_at = local_statutory
 
         return Ladder(
@@ -283,6 +290,71 @@ class WorkdayCalendar:
             red_at=red,
             statutory_at=statutory_at,
         )
+
+    # --- office hours (the county ladder) ------------------------------------------------------
+
+    def office_instant(self, moment: datetime, opening: time) -> datetime:
+        """``moment`` if the offices are open then (a working day, from ``opening`` to closing
+        time inclusive), else the next opening: no rung fires at night or on a rest day."""
+        local = self._local(moment)
+        d = local.date()
+        if self.is_workday(d):
+            if local.time() < opening:
+                return datetime.combine(d, opening, tzinfo=self._tz)
+            if local.time() <= self._closing:
+                return local
+        nxt, _ = self.add_working_days(d, 1)
+        return datetime.combine(nxt, opening, tzinfo=self._tz)
+
+    def _office_intervals(
+        self, start: datetime, end: datetime, opening: time
+    ) -> list[tuple[datetime, datetime]]:
+        """The office hours within [start, end), in UTC, one interval per working date."""
+        intervals: list[tuple[datetime, datetime]] = []
+        d = start.date()
+        while d <= end.date():
+            if self.is_workday(d):
+                lo = max(start, datetime.combine(d, opening, tzinfo=self._tz)).astimezone(UTC)
+                hi = min(end, self._at_closing(d)).astimezone(UTC)
+                if hi > lo:
+                    intervals.append((lo, hi))
+            d += _ONE_DAY
+        return intervals
+
+    def office_share(
+        self, start: datetime, deadline: datetime, share: float, opening: time
+    ) -> datetime | None:
+        """When ``share`` of the office time from ``start`` to ``deadline`` has passed (an early
+        warning), to the minute; ``None`` if that is not strictly between the two.
+
+        Office time is working days × office hours, never 24-hour days, so the instant always lies
+        within office hours.
+        """
+        if not 0.0 < share < 1.0:
+            raise ValueError(f"share must be within (0, 1), got {share}")
+        local_start, local_end = self._local(start), self._local(deadline)
+        intervals = self._office_intervals(local_start, local_end, opening)
+        total = sum((hi - lo for lo, hi in intervals), timedelta())
+        remaining = timedelta(microseconds=round((total // _ONE_MICROSECOND) * share))
+        if remaining <= timedelta():
+            return None
+        for lo, hi in intervals:
+            if remaining <= hi - lo:
+                at = (lo + remaining).astimezone(self._tz).replace(second=0, microsecond=0)
+                return at if local_start < at < local_end else None
+            remaining -= hi - lo
+        return None  # unreachable: the intervals add up to at least ``remaining``
+
+    def respond_by(self, issued: datetime, working_days: int, opening: time) -> datetime:
+        """A supervision order's response deadline: ``working_days`` working days after its
+        issue, at the same time of day (to the minute), moved to the next opening if the offices
+        are closed then (an order issued in the evening is due at the opening after the Nth
+        working day)."""
+        if working_days < 1:
+            raise ValueError(f"working_days must be >= 1, got {working_days}")
+        local = self._local(issued).replace(second=0, microsecond=0)  # to the minute
+        d, _ = self.add_working_days(local.date(), working_days)
+        return self.office_instant(datetime.combine(d, local.timetz()), opening)
 
     # --- derived calendars --------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from daiban.http.deps import CatalogDep, OversightDep, PrincipalDep, ServicesDep
 from daiban.http.problems import not_found, responses
 from daiban.store import readmodel
 from daiban.store.ledger import Verification, verify
+from daiban.store.orders import OrderFilters, list_orders
 from models.contracts import Role
 from models.db import Office
 from models.schemas import (
@@ -27,6 +28,9 @@ from models.schemas import (
     OfficeOut,
     OfficesQuery,
     OfficeStats,
+    OrderListOut,
+    OrderPage,
+    OrdersQuery,
     StatsOut,
     StatsQuery,
     VerifyOut,
@@ -63,6 +67,36 @@ async def events(
         for row in page.rows
     ]
     return EventPage(items=items, next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/supervision/orders",
+    response_model=OrderPage,
+    tags=["supervision"],
+    responses=responses(401, 403, 422),
+)
+async def orders(
+    query: Annotated[OrdersQuery, Query()], principal: PrincipalDep, services: ServicesDep
+) -> OrderPage:
+    """Supervision orders (督办单), oldest response deadline first: a supervisor's over the
+    requests in its scope, staff's those addressed to their office."""
+    filters = OrderFilters(query.status, query.office, query.township, query.overdue)
+    page = await services.db(list_orders, principal, filters, query.limit, query.cursor)
+    tz = services.tz
+    items = [
+        OrderListOut.model_validate(
+            {
+                **row.model_dump(),
+                **{
+                    name: value.astimezone(tz)
+                    for name in ("issued_at", "respond_by", "replied_at", "closed_at")
+                    if (value := getattr(row, name)) is not None
+                },
+            }
+        )
+        for row in page.rows
+    ]
+    return OrderPage(items=items, next_cursor=page.next_cursor)
 
 
 def _verify_in_scope(

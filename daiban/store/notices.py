@@ -67,8 +67,9 @@ class NoticeKeyReused(StoreError):
     """A key already names a notice of another request, office or kind: a caller's bug."""
 
 
-def _lock_counter(session: Session, office: str, kind: str, year: int) -> int:
-    """Create the counter if absent, lock it, and return the last number issued."""
+def lock_counter(session: Session, office: str, kind: str, year: int) -> int:
+    """Create the counter if absent, lock it, and return the last number issued (supervision
+    orders count here too, under their own kind)."""
     table: Table = SQLModel.metadata.tables["notice_counters"]
     insert = rollup.dialect_insert(session, table)
     values = {"office": office, "kind": kind, "year": year, "last": 0}
@@ -83,6 +84,19 @@ def _lock_counter(session: Session, office: str, kind: str, year: int) -> int:
         .with_for_update()
     )
     return session.exec(locked).one()
+
+
+def set_counter(session: Session, office: str, kind: str, year: int, last: int) -> None:
+    """Record ``last`` as the last number issued (the counter is locked by ``lock_counter``)."""
+    session.exec(
+        update(NoticeCounter)
+        .where(
+            col(NoticeCounter.office) == office,
+            col(NoticeCounter.kind) == kind,
+            col(NoticeCounter.year) == year,
+        )
+        .values(last=last)
+    )
 
 
 def issue_notice(
@@ -113,7 +127,7 @@ def issue_notice(
     if issuing is None:
         raise NoticeContentError("office", f"unknown office {office!r}")
     year = issued_at.astimezone(tz).year
-    last = _lock_counter(session, office, kind, year)
+    last = lock_counter(session, office, kind, year)
     existing = session.exec(select(NoticeRow).where(col(NoticeRow.key) == key)).first()
     if existing is not None:
         if (existing.request_id, existing.office, existing.kind) != (request_id, office, kind):
@@ -143,15 +157,7 @@ def issue_notice(
         content=_sealed(canonical, sealer),
         sha256=content_sha256(canonical),
     )
-    session.exec(
-        update(NoticeCounter)
-        .where(
-            col(NoticeCounter.office) == office,
-            col(NoticeCounter.kind) == kind,
-            col(NoticeCounter.year) == year,
-        )
-        .values(last=seq)
-    )
+    set_counter(session, office, kind, year, seq)
     session.add(row)
     session.flush()
     return row

@@ -47,3 +47,34 @@ def test_a_bad_query_fails_without_retry() -> None:
     with pytest.raises(ApplicationError) as info:
         run(DeadlineBatch(clocks=[ClockQuery("x", MON, [LimitSpec(-1)])]))
     assert info.value.type == INVALID_DEADLINE_QUERY and info.value.non_retryable
+
+
+def test_a_clock_may_start_where_another_of_the_batch_ends() -> None:
+    official = ClockQuery("official", MON, [LimitSpec(5)])
+    # The start given is ignored: delivery follows the official clock (Mon 14 Dec) by 2 days.
+    delivery = ClockQuery("expected", MON, [LimitSpec(2)], ladder=False, after="official")
+    result = run(DeadlineBatch(clocks=[official, delivery]))
+    assert [t.deadline.day for t in result.clocks] == [14, 16]
+    with pytest.raises(ApplicationError):  # the clock it follows must come first
+        run(DeadlineBatch(clocks=[delivery, official]))
+
+
+def test_a_lawful_extension_moves_the_statutory_deadline_in_its_unit() -> None:
+    start = datetime(2026, 12, 1, 10, 0, tzinfo=CST)
+    deadline = datetime(2026, 12, 8, 17, 0, tzinfo=CST)
+    statutory = datetime(2026, 12, 8, 17, 0, tzinfo=CST)
+    # 30 natural days from Tue 8 Dec: Thu 7 January 2027 (provisional, Mon–Fri).
+    query = ShiftQuery(
+        "official", start, deadline, statutory, extra_days=40,
+        statutory_extension=LimitSpec(30, "natural"),
+    )  # fmt: skip
+    shifted = run(DeadlineBatch(shifts=[query], statutory_rung=True)).shifts[0]
+    assert shifted.statutory == shifted.deadline == datetime(2027, 1, 7, 17, 0, tzinfo=CST)
+    # In working days: 8 Dec + 3 → Fri 11 Dec; the deadline moves 1 day, under it.
+    query = ShiftQuery(
+        "official", start, deadline, statutory, extra_days=1,
+        statutory_extension=LimitSpec(3, "working"),
+    )  # fmt: skip
+    shifted = run(DeadlineBatch(shifts=[query], statutory_rung=True)).shifts[0]
+    assert shifted.statutory == datetime(2026, 12, 11, 17, 0, tzinfo=CST)
+    assert shifted.deadline == datetime(2026, 12, 9, 17, 0, tzinfo=CST)

@@ -43,7 +43,7 @@ async def test_township_item_with_supplement_pause_and_rectification(
     assert (state["stage"], state["missing_materials"]) == ("township_review", [])
     state = await staff.do(rid, "accept")
     assert state["accepted_at"] is not None
-    state = await staff.do(rid, "pause", reason="public_notice", note="公示七天")
+    state = await staff.do(rid, "pause", reason="public_notice", note="公示七天", expected_days=7)
     assert state["paused"]["reason"] == "public_notice"
     assert state["allowed_actions"] == ["resume"]
     state = await staff.do(rid, "resume")

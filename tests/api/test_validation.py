@@ -103,8 +103,9 @@ async def test_missing_action_fields_are_422(agent: Caller, staff: Caller) -> No
         ("request_supplement", {"missing_materials": []}, ["missing_materials"]),
         ("accept_with_gap", {"missing_materials": ["收入证明"]}, ["due"]),
         ("accept_with_gap", {"due": "2030-01-01"}, ["missing_materials"]),
-        ("pause", {}, ["reason"]),
-        ("pause", {"reason": "lunch"}, ["reason"]),
+        ("pause", {}, ["reason", "expected_days"]),
+        ("pause", {"reason": "hearing"}, ["expected_days"]),
+        ("pause", {"reason": "lunch"}, ["expected_days", "reason"]),
         ("request_extension", {"note": "复杂"}, ["days"]),
         ("nonsense", {}, ["action"]),
     ]

@@ -1,13 +1,17 @@
-"""The supervisor's board: a red card appears by itself when a deadline passes (the offices close
-a minute from now and an on-the-spot item is due at closing, as the README's tour does), and the
-statistics export is a real workbook, opened and checked with openpyxl."""
+"""The supervisor's board: the cards of a passed deadline appear by themselves (the offices close a
+minute from now and an on-the-spot item is due at closing, as the README's tour does: its promised
+and statutory limits are both the same day, so the yellow card with its supervision order and the
+statutory rung fire together), and the statistics export is a real workbook, opened and checked with
+openpyxl. The red card of an order nobody answers comes working days later: its timing is tested
+on the time-skipping server (tests/workflows/test_county_ladder.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import re
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -37,7 +41,8 @@ TOWNSHIP, VILLAGE = "370285004", "370285004001"
 async def closing_soon(
     dev_server: WorkflowEnvironment, tmp_path: Path
 ) -> AsyncIterator[ConsoleStack]:
-    """A stack of its own whose offices close 30–90 seconds from now, today made a working day."""
+    """A stack of its own whose offices close 30–90 seconds from now, today made a working day;
+    they open at midnight, so that the closing time is after the opening at any hour."""
     now = datetime.now(SHANGHAI)
     if now.hour == 23 and now.minute >= 57:  # the closing time must fall today
         await asyncio.sleep((60 - now.minute) * 60 - now.second + 30)
@@ -50,12 +55,14 @@ async def closing_soon(
     with session_scope(engine) as session:
         set_override(session, now.date(), "workday", "board test")
     engine.dispose()
-    settings = console_settings(url, target_of(dev_server), closing_time=closing)
+    settings = console_settings(
+        url, target_of(dev_server), closing_time=closing, opening_time=time(0, 0)
+    )
     async with run_stack(settings) as stack:
         yield stack
 
 
-async def test_a_red_card_appears_on_the_board_by_itself(
+async def test_a_passed_deadline_appears_on_the_board_by_itself(
     browser: Browser, closing_soon: ConsoleStack
 ) -> None:
     stack = closing_soon
@@ -78,10 +85,10 @@ async def test_a_red_card_appears_on_the_board_by_itself(
 
         card = board.locator(f'.card[data-township="{TOWNSHIP}"]')
         await expect(card).to_contain_text("在办 1", timeout=30_000)
-        await expect(card.locator(".red-count")).to_have_text("1", timeout=150_000)
-        await expect(board.locator("#red-list")).to_contain_text("城乡居民养老保险参保登记")
+        await expect(card).to_have_class(re.compile(r"\bworst-statutory\b"), timeout=150_000)
+        await expect(card).to_contain_text("法定逾期 1")
         assert await board.evaluate("window.notReloaded") is True
-        await shoot(board, "board-red")
+        await shoot(board, "board-statutory")
 
         async with board.expect_download() as download_info:
             await board.click("#export")
@@ -95,5 +102,6 @@ async def test_a_red_card_appears_on_the_board_by_itself(
     by_code = {row[1]: row for row in rows[1:]}
     assert by_code[TOWNSHIP][0] == "姜山镇"
     assert by_code[TOWNSHIP][2] == 1  # one request
-    assert by_code[TOWNSHIP][8] == 1  # one red card
+    assert by_code[TOWNSHIP][7] == 1  # one yellow card
+    assert by_code[TOWNSHIP][8] == 1  # one red card: the statutory rung counts as red
     assert next(book["月度趋势"].iter_rows(values_only=True))[0] == "月份"

@@ -7,6 +7,7 @@ from pydantic import SecretStr, ValidationError
 
 from daiban.core.codec import new_key
 from daiban.core.settings import Settings
+from daiban.domain.intake import policy
 
 REAL_SECRET = "s3cr3t-" + "x" * 40
 
@@ -33,3 +34,14 @@ def test_production_accepts_real_secrets_and_development_accepts_defaults() -> N
         codec_keys=SecretStr(f"k1:{new_key()}"),
     )
     assert Settings().environment == "development"
+
+
+def test_the_county_ladder_settings_reach_the_policy_snapshot() -> None:
+    settings = Settings(opening_time="09:00", warning_share=0.75, order_response_days=3)
+    ladder = policy(settings).ladder
+    assert ladder is not None
+    assert (ladder.opening, ladder.warning_share, ladder.order_response_days) == ("09:00", 0.75, 3)
+    default = policy(Settings()).ladder
+    assert default is not None and (default.opening, default.warning_share) == ("08:30", None)
+    with pytest.raises(ValueError, match="OPENING_TIME"):
+        Settings(opening_time="18:00")

@@ -19,7 +19,7 @@ from models.contracts import LedgerEvent, Notification, RequestState, Transition
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEADLINE = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # 17:00 in Shanghai
-LEVELS = ("reminder", "yellow", "red", "statutory")
+LEVELS = ("reminder", "warning", "yellow", "red", "statutory")
 CODE = re.compile(r"[a-z_]{4,}|\d{4}-\d{2}-\d{2}|T\d{2}:")
 
 

@@ -479,8 +479,13 @@ def test_ladder_statutory() -> None:
     start, due = at("2026-12-07T10:00"), closing("2026-12-14")
     later = cal.deadline(start, 20, "working").at
     assert cal.ladder(start, due, later).statutory_at == later  # later: kept
-    assert cal.ladder(start, due, due).statutory_at is None  # equal: dropped
-    assert cal.ladder(start, due, closing("2026-12-10")).statutory_at is None  # earlier: dropped
+    # Equal (limits equal, or an extension capped at statutory): its own rung all the same.
+    assert cal.ladder(start, due, due).statutory_at == due
+    # The earlier rule, for requests started before the fix, dropped it unless later.
+    legacy = {"statutory_own_rung": False}
+    assert cal.ladder(start, due, later, **legacy).statutory_at == later
+    assert cal.ladder(start, due, due, **legacy).statutory_at is None
+    assert cal.ladder(start, due, closing("2026-12-10"), **legacy).statutory_at is None
 
 
 def test_ladder_returns_calendar_zone() -> None:

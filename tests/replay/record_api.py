@@ -143,7 +143,9 @@ async def city_item_deemed_accepted_and_bad_rating(harness: Harness) -> str:
     await harness.eventually(rid, lambda s: s.deemed_accepted)
     await harness.act(rid, "forward", TOWNSHIP_STAFF)
     await harness.act(rid, "accept", CITY_STAFF)
-    await harness.act(rid, "pause", CITY_STAFF, reason="public_notice", note="公示七日")
+    await harness.act(
+        rid, "pause", CITY_STAFF, reason="public_notice", note="公示七日", expected_days=7
+    )
     await harness.skip_to(cst("2030-03-21 10:00"))
     await harness.act(rid, "resume", CITY_STAFF)
     await harness.act(rid, "request_extension", CITY_STAFF, days=5, note="需入户核查")

@@ -31,7 +31,9 @@ from workflows.request import ResidentRequestWorkflow
 # supervisor over the request, before the bound-commands and extension-approved-by-own-tier
 # patches; record-in-lock and api-4ca9102: transitions recorded while the workflow's lock was
 # held, before the record-outside-lock patch, the latter submitted through the API by release
-# 4ca9102).
+# 4ca9102; before-statutory-rung: every path of the same release, before the statutory limit was a
+# rung of its own on the deadline's instant, before ``expected_at`` followed a calendar change and
+# before the county ladder with its supervision orders; their requests keep the earlier ladder).
 HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
 
 

@@ -65,7 +65,8 @@ def test_a_deadline_that_passes_while_the_stack_is_down_fires_on_restart(
     stack: StackRun,
 ) -> None:
     """Durable timers: the official clock of an on-the-spot item runs out while everything is
-    stopped; started again, the red rung fires and is recorded."""
+    stopped; started again, the yellow card fires with its supervision order, and the statutory
+    rung with it (the item's two limits are both the same day), recorded."""
     shanghai = ZoneInfo("Asia/Shanghai")
     now = datetime.now(shanghai)
     # Room for a slow start (a loaded machine takes over a minute to run the stack up to accept).
@@ -77,7 +78,8 @@ def test_a_deadline_that_passes_while_the_stack_is_down_fires_on_restart(
     # Today must be a working day for a same-day deadline (the test may run on a holiday).
     add = [*cli, "calendar", "add", now.date().isoformat(), "--kind", "workday", "--no-notify"]
     subprocess.run([*add, "--url", database], check=True, timeout=60)
-    env = {"DAIBAN_CLOSING_TIME": closing.strftime("%H:%M:%S")}
+    # Open from midnight: the closing time is after the opening whatever the hour.
+    env = {"DAIBAN_CLOSING_TIME": closing.strftime("%H:%M:%S"), "DAIBAN_OPENING_TIME": "00:00"}
     agent, staff = bearer("agent", VILLAGE), bearer("township_staff", TOWNSHIP)
 
     stack.start(**env)
@@ -89,7 +91,7 @@ def test_a_deadline_that_passes_while_the_stack_is_down_fires_on_restart(
     accepted = act(stack.api, request_id, staff, "accept")
     deadline = datetime.fromisoformat(accepted["deadline"])
     assert deadline == closing.replace(microsecond=0)
-    assert accepted["overdue"] in ("none", "yellow")
+    assert accepted["overdue"] == "none"
     stack.interrupt()
 
     time.sleep(max(0.0, (deadline - datetime.now(shanghai)).total_seconds()) + 2)
@@ -97,13 +99,15 @@ def test_a_deadline_that_passes_while_the_stack_is_down_fires_on_restart(
     url = f"{stack.api}/v1/requests/{request_id}"
     until = time.monotonic() + 60
     state = httpx.get(url, headers=staff, timeout=30).json()
-    while state["overdue"] != "red" and time.monotonic() < until:
+    while not (state["overdue"] == "statutory" and state["orders"]) and time.monotonic() < until:
         time.sleep(0.5)
         state = httpx.get(url, headers=staff, timeout=30).json()
-    assert state["overdue"] == "red", state
-    [red] = [e for e in state["escalations"] if e["level"] == "red"]
-    assert red["clock"] == "official" and datetime.fromisoformat(red["at"]) >= deadline
-    assert state["red_flag"] and state["stage"] == "township_review"  # work is never blocked
+    assert state["overdue"] == "statutory", state
+    [yellow] = [e for e in state["escalations"] if e["level"] == "yellow"]
+    assert yellow["clock"] == "official" and datetime.fromisoformat(yellow["at"]) >= deadline
+    [order] = state["orders"]
+    assert (order["office"], order["status"]) == (TOWNSHIP, "open")
+    assert state["stage"] == "township_review"  # work is never blocked
     stack.interrupt()
 
 

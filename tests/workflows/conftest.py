@@ -36,7 +36,14 @@ from daiban.domain.intake import item_spec, policy
 from daiban.store.calendar import load_calendar_year
 from daiban.store.db import make_engine, session_scope, upgrade
 from models import search_attributes as sa
-from models.contracts import ActionCommand, Actor, RequestInput, RequestState, Resident
+from models.contracts import (
+    ActionCommand,
+    Actor,
+    LadderPolicy,
+    RequestInput,
+    RequestState,
+    Resident,
+)
 from models.db import LedgerRow, OutboxRow, RequestRow
 from tests.conftest import temporal_binary
 from worker import build_worker
@@ -114,7 +121,17 @@ class Harness:
         if delta > timedelta(0):
             await self.env.sleep(delta)
 
-    async def submit(self, item: str = "linshi-jiuzhu", at: datetime = ANCHOR) -> str:
+    async def submit(
+        self,
+        item: str = "linshi-jiuzhu",
+        at: datetime = ANCHOR,
+        *,
+        earlier_ladder: bool = False,
+        ladder: LadderPolicy | None = None,
+    ) -> str:
+        """Submit a request; ``earlier_ladder``: with a policy snapshot from before the county
+        ladder (no ``ladder``), as requests submitted before it have; ``ladder``: this county
+        ladder instead of the settings'."""
         await self.skip_to(at)
         catalog_item = load_catalog().get(item)
         assert catalog_item is not None
@@ -130,6 +147,8 @@ class Harness:
             materials=list(catalog_item.materials),
             policy=policy(self.settings),
         )
+        if earlier_ladder or ladder is not None:
+            inp.policy.ladder = ladder
         handle = await self.client.start_workflow(
             ResidentRequestWorkflow.run,
             inp,

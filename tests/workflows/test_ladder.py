@@ -1,4 +1,6 @@
-"""Every rung of the escalation ladder fires at its exact instant and writes its rows.
+"""Every rung of the earlier escalation ladder fires at its exact instant and writes its rows:
+the ladder of requests submitted before the county ladder (no ``ladder`` in their policy
+snapshot), which they keep. The county ladder is tested in test_county_ladder.
 
 Township item linshi-jiuzhu (10 working days, statutory 20) accepted Mon 2030-03-04 09:00:
 official deadline Mon 18 Mar 17:00 (5,6,7,8,11,12,13,14,15,18 March); statutory Mon 1 Apr 17:00.
@@ -38,7 +40,7 @@ def recipients(rows: list[OutboxRow], level: str) -> set[tuple[str, str]]:
 
 
 async def test_official_clock_ladder_fires_each_rung_on_time(harness: Harness) -> None:
-    rid = await harness.submit("linshi-jiuzhu")
+    rid = await harness.submit("linshi-jiuzhu", earlier_ladder=True)
     await harness.act(rid, "handoff", AGENT)
     state = await harness.act(rid, "accept", TOWNSHIP_STAFF)
     official = next(c for c in state.clocks if c.name == "official")
@@ -88,7 +90,8 @@ async def test_official_clock_ladder_fires_each_rung_on_time(harness: Harness) -
 
 
 async def test_step_overrun_is_red_for_the_township(harness: Harness) -> None:
-    rid = await harness.submit("dibao")  # city item: the township pre-reviews and forwards
+    # A city item: the township pre-reviews and forwards.
+    rid = await harness.submit("dibao", earlier_ladder=True)
     await harness.act(rid, "handoff", AGENT)
     state = await harness.act(rid, "accept", TOWNSHIP_STAFF)
     step = next(c for c in state.clocks if c.name == "step")
@@ -104,7 +107,7 @@ async def test_step_overrun_is_red_for_the_township(harness: Harness) -> None:
 
 
 async def test_agent_handoff_overdue_goes_to_township_supervisor(harness: Harness) -> None:
-    rid = await harness.submit("linshi-jiuzhu")
+    rid = await harness.submit("linshi-jiuzhu", earlier_ladder=True)
     # Hand-off limit 2 working days: Wed 6 March 17:00.
     await harness.skip_to(cst("2030-03-06 17:00"))
     state = await harness.eventually(rid, lambda s: s.overdue == "red")

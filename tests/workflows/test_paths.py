@@ -195,7 +195,7 @@ async def test_pause_and_resume_across_weekend_and_holiday(harness: Harness) -> 
     assert state.deadline == cst("2030-04-10 17:00")
     await harness.skip_to(cst("2030-03-28 10:00"))
     await rejected(harness, rid, "pause", TOWNSHIP_STAFF, reason="party")  # not a legal reason
-    state = await harness.act(rid, "pause", TOWNSHIP_STAFF, reason="public_notice")
+    state = await harness.act(rid, "pause", TOWNSHIP_STAFF, reason="public_notice", expected_days=7)
     assert state.paused is not None and "公示" in state.service_notice
     await rejected(harness, rid, "approve", TOWNSHIP_STAFF)  # the clock is stopped
     # Paused past the original deadline: no rung fires while paused.

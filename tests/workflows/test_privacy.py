@@ -46,6 +46,11 @@ PATCHES = (
     request.BOUND_COMMANDS,
     request.EXTENSION_BY_HEAD,
     request.RECORD_OUTSIDE_LOCK,
+    request.STATUTORY_OWN_RUNG,
+    request.EXPECTED_FOLLOWS_CALENDAR,
+    request.COUNTY_LADDER,
+    request.LAWFUL_EXTENSION,
+    request.WRITTEN_NOTICES,
 )
 
 

@@ -34,7 +34,15 @@ def state(**fields: object) -> RequestState:
 def test_every_action_names_stages_roles_and_an_office_rule() -> None:
     for name, rule in rules.ACTIONS.items():
         assert rule.stages and rule.roles and rule.summary, name
-        assert rule.office in {"village", "stage", "handling", "scope", "head"}, name
+        assert rule.office in {
+            "village",
+            "stage",
+            "handling",
+            "scope",
+            "head",
+            "addressed",
+            "issuer",
+        }, name
 
 
 @pytest.mark.parametrize(
