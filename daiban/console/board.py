@@ -26,7 +26,7 @@ from daiban.http.deps import OVERSIGHT
 from daiban.store.readmodel import scope_clause
 from models.contracts import Level
 from models.db import LedgerRow, RequestRow
-from models.schemas import ListQuery, StatsQuery
+from models.schemas import ListQuery, OrdersQuery, StatsQuery
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 TREND_MONTHS: Final = 6
@@ -148,7 +148,12 @@ async def _board(console: Console, me: Principal) -> dict[str, Any]:
     start_of_day = datetime.combine(local_now.date(), time(0), tzinfo=s.tz)
     end_of_day = start_of_day + timedelta(days=1)
     red = await routes_requests.list_requests(ListQuery(overdue="red", limit=20), me, s)
+    # Supervision orders not yet closed: waiting for a reply or for review, oldest deadline first.
+    waiting = await routes_supervision.orders(OrdersQuery(status="open", limit=50), me, s)
+    replied = await routes_supervision.orders(OrdersQuery(status="replied", limit=50), me, s)
     return {
+        "orders": waiting.items,
+        "replied": replied.items,
         "cards": await s.db(township_cards, me),
         # Due today: those still to come and those that passed earlier today.
         "due": await s.db(due_today, me, start_of_day, end_of_day),

@@ -22,7 +22,7 @@ from daiban.http.problems import Problem
 from daiban.store.readmodel import MAX_LIMIT
 from models.actions import ACTIONS
 from models.contracts import PAUSE_REASONS
-from models.schemas import ActionIn, EventsQuery, ListQuery, PageQuery, RequestOut
+from models.schemas import ActionIn, EventsQuery, ListQuery, OrdersQuery, PageQuery, RequestOut
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -44,7 +44,10 @@ async def queue_page(
 ) -> Response:
     me = console.person(*STAFF)
     page = await routes_requests.queue(PageQuery(limit=100, cursor=cursor), me, console.services)
-    return console.render("queue.html", page=page)
+    # The supervision orders addressed to this office still waiting for its reply.
+    waiting = OrdersQuery(status="open", limit=MAX_LIMIT)
+    orders = await routes_supervision.orders(waiting, me, console.services)
+    return console.render("queue.html", page=page, orders=orders.items)
 
 
 @router.get("/requests")
