@@ -11,11 +11,12 @@ from sqlmodel import Session, col, select
 from temporalio.client import WorkflowUpdateFailedError
 
 from activities.records import issue_notices
+from daiban.core.sealed import Sealer
 from daiban.domain.notices import ISSUED_KEYS
 from daiban.domain.offices import demo_offices
 from daiban.store.db import load_offices, session_scope
 from daiban.store.ledger import append_events, verify
-from daiban.store.notices import is_intact
+from daiban.store.notices import is_intact, opened_content
 from models.contracts import LedgerEvent, NoticeRequest, TransitionRecord
 from models.db import NoticeRow
 from tests.workflows.conftest import AGENT, TOWNSHIP, TOWNSHIP_STAFF, Harness
@@ -54,11 +55,14 @@ async def test_actions_issue_their_notices_with_gapless_numbers(harness: Harness
         (third, "acceptance", "姜山受〔2030〕0002号"),
     ]
     acceptance = rows[0]
-    assert acceptance.office == TOWNSHIP and is_intact(acceptance)
+    sealer = Sealer.from_settings(harness.settings)
+    assert acceptance.office == TOWNSHIP and is_intact(acceptance, sealer)
     assert state.expected_at is not None
     promised = state.expected_at.astimezone(TZ).date().isoformat()
     assert acceptance.content["promised_date"] == promised
-    assert acceptance.content["resident_name"] == "王秀英"
+    # Stored masked and sealed; as printed, the resident's name.
+    assert acceptance.content["resident_name"]["masked"] == "王*英"
+    assert opened_content(acceptance, sealer)["resident_name"] == "王秀英"
     assert rows[1].content["expected_days"] == 7
     # Each notice's number and SHA-256 are in the ledger, in the request's hash chain.
     ledger = [r for r in harness.ledger(first) if r.kind == "notice"]
@@ -83,13 +87,15 @@ async def test_a_retried_recording_takes_no_second_number(harness: Harness) -> N
         role="township_staff",
         office=TOWNSHIP,
     )
-    given = {k: v for k, v in issued.content.items() if k not in ISSUED_KEYS}
+    sealer = Sealer.from_settings(harness.settings)
+    printed = opened_content(issued, sealer)
+    given = {k: v for k, v in printed.items() if k not in ISSUED_KEYS}
     notice = NoticeRequest(issued.key, TOWNSHIP, "acceptance", given)
     record = TransitionRecord(state=state, events=[event], notices=[notice])
     # The activity's write again, as a retry would: the notice it issued, no second number.
     for _ in range(2):
         with session_scope(harness.engine) as session:
-            rows = issue_notices(session, record, TZ)
+            rows = issue_notices(session, record, TZ, sealer)
             append_events(session, rid, rows)
             assert [r.note for r in rows] == [f"{issued.number} sha256 {issued.sha256}"]
     assert [n.number for n in notices(harness)] == [issued.number]

@@ -90,7 +90,7 @@ async def harness(env: WorkflowEnvironment, database: MovableDatabase) -> AsyncI
 
 
 async def accepted_request(harness: Harness) -> str:
-    rid = await harness.submit("linshi-jiuzhu")
+    rid = await harness.submit("linshi-jiuzhu", earlier_ladder=True)  # its yellow at 90 %
     await harness.act(rid, "handoff", AGENT)
     state = await harness.act(rid, "accept", TOWNSHIP_STAFF)
     official = next(c for c in state.clocks if c.name == "official")
