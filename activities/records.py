@@ -40,7 +40,7 @@ from models.contracts import (
     RequestState,
     TransitionRecord,
 )
-from models.db import OutboxRow, RatingRow, RequestRow
+from models.db import Office, OutboxRow, RatingRow, RequestRow
 from models.documents import to_document
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,10 @@ def issue_notices(
     at = {e.key: e.at for e in record.events}
     for notice in record.notices:
         issued_at = at.get(notice.key.removesuffix(":notice"), record.state.updated_at)
+        fields = dict(notice.fields)
+        if "to_office" in fields:  # the workflow knows offices by code, a notice by name
+            addressed = session.get(Office, str(fields.pop("to_office")))
+            fields["to_office_name"] = addressed.name if addressed is not None else ""
         try:
             row = issue_notice(
                 session,
@@ -115,7 +119,7 @@ def issue_notices(
                 office=notice.office,
                 kind=notice.kind,
                 issued_at=issued_at,
-                content=notice.fields,
+                content=fields,
                 sealer=sealer,
                 tz=tz,
             )

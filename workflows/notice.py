@@ -26,6 +26,11 @@ def _day(moment: datetime | None) -> str:
     return f"{local.month}月{local.day}日{local.hour:02d}:{local.minute:02d}"
 
 
+def local_time(moment: datetime) -> str:
+    """``12月3日17:00``: an instant as the offices read it."""
+    return _day(moment)
+
+
 def service_notice(state: RequestState) -> str:
     item = f"您的【{state.item_name}】申请"
     due = _day(state.deadline)

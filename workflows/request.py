@@ -55,7 +55,7 @@ from models.contracts import (
     TransitionRecord,
 )
 from workflows import clocks, orders
-from workflows.notice import CST, service_notice
+from workflows.notice import CST, local_time, service_notice
 from workflows.recorder import Recorder
 from workflows.timeouts import (
     COMPUTE_RETRY,
@@ -240,6 +240,9 @@ class ResidentRequestWorkflow:
         # The answer promises the action recorded (ledger and read model), as it always did; the
         # lock is free meanwhile, so rungs and other actions are decided on time.
         await self._recorder.until_recorded(answer.version)
+        # The numbers its recording gave to the orders it issued, now known.
+        given = {o.key: o.number for o in self._state.orders if o.number is not None}
+        orders.assign_numbers(answer, given)
         return answer
 
     @act.validator
@@ -796,9 +799,21 @@ class ResidentRequestWorkflow:
             tx,
             office,
             role,
-            f"督办单：{self._state.item_name} {reason}，请于 {respond_by.isoformat()} 前答复",
+            f"督办单：“{self._state.item_name}”{reason}，请于{local_time(respond_by)}前答复。",
         )
         return order
+
+    def _order_notice(self, tx: _Tx, order: SupervisionOrder) -> None:
+        """The supervision notice (督办通知书) of an order, issued with the event that records it;
+        the recording puts the addressed office's name in it."""
+        self._notice(
+            tx,
+            "supervision",
+            order.issuing_office,
+            to_office=order.office,
+            reason=order.reason,
+            response_due=order.respond_by.astimezone(CST).date().isoformat(),
+        )
 
     async def _respond_by(self, since: datetime, days: int) -> datetime:
         result = await self._compute(DeadlineBatch(orders=[OrderQuery(since, days)]))
@@ -807,7 +822,7 @@ class ResidentRequestWorkflow:
     async def _order_from_yellow(self, clock: Clock, at: datetime, tx: _Tx) -> None:
         """The yellow card is an order from the office above to finish by a date."""
         s = self._state
-        reason = f"{clock.name} 期限 {clock.deadline.isoformat()} 已过，限期办结"
+        reason = f"已超过办理期限（{local_time(clock.deadline)}），限期办结"
         order = await self._issue_order(
             tx,
             SYSTEM,
@@ -829,6 +844,7 @@ class ResidentRequestWorkflow:
             deadline=order.respond_by,
             note=note,
         )
+        self._order_notice(tx, order)
 
     def _order_overdue(self, order: SupervisionOrder, tx: _Tx) -> None:
         """An order still open at its response deadline: the red card, and accountability."""
@@ -871,6 +887,7 @@ class ResidentRequestWorkflow:
             days=cmd.days,
         )
         self._move(tx, cmd, s.stage, note=f"{orders.label(order)} to {order.office}: {cmd.note}")
+        self._order_notice(tx, order)
 
     async def _do_reply_order(self, cmd: ActionCommand, tx: _Tx) -> None:
         assert cmd.note is not None

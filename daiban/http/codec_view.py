@@ -37,6 +37,9 @@ class _Seen:
     requests: set[str] = field(default_factory=set)
     # (the resident object, the id of the request it belongs to, when the payload says)
     residents: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
+    # Objects naming the resident by ``resident_name`` (a written notice's fields, on their way
+    # to the recording): always masked here, the notice itself is read through its own endpoint.
+    named: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _inspect(payloads: Sequence[Payload]) -> _Seen:
@@ -71,6 +74,8 @@ def _walk(value: Any, seen: _Seen) -> None:
             seen.requests.add(owner)
     if isinstance(request_id, str):
         seen.requests.add(request_id)
+    if isinstance(value.get("resident_name"), str):
+        seen.named.append(value)
     for item in value.values():
         _walk(item, seen)
 
@@ -94,6 +99,8 @@ def _apply_rules(session: Session, principal: Principal, seen: _Seen) -> list[st
         for name, mask in MASKS.items():
             if isinstance(resident.get(name), str):
                 resident[name] = mask(resident[name])
+    for named in seen.named:
+        named["resident_name"] = mask_name(named["resident_name"])
     now = datetime.now(UTC)
     access.record(session, principal, [(r, *places[r]) for r in sorted(revealed)], "codec", now)
     return sorted(revealed)
@@ -103,7 +110,7 @@ async def for_viewer(
     services: Services, principal: Principal, payloads: list[Payload]
 ) -> tuple[list[Payload], list[str]]:
     seen = _inspect(payloads)
-    if not seen.requests and not seen.residents:
+    if not seen.requests and not seen.residents and not seen.named:
         return payloads, []
     revealed = await services.db(_apply_rules, principal, seen)
     for index, document in seen.documents.items():

@@ -121,6 +121,7 @@ ENDPOINTS = {
     ("get", "/v1/notices/{number}"),
     ("get", "/v1/notices/verify"),
     ("get", "/v1/public/progress"),
+    ("get", "/v1/supervision/orders"),
     ("get", "/v1/public/stats"),
     ("get", "/v1/public/stats.csv"),
 }

@@ -12,13 +12,16 @@ right check digit). Generation is derandomized: a run is reproducible.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 import requests
 import schemathesis
 
@@ -169,6 +172,20 @@ def fuzz(base_url: str, tokens: dict[str, str], request_ids: list[str]) -> Repor
                 except (Exception, BaseExceptionGroup) as error:
                     report.failures.append(f"{label}: {error}")
     return report
+
+
+@pytest.fixture(autouse=True)
+def recursion_headroom() -> Iterator[None]:
+    """Hypothesis parses source (``ast.parse``) to describe strategies, from deep in its own
+    stack. Near the recursion limit, CPython 3.11.7's AST conversion fails with "AST constructor
+    recursion depth mismatch" instead of a RecursionError (fixed in 3.11.8); late in a long test
+    session the stack is deep enough for that. Headroom for this test, restored after it."""
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, 10_000))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)
 
 
 async def test_schemathesis_finds_nothing(stack: Stack) -> None:

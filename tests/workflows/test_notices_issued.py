@@ -19,7 +19,8 @@ from daiban.store.ledger import append_events, verify
 from daiban.store.notices import is_intact, opened_content
 from models.contracts import LedgerEvent, NoticeRequest, TransitionRecord
 from models.db import NoticeRow
-from tests.workflows.conftest import AGENT, TOWNSHIP, TOWNSHIP_STAFF, Harness
+from tests.workflows.conftest import AGENT, CITY, SUPERVISOR, TOWNSHIP, TOWNSHIP_STAFF, Harness
+from tests.workflows.test_county_ladder import numbered
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -100,3 +101,22 @@ async def test_a_retried_recording_takes_no_second_number(harness: Harness) -> N
             assert [r.note for r in rows] == [f"{issued.number} sha256 {issued.sha256}"]
     assert [n.number for n in notices(harness)] == [issued.number]
     assert len([r for r in harness.ledger(rid) if r.kind == "notice"]) == 1
+
+
+async def test_a_supervision_order_issues_its_notice_to_the_addressed_office(
+    harness: Harness,
+) -> None:
+    load_offices(harness.engine, demo_offices())
+    rid = await harness.submit()
+    await harness.act(rid, "handoff", AGENT)
+    await harness.act(rid, "issue_order", SUPERVISOR, note="群众来电反映进度慢，请说明情况")
+    order = await numbered(harness, rid)
+    (notice,) = [n for n in notices(harness) if n.request_id == rid and n.kind == "supervision"]
+    assert notice.office == CITY and notice.number.startswith("莱西督通")
+    printed = opened_content(notice, Sealer.from_settings(harness.settings))
+    assert printed["to_office_name"] == "姜山镇"
+    assert printed["reason"] == "群众来电反映进度慢，请说明情况"
+    assert printed["response_due"] == order.respond_by.astimezone(TZ).date().isoformat()
+    assert "resident_name" not in printed  # addressed to the office, not the resident
+    ledger = harness.ledger(rid)
+    assert any(r.kind == "notice" and notice.number in (r.note or "") for r in ledger)
