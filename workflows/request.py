@@ -507,8 +507,8 @@ class ResidentRequestWorkflow:
                 tx,
                 s.village,
                 "agent",
-                f"延期告知：{s.item_name} 因{ext.reason}延期，"
-                f"新的办理期限 {official.deadline.isoformat()}，请告知申请人",
+                f"延期告知：“{s.item_name}”因{ext.reason}延期，"
+                f"新的办理期限为{local_time(official.deadline)}，请告知申请人。",
             )
         ext.status, ext.approved_by, ext.new_deadline = "approved", cmd.actor.sub, official.deadline
         official.fired = [lv for lv in official.fired if lv == Level.STATUTORY]

@@ -29,6 +29,10 @@ TEMPLATES_VARIABLE = "DAIBAN_SMS_TEMPLATES"
 # (the request's page) and never quotes it. A county file without its own wording gets this one.
 REFUSAL = "{signature}不予受理：{office}对“{item}”不予受理，理由请在代办系统查看并告知申请人。"
 REFUSAL_PREFIX = "申请不予受理："
+# A decision to deliver: the workflow's text names it by code (approved/denied).
+RESULT = "{signature}待送达：“{item}”已办结（{decision}），请及时将结果送达申请人。"
+RESULT_PREFIX = "办理结果（"
+DECISIONS = {"approved": "准予", "denied": "不予批准"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class Templates:
     arrival: str
     clocks: dict[str, str]
     refusal: str = REFUSAL
+    result: str = RESULT
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Templates:
@@ -52,6 +57,7 @@ class Templates:
             arrival=str(data["arrival"]),
             clocks={str(k): str(v) for k, v in clocks.items()},
             refusal=str(data.get("refusal", REFUSAL)),
+            result=str(data.get("result", RESULT)),
         )
 
 
@@ -125,6 +131,9 @@ def county_texts(
             refusal = next((e for e in record.events if e.action == "refuse"), None)
             office = refusal.office if refusal is not None else state.township
             text = fit(t.refusal, t, item=state.item_name, office=office_name(office))
+        elif n.message.startswith(RESULT_PREFIX):
+            decision = DECISIONS.get(state.decision or "", state.decision or "")
+            text = fit(t.result, t, item=state.item_name, decision=decision)
         elif n.message.startswith(arrival_prefix):
             stage = n.message.removeprefix(arrival_prefix)
             text = fit(

@@ -121,3 +121,16 @@ def test_a_refusal_never_quotes_its_note() -> None:
     )
     assert "王秀英" not in sent.message and "13805321234" not in sent.message
     assert len(sent.message) <= 70
+
+
+@pytest.mark.parametrize(("decision", "word"), [("approved", "准予"), ("denied", "不予批准")])
+def test_a_decision_to_deliver_is_named_in_words(decision: str, word: str) -> None:
+    rec = record(
+        [], [Notification("n0", "370285004001", "agent", f"办理结果（{decision}）待送达申请人")]
+    )
+    rec.state.decision = decision
+    (sent,) = sms.county_texts(rec, SHANGHAI)
+    assert sent.message == (
+        f"【莱西便民代办】待送达：“最低生活保障审核确认”已办结（{word}），请及时将结果送达申请人。"
+    )
+    assert len(sent.message) <= 70 and decision not in sent.message
