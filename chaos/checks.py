@@ -121,6 +121,13 @@ class LedgerEntry:
     event_key: str
     action: str | None
     at: datetime
+    kind: str = "action"
+
+    @property
+    def in_history(self) -> bool:
+        """An action the request's history shows too: not a written notice's row (its action
+        names the notice's kind), nor the system closing a request's open orders."""
+        return self.action is not None and self.kind != "notice" and self.action != "close_order"
 
 
 @dataclass(frozen=True)
@@ -161,12 +168,12 @@ def read_database(engine: Engine) -> DatabaseView:
             }
         )
         l_ = ledger_table.c
-        ordered = select(l_.id, l_.request_id, l_.seq, l_.event_key, l_.action, l_.at).order_by(
-            l_.request_id, l_.seq
-        )
+        ordered = select(
+            l_.id, l_.request_id, l_.seq, l_.event_key, l_.action, l_.at, l_.kind
+        ).order_by(l_.request_id, l_.seq)
         for e in connection.execute(ordered):
             ledger[e.request_id].append(
-                LedgerEntry(e.id, e.request_id, e.seq, e.event_key, e.action, e.at)
+                LedgerEntry(e.id, e.request_id, e.seq, e.event_key, e.action, e.at, e.kind)
             )
             total += 1
     with Session(engine) as session:
@@ -296,7 +303,7 @@ async def inspect(
                 drift = (state.updated_at - row[3]).total_seconds()
                 drifted.append(f"{rid} v{state.version}: workflow - read model = {drift:+.1f} s")
         entries = db.ledger.get(rid, [])
-        ledger_actions = [e.action for e in entries if e.action is not None]
+        ledger_actions = [e.action for e in entries if e.in_history]
         history_actions = [h.action for h in state.history]
         if ledger_actions != history_actions:
             fail(
@@ -305,7 +312,7 @@ async def inspect(
                 f"{rid}: ledger {ledger_actions}, history {history_actions}",
             )
         else:
-            acted = [e for e in entries if e.action is not None]
+            acted = [e for e in entries if e.in_history]
             for entry, step in zip(acted, state.history, strict=True):
                 if entry.at != step.at:
                     drift = (step.at - entry.at).total_seconds()

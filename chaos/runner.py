@@ -53,6 +53,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy import text
 
 from chaos.checks import converge, query_states
 from chaos.procs import REPO, StartError, System
@@ -261,9 +262,27 @@ class ChaosRun:
         self.say(f"closing time today {closing.time()}; acceptance windows of 0 working days")
         await self.system.restart_api({"DAIBAN_ACCEPTANCE_WINDOW_DAYS": "0"})
         code = self.system.release_tree(PREVIOUS_RELEASE)
-        await self.system.deploy_workers(code, self.late_env)
+        # The previous release's workers start only on their own schema revision; in a real
+        # rolling deploy they were running before the migration. The database is labelled with
+        # their head while they start (every migration since adds only what they ignore).
+        current = self._schema_label()
+        self._label_schema(release_head(code))
+        try:
+            await self.system.deploy_workers(code, self.late_env)
+        finally:
+            self._label_schema(current)
         self.previous_started = self.system.workers_started_at
         self.say(f"workers of release {PREVIOUS_RELEASE} running")
+
+    def _schema_label(self) -> str:
+        with session_scope(self.engine) as session:
+            return str(
+                session.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+            )
+
+    def _label_schema(self, revision: str) -> None:
+        with session_scope(self.engine) as session:
+            session.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
 
     async def _deploy_current(self, driver: Driver, spread: float) -> None:
         await asyncio.sleep(self.rng.uniform(0.6, 0.8) * spread)
@@ -580,3 +599,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def release_head(code: Path) -> str:
+    """The newest migration revision in a release's tree (its files are named ``NNNN_…``)."""
+    versions = code / "daiban" / "store" / "migrations" / "versions"
+    return max(p.name.split("_", 1)[0] for p in versions.glob("[0-9]*_*.py"))
