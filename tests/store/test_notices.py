@@ -3,7 +3,6 @@ nothing written for bad content or a rolled-back transaction; concurrent issuers
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,6 +26,7 @@ from daiban.store.notices import (
     request_notices,
 )
 from models.db import NoticeCounter, NoticeRow
+from tests.store.threads import race_twice
 
 TZ = ZoneInfo("Asia/Shanghai")
 SEALER = Sealer.from_spec(f"n1:{new_key()}")
@@ -188,29 +188,9 @@ def test_concurrent_issuers_get_gapless_unique_numbers(engine: Engine) -> None:
     activity and its retry racing). Each key gets one number; the numbers are 1..n."""
     threads, per_thread = 6, 5
     keys = [f"k{i}" for i in range(threads * per_thread // 2)]
-    barrier = threading.Barrier(threads)
-    results: dict[str, set[str]] = {key: set() for key in keys}
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def work(worker: int) -> None:
-        # Thread w issues keys w*n/2 … and the next thread's first ones: each key twice.
-        mine = [keys[(worker * per_thread // 2 + j) % len(keys)] for j in range(per_thread)]
-        try:
-            barrier.wait()
-            for key in mine:
-                number = issue(engine, key, request_id=f"req-{key}").number
-                with lock:
-                    results[key].add(number)
-        except BaseException as error:  # reported below: a thread's failure fails the test
-            errors.append(error)
-
-    pool = [threading.Thread(target=work, args=(w,)) for w in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    assert errors == []
+    results = race_twice(
+        keys, threads, lambda key: issue(engine, key, request_id=f"req-{key}").number
+    )
     assert all(len(numbers) == 1 for numbers in results.values()), results
     issued = sorted(numbers.pop() for numbers in results.values())
     assert issued == [f"姜山受〔2026〕{n:04d}号" for n in range(1, len(keys) + 1)]

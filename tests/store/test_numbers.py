@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from daiban.store.db import session_scope
 from daiban.store.numbers import next_number
+from tests.store.threads import in_threads
 
 TZ = ZoneInfo("Asia/Shanghai")
 # 15:59 UTC is 23:59 on 1 December in Shanghai; 16:00 UTC is already 2 December there.
@@ -42,12 +43,10 @@ def test_a_rolled_back_submission_gives_its_number_back(engine: Engine) -> None:
 
 def test_concurrent_takers_get_distinct_numbers(engine: Engine) -> None:
     threads, each = 6, 5
-    barrier = threading.Barrier(threads)
     taken: list[str] = []
     lock = threading.Lock()
 
-    def work() -> None:
-        barrier.wait()
+    def work(_: int) -> None:
         for _ in range(each):
             while True:
                 try:
@@ -58,10 +57,6 @@ def test_concurrent_takers_get_distinct_numbers(engine: Engine) -> None:
             with lock:
                 taken.append(number)
 
-    pool = [threading.Thread(target=work) for _ in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
+    in_threads(threads, work)
     expected = [f"370285-20261201-{n:04d}" for n in range(1, threads * each + 1)]
     assert sorted(taken) == expected

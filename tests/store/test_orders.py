@@ -4,7 +4,6 @@ only, and concurrent recordings (threads) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,6 +19,7 @@ from daiban.store.errors import InvalidQuery
 from daiban.store.orders import OrderFilters, list_orders, record_orders
 from models.contracts import RequestState, Resident, SupervisionOrder
 from models.db import NoticeCounter, OrderRow
+from tests.store.threads import race_twice
 
 TZ = ZoneInfo("Asia/Shanghai")
 JIANGSHAN = "370285004"  # 姜山镇
@@ -122,33 +122,17 @@ def test_concurrent_recordings_get_gapless_unique_numbers(engine: Engine) -> Non
     retry racing): each order gets one number; the numbers are 1..n."""
     threads, per_thread = 6, 4
     ids = [f"r{i}" for i in range(threads * per_thread // 2)]
-    barrier = threading.Barrier(threads)
-    results: dict[str, set[str]] = {rid: set() for rid in ids}
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def work(worker: int) -> None:
-        mine = [ids[(worker * per_thread // 2 + j) % len(ids)] for j in range(per_thread)]
-        try:
-            barrier.wait()
-            for rid in mine:
-                number = record(engine, state(rid, order(rid))).get(f"{rid}:o1")
-                if number is None:  # recorded by the other thread: the row has it
-                    with Session(engine) as session:
-                        row = session.get(OrderRow, f"{rid}:o1")
-                        assert row is not None
-                        number = row.number
-                with lock:
-                    results[rid].add(number)
-        except BaseException as error:  # reported below: a thread's failure fails the test
-            errors.append(error)
+    def take(rid: str) -> str:
+        number = record(engine, state(rid, order(rid))).get(f"{rid}:o1")
+        if number is None:  # recorded by the other thread: the row has it
+            with Session(engine) as session:
+                row = session.get(OrderRow, f"{rid}:o1")
+                assert row is not None and row.number is not None
+                number = row.number
+        return number
 
-    pool = [threading.Thread(target=work, args=(w,)) for w in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    assert errors == []
+    results = race_twice(ids, threads, take)
     assert all(len(numbers) == 1 for numbers in results.values()), results
     issued = sorted(numbers.pop() for numbers in results.values())
     assert issued == [f"莱西督〔2026〕{n:04d}号" for n in range(1, len(ids) + 1)]
