@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -125,35 +125,45 @@ class Api:
         started: float | None = None,
     ) -> JSON:
         """One call; ``started`` (a perf_counter instant) is when an open loop meant to send it."""
-        start = time.perf_counter() if started is None else started
-        try:
-            response = await self.http.request(
-                method, path, json=json, params=params, headers=token.headers
-            )
-        except httpx.HTTPError as error:
-            self.latencies.errors[kind] += 1
-            raise BenchError(f"{kind}: {type(error).__name__}: {error}") from error
-        self.latencies.add(kind, (time.perf_counter() - start) * 1000)
+        response = await self._send(
+            kind, method, path, token.headers, started, json=json, params=params
+        )
         if response.status_code == 404 and kind == "action":
             raise NotYetReadable(path)
         if response.status_code != expect:
-            self.latencies.errors[kind] += 1
-            raise BenchError(f"{kind}: HTTP {response.status_code}: {response.text[:300]}")
+            self._failed(kind, response)
         body: JSON = response.json()
         return body
 
     async def page(self, kind: str, path: str, person: Token, started: float) -> None:
         """One console page as a signed-in person's browser asks for it (HTML, 200)."""
+        response = await self._send(kind, "GET", path, person.page_headers, started)
+        html = response.headers.get("content-type", "").startswith("text/html")
+        if response.status_code != 200 or not html:
+            self._failed(kind, response)
+
+    async def _send(
+        self,
+        kind: str,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        started: float | None,
+        **options: Any,
+    ) -> httpx.Response:
+        """Send, and record the latency from ``started`` (or now) to the answer."""
+        start = time.perf_counter() if started is None else started
         try:
-            response = await self.http.get(path, headers=person.page_headers)
+            response = await self.http.request(method, path, headers=headers, **options)
         except httpx.HTTPError as error:
             self.latencies.errors[kind] += 1
             raise BenchError(f"{kind}: {type(error).__name__}: {error}") from error
-        self.latencies.add(kind, (time.perf_counter() - started) * 1000)
-        html = response.headers.get("content-type", "").startswith("text/html")
-        if response.status_code != 200 or not html:
-            self.latencies.errors[kind] += 1
-            raise BenchError(f"{kind}: HTTP {response.status_code}: {response.text[:300]}")
+        self.latencies.add(kind, (time.perf_counter() - start) * 1000)
+        return response
+
+    def _failed(self, kind: str, response: httpx.Response) -> NoReturn:
+        self.latencies.errors[kind] += 1
+        raise BenchError(f"{kind}: HTTP {response.status_code}: {response.text[:300]}")
 
     async def submit(
         self, agent: Token, item: str = CITY_ITEM, started: float | None = None
