@@ -64,7 +64,7 @@ from daiban.core.temporal import connect
 from daiban.domain.offices import demo_city
 from daiban.domain.workdays import WorkdayCalendar
 from daiban.store.calendar import set_override
-from daiban.store.db import make_engine, session_scope
+from daiban.store.db import head_revision, make_engine, session_scope
 from models.contracts import RequestState
 from workflows.request import ResidentRequestWorkflow
 
@@ -265,7 +265,7 @@ class ChaosRun:
         # The previous release's workers start only on their own schema revision; in a real
         # rolling deploy they were running before the migration. The database is labelled with
         # their head while they start (every migration since adds only what they ignore).
-        current = self._schema_label()
+        current = head_revision()
         self._label_schema(release_head(code))
         try:
             await self.system.deploy_workers(code, self.late_env)
@@ -273,12 +273,6 @@ class ChaosRun:
             self._label_schema(current)
         self.previous_started = self.system.workers_started_at
         self.say(f"workers of release {PREVIOUS_RELEASE} running")
-
-    def _schema_label(self) -> str:
-        with session_scope(self.engine) as session:
-            return str(
-                session.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-            )
 
     def _label_schema(self, revision: str) -> None:
         with session_scope(self.engine) as session:
