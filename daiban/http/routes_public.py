@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import hmac
 import io
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -129,14 +129,9 @@ def _month_bounds(month: str | None, services: Services) -> tuple[str, datetime,
         today = datetime.now(services.tz)
         month = f"{today.year:04d}-{today.month:02d}"
     year, number = (int(part) for part in month.split("-"))
-    start = date(year, number, 1)
-    end = date(year + number // 12, number % 12 + 1, 1)
-    tz = services.tz
-    return (
-        month,
-        datetime(start.year, start.month, 1, tzinfo=tz),
-        datetime(end.year, end.month, 1, tzinfo=tz),
-    )
+    start = datetime(year, number, 1, tzinfo=services.tz)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=services.tz)
+    return month, start, end
 
 
 def _published(row: dict[str, Any], month: str) -> PublicOfficeStats:
