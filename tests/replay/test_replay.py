@@ -33,7 +33,9 @@ from workflows.request import ResidentRequestWorkflow
 # held, before the record-outside-lock patch, the latter submitted through the API by release
 # 4ca9102; before-statutory-rung: every path of the same release, before the statutory limit was a
 # rung of its own on the deadline's instant, before ``expected_at`` followed a calendar change and
-# before the county ladder with its supervision orders; their requests keep the earlier ladder).
+# before the county ladder with its supervision orders; their requests keep the earlier ladder;
+# bafb704: every path of that release, direct and through the API, with one overall rating entered
+# by the agent, one rectification step and 容缺 accepted for any material).
 HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
 
 
