@@ -457,6 +457,8 @@ class OfficeStats(BaseModel):
     ratings: dict[str, int] = Field(description='counts of scores "1".."5"')
     satisfaction_rate: float | None = Field(description="ratings 3-5 / all ratings")
     rectified_rate: float | None = Field(description="rectified / bad ratings (1-2)")
+    orders_issued: int = Field(description="supervision orders issued over these requests")
+    orders_overdue: int = Field(description="of those, orders that passed their response deadline")
 
 
 class StatsOut(BaseModel):

@@ -16,7 +16,7 @@ from daiban.http.deps import CatalogDep, OversightDep, PrincipalDep, ServicesDep
 from daiban.http.problems import not_found, responses
 from daiban.store import readmodel
 from daiban.store.ledger import Verification, verify
-from daiban.store.orders import OrderFilters, list_orders
+from daiban.store.orders import OrderFilters, list_orders, order_counts
 from models.contracts import Role
 from models.db import Office
 from models.schemas import (
@@ -138,18 +138,28 @@ async def stats(
     query: Annotated[StatsQuery, Query()], principal: OversightDep, services: ServicesDep
 ) -> StatsOut:
     """Per township (requests created in [from, to], local dates): volumes, timeliness,
-    escalations and satisfaction."""
+    escalations, satisfaction and the supervision orders issued over them."""
     to = query.to + timedelta(days=1) if query.to is not None else None
+    created = (_day_start(query.from_, services.tz), _day_start(to, services.tz))
     rows = await services.db(
         readmodel.township_stats,
         principal,
         services.tz,
         query.township,
-        _day_start(query.from_, services.tz),
-        _day_start(to, services.tz),
+        *created,
         query.community,
     )
-    return StatsOut(offices=[OfficeStats.model_validate(row) for row in rows])
+    orders = await services.db(order_counts, principal, query.township, *created, query.community)
+    return StatsOut(
+        offices=[
+            OfficeStats(
+                **row,
+                orders_issued=orders.get(row["office"], (0, 0))[0],
+                orders_overdue=orders.get(row["office"], (0, 0))[1],
+            )
+            for row in rows
+        ]
+    )
 
 
 # --- reference data ----------------------------------------------------------------------------

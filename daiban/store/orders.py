@@ -11,8 +11,9 @@ rolled-back transaction takes its increment with it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 
+from sqlalchemy import Integer, func
 from sqlmodel import Session, col, select
 
 from daiban.domain.notices import office_short_name
@@ -21,7 +22,7 @@ from daiban.store import readmodel
 from daiban.store.errors import InvalidQuery
 from daiban.store.notices import lock_counter, set_counter
 from models.contracts import RequestState, Role, SupervisionOrder
-from models.db import Office, OrderRow
+from models.db import Office, OrderRow, RequestRow
 
 COUNTER_KIND = "order"
 
@@ -129,4 +130,41 @@ def list_orders(
     return readmodel.Page(rows, readmodel.encode_cursor(last.respond_by, last.key))
 
 
-__all__ = ["InvalidQuery", "OrderFilters", "list_orders", "order_number", "record_orders"]
+def order_counts(
+    session: Session,
+    principal: Principal,
+    township: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    community: str | None = None,
+) -> dict[str, tuple[int, int]]:
+    """Per township (or the one ``community``), the orders issued over the requests created in
+    [from, to) in the caller's scope, and how many of them went past their response deadline:
+    the same requests ``readmodel.township_stats`` counts, so the figures sit in one row."""
+    r = RequestRow
+    overdue = func.sum(func.cast(col(OrderRow.overdue), Integer()))
+    query = (
+        select(col(r.township), func.count(), overdue)
+        .join(r, col(r.id) == col(OrderRow.request_id))
+        .where(readmodel.scope_clause(principal))
+    )
+    if township is not None:
+        query = query.where(col(r.township) == township)
+    if community is not None:
+        query = query.where(readmodel.villages_of(community))
+    if created_from is not None:
+        query = query.where(col(r.created_at) >= created_from)
+    if created_to is not None:
+        query = query.where(col(r.created_at) < created_to)
+    rows = session.exec(query.group_by(col(r.township))).all()
+    return {community or office: (int(issued), int(late or 0)) for office, issued, late in rows}
+
+
+__all__ = [
+    "InvalidQuery",
+    "OrderFilters",
+    "list_orders",
+    "order_counts",
+    "order_number",
+    "record_orders",
+]

@@ -120,9 +120,10 @@ async def test_stats_per_township(stack: Stack) -> None:
         await agent.do(rid, "deliver")
         await agent.post(f"/v1/requests/{rid}/rating", {"score": score})
     await staff.do(rid, "rectify", note="已整改")
-    await agent.new_request()  # still open
-
+    still_open = await agent.new_request()
     supervisor = stack.caller("supervisor", QUIET_TOWNSHIP)
+    await supervisor.do(still_open, "issue_order", note="请尽快递交乡镇")
+
     (row,) = (await supervisor.get("/v1/stats")).json()["offices"]
     assert row == {
         "office": QUIET_TOWNSHIP,
@@ -137,6 +138,8 @@ async def test_stats_per_township(stack: Stack) -> None:
         "ratings": {"1": 1, "2": 0, "3": 0, "4": 0, "5": 1},
         "satisfaction_rate": 0.5,
         "rectified_rate": 1.0,
+        "orders_issued": 1,
+        "orders_overdue": 0,
     }
     assert row["avg_working_days"] is not None and row["avg_working_days"] <= 1
     city = (await stack.caller("supervisor", CITY).get("/v1/stats", township=QUIET_TOWNSHIP)).json()

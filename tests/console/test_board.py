@@ -104,4 +104,5 @@ async def test_a_passed_deadline_appears_on_the_board_by_itself(
     assert by_code[TOWNSHIP][2] == 1  # one request
     assert by_code[TOWNSHIP][7] == 1  # one yellow card
     assert by_code[TOWNSHIP][8] == 1  # one red card: the statutory rung counts as red
+    assert rows[0][11] == "督办单" and by_code[TOWNSHIP][11] == 1  # the yellow card's order
     assert next(book["月度趋势"].iter_rows(values_only=True))[0] == "月份"

@@ -16,9 +16,9 @@ from daiban.domain.offices import demo_offices
 from daiban.domain.scope import Principal
 from daiban.store.db import load_offices, session_scope
 from daiban.store.errors import InvalidQuery
-from daiban.store.orders import OrderFilters, list_orders, record_orders
+from daiban.store.orders import OrderFilters, list_orders, order_counts, record_orders
 from models.contracts import RequestState, Resident, SupervisionOrder
-from models.db import NoticeCounter, OrderRow
+from models.db import NoticeCounter, OrderRow, RequestRow
 from tests.store.threads import race_twice
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -157,3 +157,34 @@ def test_the_list_is_scoped_and_ordered(engine: Engine) -> None:
         assert list_orders(session, admin, OrderFilters(overdue=True)).rows == []
         with pytest.raises(InvalidQuery):
             list_orders(session, admin, OrderFilters(), 5, "bm90IGEgY3Vyc29y")
+
+
+def test_order_counts_follow_the_requests_counted_and_the_scope(engine: Engine) -> None:
+    other = "370285005"
+    with session_scope(engine) as session:
+        for rid, township, created in (
+            ("r1", JIANGSHAN, T0),
+            ("r2", JIANGSHAN, T0),
+            ("r3", other, T0),
+            ("r4", JIANGSHAN, T0 + timedelta(days=40)),
+        ):
+            session.add(
+                RequestRow(
+                    id=rid, item="dibao", village=township + "001", township=township, city=CITY,
+                    stage="township_review", responsible_office=township, agent="a", version=1,
+                    created_at=created, updated_at=created, state={},
+                )
+            )  # fmt: skip
+    late = replace(order("r1"), overdue=True)
+    record(engine, state("r1", late, order("r1", 2)))
+    record(engine, state("r2", order("r2")))
+    record(engine, replace(state("r3", order("r3")), township=other))
+    record(engine, state("r4", replace(order("r4"), overdue=True)))
+    county = Principal(sub="s", role="supervisor", office=CITY, tier="city")
+    township = Principal(sub="s", role="supervisor", office=JIANGSHAN, tier="township")
+    with Session(engine) as session:
+        assert order_counts(session, county) == {JIANGSHAN: (4, 2), other: (1, 0)}
+        month = (T0 - timedelta(days=1), T0 + timedelta(days=30))
+        assert order_counts(session, county, None, *month) == {JIANGSHAN: (3, 1), other: (1, 0)}
+        assert order_counts(session, county, other) == {other: (1, 0)}
+        assert order_counts(session, township) == {JIANGSHAN: (4, 2)}
