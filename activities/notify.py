@@ -196,8 +196,9 @@ class Relay(Generic[Row]):
             row = self._claim(row_id, attempts)
             if row is None:
                 continue  # another courier has it
-            # Tried here: due again one interval from now (its own courier knows its outcome).
-            self._seen[row_id] = (attempts + 1, now - self._interval * (self._others_wait - 1))
+            # Tried here: due again after its backoff (its own relay knows its outcome).
+            wait = self._others_wait - self.backoff(attempts + 1)
+            self._seen[row_id] = (attempts + 1, now - self._interval * wait)
             try:
                 self.send(row)
             except Exception as error:  # any gateway failure: keep it pending, record why
@@ -238,6 +239,10 @@ class Relay(Generic[Row]):
     def send(self, row: Row) -> None:
         """Deliver one row; raise to keep it pending."""
         raise NotImplementedError
+
+    def backoff(self, attempts: int) -> float:
+        """How many intervals a row that failed here waits before its next try: one."""
+        return 1.0
 
     def _claim(self, row_id: int, attempts: int) -> Row | None:
         table = self.table
