@@ -1,4 +1,5 @@
-"""``daiban db``, ``daiban calendar`` and ``daiban offices``: work on the database itself."""
+"""``daiban db``, ``daiban calendar``, ``daiban offices`` and ``daiban export``: work on the
+database itself."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from daiban.cli.common import (
     calendar_app,
     day_or_fail,
     db_app,
+    export_app,
     fail,
     load_settings,
     offices_app,
@@ -304,3 +306,33 @@ def _offices_file(file: Path) -> list[Office]:
         fail(f"{file} is not valid JSON: {error}", EXIT_BAD_INPUT)
     except ValueError as error:
         fail(f"{file}: {error}", EXIT_BAD_INPUT)
+
+
+# --- daiban export -----------------------------------------------------------------------------
+
+
+@export_app.command("status")
+def export_status(url: UrlOption = None) -> None:
+    """Records for the province by state: pending (the backlog), sent, failed (given up after
+    DAIBAN_EXPORT_MAX_ATTEMPTS; `daiban export retry` queues them again)."""
+    from daiban.store.exports import export_counts
+
+    settings = load_settings()
+    with open_session(url) as session:
+        counts = export_counts(session)
+    target = {"file": f"file {settings.export_file}", "webhook": "webhook"}.get(
+        settings.export, "off (records wait)"
+    )
+    typer.echo(f"export: {target}")
+    typer.echo(" ".join(f"{status} {n}" for status, n in counts.items()))
+
+
+@export_app.command("retry")
+def export_retry(url: UrlOption = None) -> None:
+    """Queue the failed records again, their attempts counted afresh (the receiver keeps one
+    record per key, so a record it had already is not doubled)."""
+    from daiban.store.exports import retry_failed
+
+    with open_session(url) as session:
+        n = retry_failed(session)
+    typer.echo(f"{n} failed records queued again")

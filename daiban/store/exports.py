@@ -18,7 +18,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from models.contracts import CLOSED_STAGES, RatingInfo, RequestState
@@ -174,3 +174,14 @@ def export_counts(session: Session) -> dict[str, int]:
     counts = {"pending": 0, "sent": 0, "failed": 0}
     counts.update({status: int(n) for status, n in session.exec(query)})
     return counts
+
+
+def retry_failed(session: Session) -> int:
+    """Put the records marked failed back in the queue, their attempts counted afresh (after an
+    operator fixed what made them fail); the number put back."""
+    result = session.exec(
+        update(ExportRow)
+        .where(col(ExportRow.status) == "failed")
+        .values(status="pending", attempts=0, last_error=None)
+    )
+    return int(result.rowcount)

@@ -8,10 +8,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from typer.testing import CliRunner
 
+from daiban.cli.main import app
 from daiban.store.db import session_scope
 from daiban.store.exports import export_counts, queue_exports
 from models.contracts import RatingInfo, RequestState, Resident
@@ -156,3 +158,24 @@ def test_the_key_is_unique(engine: Engine) -> None:
         )  # fmt: skip
     with session_scope(engine) as session:
         assert export_counts(session) == {"pending": 2, "sent": 0, "failed": 0}
+
+
+def test_export_status_and_retry_on_the_command_line(engine: Engine, runner: CliRunner) -> None:
+    queue(engine, closed())
+    with session_scope(engine) as session:
+        session.exec(
+            update(ExportRow)
+            .where(col(ExportRow.kind) == "rating")
+            .values(status="failed", attempts=50, last_error="HTTPStatusError: 503")
+        )
+    url = engine.url.render_as_string(hide_password=False)
+    status = runner.invoke(app, ["export", "status", "--url", url])
+    assert status.exit_code == 0, status.stderr
+    assert "pending 1 sent 0 failed 1" in status.stdout
+    retry = runner.invoke(app, ["export", "retry", "--url", url])
+    assert retry.exit_code == 0, retry.stderr
+    assert "1 failed records queued again" in retry.stdout
+    assert [(r.status, r.attempts, r.last_error) for r in rows(engine)] == [
+        ("pending", 0, None),
+        ("pending", 0, None),
+    ]
