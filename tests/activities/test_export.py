@@ -53,7 +53,7 @@ def rated(number: str = "370285-20300304-0001", version: int = 6) -> TransitionR
 def unrated(number: str = "370285-20300304-0001") -> TransitionRecord:
     """A request refused at the window: closed, never rated (one record, the request's)."""
     record = rated(number)
-    state = replace(record.state, stage="refused", decision="refused", rating=None)
+    state = replace(record.state, stage="refused", decision=None, decided_at=None, rating=None)
     return replace(record, state=state)
 
 

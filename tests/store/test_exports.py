@@ -139,7 +139,7 @@ def test_a_default_rating_and_a_request_without_a_number(engine: Engine) -> None
 
 def test_a_request_that_is_not_closed_and_not_rated_queues_nothing(engine: Engine) -> None:
     assert queue(engine, closed(stage="result_delivery", status="open", rating=None)) == []
-    refused = closed(stage="refused", rating=None, decision="refused")
+    refused = closed(stage="refused", rating=None, decision=None, decided_at=None)
     assert queue(engine, refused) == [f"{NUMBER}:request:1"]
     assert rows(engine)[0].record["stage"] == "refused"
 
