@@ -53,6 +53,7 @@ class JsonLinesFile:
         self._path = path
         self._keys: set[str] = set()
         self._read_to = 0  # the bytes of the file whose keys are in ``_keys``
+        self._file: tuple[int, int] | None = None  # (device, inode) of the file they are from
 
     def send(self, key: str, record: dict[str, Any]) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,20 +72,30 @@ class JsonLinesFile:
 
     def _catch_up(self, file: Any) -> None:
         """Learn the keys of the lines written since the last look; cut a torn last line."""
-        size = os.fstat(file.fileno()).st_size
-        if size < self._read_to:  # the file was rotated away: start over
+        stat = os.fstat(file.fileno())
+        if (stat.st_dev, stat.st_ino) != self._file or stat.st_size < self._read_to:
+            # A new file (the uploader moved the last one away) or a shorter one: start over.
             self._keys.clear()
             self._read_to = 0
+            self._file = (stat.st_dev, stat.st_ino)
         file.seek(self._read_to)
-        data = file.read(size - self._read_to)
+        data = file.read(stat.st_size - self._read_to)
         whole = data.rfind(b"\n") + 1  # the end of the last whole line
         for line in data[:whole].splitlines():
-            if line.strip():
-                self._keys.add(str(json.loads(line)["key"]))
+            self._learn(line)
         if whole < len(data):
-            log.warning("export file: torn last line cut", path=str(self._path), bytes=len(data))
+            torn = len(data) - whole
+            log.warning("export file: torn last line cut", path=str(self._path), bytes=torn)
             file.truncate(self._read_to + whole)
         self._read_to += whole
+
+    def _learn(self, line: bytes) -> None:
+        if not line.strip():
+            return
+        try:
+            self._keys.add(str(json.loads(line)["key"]))
+        except (ValueError, KeyError, TypeError):  # not ours: the export goes on beside it
+            log.warning("export file: a line that is no record", path=str(self._path))
 
 
 class Webhook:

@@ -129,6 +129,16 @@ def test_the_file_is_appended_once_per_key_across_writers(tmp_path: Path) -> Non
     first.send("a:rating:1", {"key": "a:rating:1"})
     first.send("a:request:1", {"key": "a:request:1"})
     assert [r["key"] for r in lines(path)] == ["a:request:1", "a:rating:1"]
+    # A line someone else wrote into the file is passed over, not a reason to stop exporting.
+    with path.open("ab") as file:
+        file.write(b"# uploaded up to here\n")
+    second.send("b:request:1", {"key": "b:request:1"})
+    first.send("b:request:1", {"key": "b:request:1"})
+    assert path.read_bytes().count(b"b:request:1") == 1
+    # The uploader moved the file away: the next record starts a new one.
+    path.rename(tmp_path / "uploaded.jsonl")
+    first.send("c:request:1", {"key": "c:request:1"})
+    assert [r["key"] for r in lines(path)] == ["c:request:1"]
 
 
 class ProvinceReceiver(ThreadingHTTPServer):
