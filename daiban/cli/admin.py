@@ -12,6 +12,7 @@ import typer
 from daiban.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
+    EXIT_NOT_FOUND,
     DateArgument,
     NotifyOption,
     UrlOption,
@@ -336,3 +337,35 @@ def export_retry(url: UrlOption = None) -> None:
     with open_session(url) as session:
         n = retry_failed(session)
     typer.echo(f"{n} failed records queued again")
+
+
+@export_app.command("resend")
+def export_resend(
+    number: Annotated[str, typer.Argument(metavar="NUMBER", help="The request number.")],
+    url: UrlOption = None,
+) -> None:
+    """Send a request's records again, under their keys (the province lost them)."""
+    from daiban.store.exports import resend
+
+    with open_session(url) as session:
+        n = resend(session, number)
+    if n == 0:
+        fail(f"no records of request {number}", EXIT_NOT_FOUND)
+    typer.echo(f"{n} records of {number} queued again")
+
+
+@export_app.command("backfill")
+def export_backfill(url: UrlOption = None) -> None:
+    """Queue the records of requests that ended or were rated before the export existed (safe to
+    run again; runs in batches beside a live system)."""
+    from daiban.store.db import session_scope
+    from daiban.store.exports import backfill
+
+    total = 0
+    after: str | None = ""
+    with open_engine(url) as engine:
+        while after is not None:
+            with session_scope(engine) as session:
+                queued, after = backfill(session, after)
+            total += queued
+    typer.echo(f"{total} records queued")

@@ -18,17 +18,19 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
+from daiban.store.residents import masked_state_of
 from models.contracts import CLOSED_STAGES, RatingInfo, RequestState
-from models.db import ExportRow, Office
+from models.db import ExportRow, Office, RequestRow
 
 SCHEMA = "daiban.export/1"
 KINDS = ("request", "rating")
 # Fields that name a record rather than say something: two records that differ only in them say
 # the same thing, and the second is not queued.
 _NAMING = frozenset({"key", "seq"})
+BACKFILL_BATCH = 500
 
 
 def export_key(number: str, kind: str, seq: int) -> str:
@@ -185,3 +187,35 @@ def retry_failed(session: Session) -> int:
         .values(status="pending", attempts=0, last_error=None)
     )
     return int(result.rowcount)
+
+
+def resend(session: Session, number: str) -> int:
+    """Queue a request's records again (the receiver lost them); the number queued. The keys
+    stay: a receiver that has a record keeps it once, and the file adapter skips a key its file
+    holds."""
+    result = session.exec(
+        update(ExportRow)
+        .where(col(ExportRow.number) == number)
+        .values(status="pending", attempts=0, last_error=None)
+    )
+    return int(result.rowcount)
+
+
+def backfill(session: Session, after: str = "") -> tuple[int, str | None]:
+    """Queue the records of the requests after ``after`` (by id, one batch) that ended or were
+    rated before the export existed, from their read-model rows (the resident masked: a record
+    never holds it). Safe to run again: what is queued is found and not queued twice. Returns how
+    many records were queued and where the next batch starts (None when this was the last)."""
+    rows = session.exec(
+        select(RequestRow)
+        .where(
+            col(RequestRow.id) > after,
+            or_(col(RequestRow.status) == "closed", col(RequestRow.rating_score).is_not(None)),
+        )
+        .order_by(col(RequestRow.id))
+        .limit(BACKFILL_BATCH)
+    ).all()
+    queued = 0
+    for row in rows:
+        queued += len(queue_exports(session, masked_state_of(row), row.working_days))
+    return queued, (rows[-1].id if len(rows) == BACKFILL_BATCH else None)

@@ -13,9 +13,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
+from activities.calendar_source import CalendarSource
+from activities.records import project
 from daiban.cli.main import app
-from daiban.store.db import session_scope
-from daiban.store.exports import export_counts, queue_exports
+from daiban.core.sealed import Sealer
+from daiban.core.settings import Settings
+from daiban.store.db import session_scope, upsert_request
+from daiban.store.exports import backfill, export_counts, queue_exports
 from models.contracts import RatingInfo, RequestState, Resident
 from models.db import ExportRow, Office
 
@@ -179,3 +183,53 @@ def test_export_status_and_retry_on_the_command_line(engine: Engine, runner: Cli
         ("pending", 0, None),
         ("pending", 0, None),
     ]
+
+
+def recorded_before_the_export(engine: Engine, *states: RequestState) -> None:
+    """Read-model rows as a release without the export recorded them (no export records)."""
+    source, sealer = CalendarSource(engine), Sealer.from_settings(Settings())
+    with session_scope(engine) as session:
+        for state in states:
+            upsert_request(session, project(state, source, sealer), source.tz)
+
+
+def test_backfill_queues_what_ended_or_was_rated_before_the_export(
+    engine: Engine, runner: CliRunner
+) -> None:
+    rectifying = closed(
+        version=5,
+        id="r-bad",
+        number="370285-20300304-0043",
+        stage="rectification",
+        status="open",
+        rating=RatingInfo(score=1, at=AT),
+    )
+    running = closed(version=3, id="r-open", number="370285-20300304-0044",
+                     stage="township_review", status="open", rating=None)  # fmt: skip
+    recorded_before_the_export(engine, closed(), rectifying, running)
+    with session_scope(engine) as session:
+        assert backfill(session) == (3, None)
+    with session_scope(engine) as session:
+        assert backfill(session) == (0, None)  # run again: nothing more
+    assert sorted(r.key for r in rows(engine)) == [
+        f"{NUMBER}:rating:1", f"{NUMBER}:request:1", "370285-20300304-0043:rating:1",
+    ]  # fmt: skip
+    text = json.dumps([row.record for row in rows(engine)], ensure_ascii=False)
+    assert "resident" not in text and "0024" not in text and "王" not in text
+    url = engine.url.render_as_string(hide_password=False)
+    again = runner.invoke(app, ["export", "backfill", "--url", url])
+    assert again.exit_code == 0 and "0 records queued" in again.stdout, again.stderr
+
+
+def test_resend_queues_a_requests_records_again(engine: Engine, runner: CliRunner) -> None:
+    queue(engine, closed())
+    with session_scope(engine) as session:
+        session.exec(update(ExportRow).values(status="sent", attempts=1))
+    url = engine.url.render_as_string(hide_password=False)
+    resent = runner.invoke(app, ["export", "resend", NUMBER, "--url", url])
+    assert resent.exit_code == 0, resent.stderr
+    assert f"2 records of {NUMBER} queued again" in resent.stdout
+    assert {(r.status, r.attempts) for r in rows(engine)} == {("pending", 0)}
+    unknown = runner.invoke(app, ["export", "resend", "370285-20300304-9999", "--url", url])
+    assert unknown.exit_code == 5
+    assert "no records of request 370285-20300304-9999" in unknown.stderr
