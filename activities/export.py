@@ -36,8 +36,9 @@ class ExportAdapter(Protocol):
         ...
 
 
-def _line(record: dict[str, Any]) -> bytes:
-    return json.dumps(record, ensure_ascii=False, sort_keys=True).encode() + b"\n"
+def _json(record: dict[str, Any]) -> bytes:
+    """A record as it leaves: UTF-8 JSON, keys sorted (a receiver may compare or sign bytes)."""
+    return json.dumps(record, ensure_ascii=False, sort_keys=True).encode()
 
 
 class JsonLinesFile:
@@ -64,7 +65,7 @@ class JsonLinesFile:
                 log.info("export already in file", key=key, path=str(self._path))
                 return
             file.seek(0, os.SEEK_END)
-            file.write(_line(record))
+            file.write(_json(record) + b"\n")
             file.flush()
             os.fsync(file.fileno())
             self._keys.add(key)
@@ -109,7 +110,7 @@ class Webhook:
         self._client = httpx.Client(timeout=timeout)
 
     def send(self, key: str, record: dict[str, Any]) -> None:
-        body = json.dumps(record, ensure_ascii=False, sort_keys=True).encode()
+        body = _json(record)
         headers = {"Content-Type": "application/json", "Idempotency-Key": key}
         if self._secret:
             digest = hmac.new(self._secret.encode(), body, hashlib.sha256).hexdigest()
