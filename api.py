@@ -54,6 +54,7 @@ from daiban.http.telemetry import Metrics, RequestContext
 from daiban.store import readmodel
 from daiban.store.db import DatabaseUnavailable, check_database, make_engine
 from daiban.store.errors import StoreError
+from daiban.store.exports import export_counts
 from models.actions import ACTIONS
 from models.schemas import Health
 from models.schemas import Problem as ProblemSchema
@@ -210,10 +211,11 @@ def _operations_router() -> APIRouter:
         try:
             stages = await services.db(readmodel.stage_counts)
             escalations = await services.db(readmodel.escalation_counts)
+            exports = await services.db(export_counts)
         except Exception:  # the scrape still reports the API's own metrics
             log.warning("metrics: read model unavailable")
-            stages, escalations = {}, {}
-        text = services.metrics.render(stages, escalations)
+            stages, escalations, exports = {}, {}, {}
+        text = services.metrics.render(stages, escalations, exports)
         return Response(text, media_type=CONTENT_TYPE_LATEST)
 
     return router

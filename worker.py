@@ -22,6 +22,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.calendar_source import CalendarSource
 from activities.deadlines import DeadlineActivities
+from activities.export import ExportAdapter, Exporter, adapter_for
 from activities.notify import Courier, LogGateway, NotificationGateway, gateway_for
 from activities.records import RecordActivities
 from daiban.core.logs import configure_logging, get_logger
@@ -48,28 +49,36 @@ SANDBOXED_RUNNER = SandboxedWorkflowRunner(
 
 
 class RequestWorker(Worker):
-    """The Temporal worker and, beside it for as long as it runs, the notification courier."""
+    """The Temporal worker and, beside it for as long as it runs, the notification courier and
+    the exporter (when export is on)."""
 
     def __init__(
-        self, courier: Courier, records: RecordActivities, *args: Any, **kwargs: Any
+        self,
+        relays: list[Courier | Exporter],
+        records: RecordActivities,
+        *args: Any,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self._courier, self._records = courier, records
+        self._relays, self._records = relays, records
 
     async def shutdown(self) -> None:
         # Claim nothing more from the start of the shutdown: the send in flight is settled
         # (marked sent) before the process ends, so the next worker does not post it again.
-        self._courier.stop()
+        for relay in self._relays:
+            relay.stop()
         await super().shutdown()
 
     async def run(self) -> None:
-        courier = asyncio.create_task(self._courier.run())
+        relays = [asyncio.create_task(relay.run()) for relay in self._relays]
         try:
             await super().run()
         finally:
-            courier.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await courier
+            for task in relays:
+                task.cancel()
+            for task in relays:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             self._records.close()
 
 
@@ -92,19 +101,24 @@ def build_worker(
     max_concurrent_activities: int = 32,
     source: CalendarSource | None = None,
     max_cached_workflows: int = 1000,
+    export: ExportAdapter | None = None,
 ) -> Worker:
+    """The worker; ``export`` is the adapter of the province's rating system (none: the records
+    wait in the outbox, as with ``DAIBAN_EXPORT=off``)."""
     source = source or CalendarSource(engine, tz=settings.timezone, closing=settings.closing_time)
     deadlines = DeadlineActivities(source)
     courier = Courier(engine, gateway or LogGateway(), interval=settings.notify_relay_seconds)
+    exporter = Exporter.with_settings(engine, export, settings) if export is not None else None
     records = RecordActivities(
         engine,
         source,
         Sealer.from_settings(settings),
         courier,
         max_workers=max_concurrent_activities,
+        exporter=exporter,
     )
     return RequestWorker(
-        courier,
+        [courier, exporter] if exporter is not None else [courier],
         records,
         # Strict decoding: no unencrypted workflow input, update or signal argument gets in.
         worker_client(client, settings),
@@ -134,7 +148,9 @@ async def run_worker(settings: Settings) -> None:
         ) from None
     gateway = gateway_for(settings.notify_webhook_url)
     source = warm_calendar_source(engine, settings)
-    worker = build_worker(client, engine, settings, gateway=gateway, source=source)
+    worker = build_worker(
+        client, engine, settings, gateway=gateway, source=source, export=adapter_for(settings)
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from typing import Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import httpx
 from sqlalchemy import Engine
@@ -19,9 +19,13 @@ from sqlmodel import Session, col, select, update
 
 from daiban.core.logs import get_logger
 from daiban.store.db import session_scope
-from models.db import OutboxRow, utc_now
+from models.db import ExportRow, OutboxRow, utc_now
 
 log = get_logger("daiban.notify")
+
+# The outboxes a relay delivers: rows with an id, a status (pending, sent, failed), an attempt
+# count, the last error and when they were sent.
+Row = TypeVar("Row", OutboxRow, ExportRow)
 
 
 class NotificationGateway(Protocol):
@@ -77,10 +81,11 @@ def gateway_for(webhook_url: str | None) -> NotificationGateway:
     return WebhookGateway(webhook_url) if webhook_url else LogGateway()
 
 
-class Courier:
-    """Delivers the outbox, apart from the recording of transitions.
+class Relay(Generic[Row]):
+    """Delivers an outbox, apart from the recording of transitions (the courier its
+    notifications, the exporter its records for the province).
 
-    Recording only queues rows (in the transition's own database transaction); the courier sends
+    Recording only queues rows (in the transition's own database transaction); the relay sends
     them when a recording pokes it and every ``interval`` seconds, so a gateway that hangs holds
     no transition, no lock and no activity slot. One round sends what fits in ``budget`` seconds
     and leaves the rest for the next. Each row is claimed before its send (its attempt count moves
@@ -91,10 +96,12 @@ class Courier:
     hangs, is not doubled by this one. A stopped courier's round claims nothing more.
     """
 
+    table: ClassVar[type[OutboxRow] | type[ExportRow]]
+    what: ClassVar[str]  # what is delivered, for the log
+
     def __init__(
         self,
         engine: Engine,
-        gateway: NotificationGateway,
         *,
         interval: float = 30.0,
         budget: float = 10.0,
@@ -102,7 +109,7 @@ class Courier:
         max_attempts: int = 20,
         others_wait: float = 3.0,
     ) -> None:
-        self._engine, self._gateway = engine, gateway
+        self._engine = engine
         self._interval, self._budget = interval, budget
         self._batch, self._max_attempts = batch, max_attempts
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -161,17 +168,18 @@ class Courier:
                 await round_
             raise
         except Exception as error:  # the database may be away; the next round retries
-            log.warning("notification delivery failed", error=str(error))
+            log.warning(f"{self.what} delivery failed", error=str(error))
 
     def deliver_round(self) -> int:
         """Send pending rows, oldest first, within the budget (blocking); the number sent."""
         until = time.monotonic() + self._budget
         self._settle_unsettled()
         with Session(self._engine) as session:
+            table = self.table
             pending = session.exec(
-                select(col(OutboxRow.id), col(OutboxRow.attempts))
-                .where(OutboxRow.status == "pending")
-                .order_by(col(OutboxRow.id))
+                select(col(table.id), col(table.attempts))
+                .where(col(table.status) == "pending")
+                .order_by(col(table.id))
                 .limit(self._batch)
             ).all()
         if len(pending) < self._batch:  # every pending row is listed: forget the others
@@ -188,10 +196,11 @@ class Courier:
             row = self._claim(row_id, attempts)
             if row is None:
                 continue  # another courier has it
-            # Tried here: due again one interval from now (its own courier knows its outcome).
-            self._seen[row_id] = (attempts + 1, now - self._interval * (self._others_wait - 1))
+            # Tried here: due again after its backoff (its own relay knows its outcome).
+            wait = self._others_wait - self.backoff(attempts + 1)
+            self._seen[row_id] = (attempts + 1, now - self._interval * wait)
             try:
-                self._gateway.send(row)
+                self.send(row)
             except Exception as error:  # any gateway failure: keep it pending, record why
                 self._settle_or_keep(row_id, f"{type(error).__name__}: {error}"[:500])
             else:
@@ -227,27 +236,36 @@ class Courier:
             return self._interval <= 0
         return now - seen[1] >= self._interval * self._others_wait
 
-    def _claim(self, row_id: int, attempts: int) -> OutboxRow | None:
+    def send(self, row: Row) -> None:
+        """Deliver one row; raise to keep it pending."""
+        raise NotImplementedError
+
+    def backoff(self, attempts: int) -> float:
+        """How many intervals a row that failed here waits before its next try: one."""
+        return 1.0
+
+    def _claim(self, row_id: int, attempts: int) -> Row | None:
+        table = self.table
         with session_scope(self._engine) as session:
             claimed = session.exec(
-                update(OutboxRow)
+                update(table)
                 .where(
-                    col(OutboxRow.id) == row_id,
-                    col(OutboxRow.status) == "pending",
-                    col(OutboxRow.attempts) == attempts,
+                    col(table.id) == row_id,
+                    col(table.status) == "pending",
+                    col(table.attempts) == attempts,
                 )
                 .values(attempts=attempts + 1)
             )
             if claimed.rowcount != 1:
                 return None
-            row = session.get(OutboxRow, row_id)
+            row: Row | None = session.get(table, row_id)  # type: ignore[assignment]
             if row is not None:
                 session.expunge(row)
             return row
 
     def _settle(self, row_id: int, *, error: str | None = None) -> None:
         with session_scope(self._engine) as session:
-            row = session.get(OutboxRow, row_id)
+            row: Row | None = session.get(self.table, row_id)  # type: ignore[assignment]
             if row is None:
                 return
             if error is None:
@@ -257,3 +275,17 @@ class Courier:
                 if row.attempts >= self._max_attempts:
                     row.status = "failed"  # for an operator to look at
             session.add(row)
+
+
+class Courier(Relay[OutboxRow]):
+    """Delivers the notification outbox through a gateway (SMS or messaging, or the log)."""
+
+    table = OutboxRow
+    what = "notification"
+
+    def __init__(self, engine: Engine, gateway: NotificationGateway, **kwargs: Any) -> None:
+        super().__init__(engine, **kwargs)
+        self._gateway = gateway
+
+    def send(self, row: OutboxRow) -> None:
+        self._gateway.send(row)

@@ -1,8 +1,9 @@
 """``record_transition``: one database transaction per workflow transition.
 
 It appends the ledger rows, projects the read-model row (which moves the per-day statistics
-rollup with it), upserts the rating and queues the notifications; the courier delivers them
-(``activities.notify``). Every part is idempotent (event keys, versioned upsert, unique outbox
+rollup with it), upserts the rating and queues the notifications and the records for the
+province's rating system; the courier and the exporter deliver them (``activities.notify``,
+``activities.export``). Every part is idempotent (event keys, versioned upsert, unique outbox
 rows), so Temporal may retry it at will.
 
 An attempt heartbeats while its transaction runs, so a worker that died or hangs mid-write is
@@ -23,12 +24,13 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.calendar_source import CalendarSource
-from activities.notify import Courier
+from activities.notify import Courier, Relay
 from daiban.core.sealed import Sealer
 from daiban.domain.notices import NoticeContentError
 from daiban.domain.sms import county_texts
 from daiban.store import residents
 from daiban.store.db import session_scope, upsert_request
+from daiban.store.exports import queue_exports
 from daiban.store.ledger import append_events
 from daiban.store.notices import issue_notice
 from daiban.store.orders import record_orders
@@ -40,7 +42,7 @@ from models.contracts import (
     RequestState,
     TransitionRecord,
 )
-from models.db import Office, OutboxRow, RatingRow, RequestRow
+from models.db import ExportRow, Office, OutboxRow, RatingRow, RequestRow
 from models.documents import to_document
 
 log = logging.getLogger(__name__)
@@ -202,11 +204,13 @@ class RecordActivities:
         courier: Courier | None = None,
         *,
         max_workers: int = 16,
+        exporter: Relay[ExportRow] | None = None,
     ) -> None:
         self._engine = engine
         self._source = source
         self._sealer = sealer
         self._courier = courier
+        self._exporter = exporter
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="record")
 
     @activity.defn(name="record_transition")
@@ -236,8 +240,8 @@ class RecordActivities:
         self, record: TransitionRecord, abandoned: threading.Event | None = None
     ) -> RecordResult:
         """The transition's one transaction: ledger rows, read-model row, supervision orders (new
-        ones numbered), rating, outbox rows; answers the numbers it gave. Nothing is committed
-        once ``abandoned`` is set (the attempt was given up meanwhile)."""
+        ones numbered), rating, outbox rows, export records; answers the numbers it gave. Nothing
+        is committed once ``abandoned`` is set (the attempt was given up meanwhile)."""
         state = record.state
         with session_scope(self._engine) as session:
             # The action's rows, then its notice's (one append: the chain is read once).
@@ -251,13 +255,18 @@ class RecordActivities:
             # The recorded document shows the numbers the workflow learns from this answer.
             for order in state.orders:
                 order.number = order.number or numbers.get(order.key)
-            upsert_request(session, project(state, self._source, self._sealer), self._source.tz)
+            row = project(state, self._source, self._sealer)
+            upsert_request(session, row, self._source.tz)
             _save_rating(session, state)
+            # Records for the province's rating system (docs/export.md), keyed so a retry adds none.
+            exported = queue_exports(session, state, row.working_days)
             # Texts as the county sends them (its templates, docs/design.md §3).
             _queue(session, state.id, county_texts(record, self._source.tz))
             session.flush()
             if abandoned is not None and abandoned.is_set():
                 raise Abandoned(f"recording of {state.id} v{state.version} given up")
+        if exported and self._exporter is not None:
+            self._exporter.poke()
         return RecordResult(order_numbers=numbers)
 
     def close(self) -> None:

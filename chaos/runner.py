@@ -121,6 +121,8 @@ class ChaosRun:
         self.system.extra_env.update(
             DAIBAN_NOTIFY_WEBHOOK_URL=self.webhook.url,
             DAIBAN_NOTIFY_RELAY_SECONDS=str(NOTIFY_RELAY_SECONDS),
+            # The run's records for the province stay with the run (its numbers start afresh).
+            DAIBAN_EXPORT_FILE=str(self.system.root / "export" / "ratings.jsonl"),
         )
         await self.system.start()
         self.say(

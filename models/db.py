@@ -344,6 +344,39 @@ class OutboxRow(SQLModel, table=True):
     sent_at: datetime | None = _timestamp(nullable=True)
 
 
+class ExportRow(SQLModel, table=True):
+    """A record for the province's rating system (docs/export.md), queued in the transaction of
+    the transition that caused it and delivered by the exporter (``activities.export``).
+
+    ``key`` (request number, kind, sequence) is unique, so a retried recording adds nothing; it is
+    also the ``Idempotency-Key`` the receiver dedupes by. ``record`` never holds the resident.
+    """
+
+    __tablename__ = "export_outbox"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_export_outbox_key"),
+        UniqueConstraint("number", "kind", "seq", name="uq_export_outbox_number_kind_seq"),
+        CheckConstraint("kind IN ('request', 'rating')", name="ck_export_outbox_kind"),
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="ck_export_outbox_status"),
+        Index("ix_export_outbox_status_id", "status", "id"),
+        Index("ix_export_outbox_request", "request_id", "kind", "seq"),
+    )
+
+    id: int | None = _big_id()
+    key: str
+    request_id: str
+    number: str
+    kind: str
+    seq: int
+    state_version: int
+    record: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON(), nullable=False))
+    status: str = "pending"
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = _timestamp()
+    sent_at: datetime | None = _timestamp(nullable=True)
+
+
 class IdempotencyKey(SQLModel, table=True):
     """An agent's ``Idempotency-Key`` and the request it created; purged after 24 hours."""
 

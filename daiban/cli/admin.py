@@ -1,4 +1,5 @@
-"""``daiban db``, ``daiban calendar`` and ``daiban offices``: work on the database itself."""
+"""``daiban db``, ``daiban calendar``, ``daiban offices`` and ``daiban export``: work on the
+database itself."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import typer
 from daiban.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
+    EXIT_NOT_FOUND,
     DateArgument,
     NotifyOption,
     UrlOption,
     calendar_app,
     day_or_fail,
     db_app,
+    export_app,
     fail,
     load_settings,
     offices_app,
@@ -304,3 +307,65 @@ def _offices_file(file: Path) -> list[Office]:
         fail(f"{file} is not valid JSON: {error}", EXIT_BAD_INPUT)
     except ValueError as error:
         fail(f"{file}: {error}", EXIT_BAD_INPUT)
+
+
+# --- daiban export -----------------------------------------------------------------------------
+
+
+@export_app.command("status")
+def export_status(url: UrlOption = None) -> None:
+    """Records for the province by state: pending (the backlog), sent, failed (given up after
+    DAIBAN_EXPORT_MAX_ATTEMPTS; `daiban export retry` queues them again)."""
+    from daiban.store.exports import export_counts
+
+    settings = load_settings()
+    with open_session(url) as session:
+        counts = export_counts(session)
+    target = {"file": f"file {settings.export_file}", "webhook": "webhook"}.get(
+        settings.export, "off (records wait)"
+    )
+    typer.echo(f"export: {target}")
+    typer.echo(" ".join(f"{status} {n}" for status, n in counts.items()))
+
+
+@export_app.command("retry")
+def export_retry(url: UrlOption = None) -> None:
+    """Queue the failed records again, their attempts counted afresh (the receiver keeps one
+    record per key, so a record it had already is not doubled)."""
+    from daiban.store.exports import retry_failed
+
+    with open_session(url) as session:
+        n = retry_failed(session)
+    typer.echo(f"{n} failed records queued again")
+
+
+@export_app.command("resend")
+def export_resend(
+    number: Annotated[str, typer.Argument(metavar="NUMBER", help="The request number.")],
+    url: UrlOption = None,
+) -> None:
+    """Send a request's records again, under their keys (the province lost them)."""
+    from daiban.store.exports import resend
+
+    with open_session(url) as session:
+        n = resend(session, number)
+    if n == 0:
+        fail(f"no records of request {number}", EXIT_NOT_FOUND)
+    typer.echo(f"{n} records of {number} queued again")
+
+
+@export_app.command("backfill")
+def export_backfill(url: UrlOption = None) -> None:
+    """Queue the records of requests that ended or were rated before the export existed (safe to
+    run again; runs in batches beside a live system)."""
+    from daiban.store.db import session_scope
+    from daiban.store.exports import backfill
+
+    total = 0
+    after: str | None = ""
+    with open_engine(url) as engine:
+        while after is not None:
+            with session_scope(engine) as session:
+                queued, after = backfill(session, after)
+            total += queued
+    typer.echo(f"{total} records queued")

@@ -72,9 +72,13 @@ calendar_app = typer.Typer(
     help="Working-day calendar overrides: holidays and make-up workdays.", no_args_is_help=True
 )
 offices_app = typer.Typer(help="The offices of the cities served.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Records for the province's rating system (docs/export.md).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(offices_app, name="offices")
+app.add_typer(export_app, name="export")
 
 UrlOption = Annotated[
     str | None,

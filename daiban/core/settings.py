@@ -121,12 +121,28 @@ class Settings(BaseSettings):
     # How often the worker retries notifications whose delivery failed.
     notify_relay_seconds: float = Field(30.0, gt=0)
 
+    # Export to the province's rating system (docs/export.md): "file" appends JSON lines to
+    # ``export_file``, "webhook" POSTs each record to ``export_webhook_url`` (signed with the
+    # secret when one is set), "off" delivers nothing (records wait in the outbox).
+    export: Literal["file", "webhook", "off"] = "file"
+    export_file: Path = Path("var/export/ratings.jsonl")
+    export_webhook_url: str | None = None
+    export_webhook_secret: SecretStr | None = None
+    export_timeout_seconds: float = Field(10.0, gt=0)
+    # How often the worker tries pending records again; a record that failed waits twice as long
+    # before each new try, up to the maximum, and is marked failed after the last attempt.
+    export_relay_seconds: float = Field(30.0, gt=0)
+    export_backoff_max_seconds: float = Field(3600.0, gt=0)
+    export_max_attempts: int = Field(50, ge=1)
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         self._check_tls()
         self._check_jwks()
+        if self.export == "webhook" and not self.export_webhook_url:
+            raise ValueError("DAIBAN_EXPORT=webhook needs DAIBAN_EXPORT_WEBHOOK_URL")
         if not self.opening_time < self.closing_time:
             raise ValueError("DAIBAN_OPENING_TIME must be before DAIBAN_CLOSING_TIME")
         placeholder = self.placeholder_secret

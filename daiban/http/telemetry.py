@@ -65,14 +65,29 @@ class Metrics:
             registry=self.registry,
         )
 
-    def render(self, stages: dict[str, int], escalations: dict[str, int]) -> bytes:
-        """The text exposition, with the gauges set from the read model's current counts."""
-        self.stages.clear()
-        for stage, count in stages.items():
-            self.stages.labels(stage=stage).set(count)
-        self.escalations.clear()
-        for level, count in escalations.items():
-            self.escalations.labels(level=level).set(count)
+        self.exports = Gauge(
+            "daiban_export_records",
+            "Records for the province's rating system by status: pending is the backlog, sent "
+            "the records exported, failed those given up (docs/export.md)",
+            ["status"],
+            registry=self.registry,
+        )
+
+    def render(
+        self,
+        stages: dict[str, int],
+        escalations: dict[str, int],
+        exports: dict[str, int] | None = None,
+    ) -> bytes:
+        """The text exposition, with the gauges set from the database's current counts."""
+        for gauge, label, counts in (
+            (self.stages, "stage", stages),
+            (self.escalations, "level", escalations),
+            (self.exports, "status", exports or {}),
+        ):
+            gauge.clear()
+            for value, count in counts.items():
+                gauge.labels(**{label: value}).set(count)
         return generate_latest(self.registry)
 
 

@@ -194,6 +194,8 @@ class Stack:
             env.setdefault("DAIBAN_CODEC_CORS_ORIGIN", c.ui_url)
             # Its UI has no sign-in: in development it may decode without a token.
             env.setdefault("DAIBAN_CODEC_DEV_UI_WITHOUT_TOKEN", "true")
+        # Records for the province's rating system go beside the stack's other files.
+        env.setdefault("DAIBAN_EXPORT_FILE", str(c.var_dir / "export" / "ratings.jsonl"))
         return env
 
     def _spawn(self, name: str, argv: list[str]) -> None:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from api import create_app
+from daiban.http.telemetry import Metrics
 from daiban.store.db import make_engine
 from tests.api.conftest import Caller, Stack, make_settings, serve
 
@@ -60,6 +61,7 @@ async def test_metrics(stack: Stack, agent: Caller, staff: Caller) -> None:
     assert re.search(r'daiban_actions_total\{action="handoff",outcome="ok"\} [1-9]', text)
     assert 'daiban_actions_total{action="approve",outcome="action-not-allowed"}' in text
     assert "# TYPE daiban_escalations gauge" in text
+    assert 'daiban_export_records{status="pending"} 0.0' in text  # nothing has ended yet
     assert re.search(
         r'daiban_http_request_duration_seconds_count\{method="GET",'
         r'route="/v1/requests/\{id\}",status="200"\} [1-9]',
@@ -158,3 +160,10 @@ async def test_openapi_documents_every_endpoint_and_its_problems(stack: Stack) -
     assert {"stage", "status", "deadline", "resident", "history", "allowed_actions"} <= set(state)
     history = document["components"]["schemas"]["HistoryOut"]["properties"]
     assert {"from", "to"} <= set(history)
+
+
+def test_the_export_gauge_shows_the_backlog_and_what_was_given_up() -> None:
+    text = Metrics().render({}, {}, {"pending": 7, "sent": 120, "failed": 2}).decode()
+    assert 'daiban_export_records{status="pending"} 7.0' in text
+    assert 'daiban_export_records{status="sent"} 120.0' in text
+    assert 'daiban_export_records{status="failed"} 2.0' in text

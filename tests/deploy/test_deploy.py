@@ -233,6 +233,8 @@ def test_env_example_shows_the_real_defaults() -> None:
         "DAIBAN_TEMPORAL_TLS_CA",
         "DAIBAN_TEMPORAL_TLS_SERVER_NAME",
         "DAIBAN_NOTIFY_WEBHOOK_URL",
+        "DAIBAN_EXPORT_WEBHOOK_URL",
+        "DAIBAN_EXPORT_WEBHOOK_SECRET",
         "DAIBAN_WARNING_SHARE",  # off by default; the example shows a common share
     }
     _, commented = parse_env_file(DEPLOY / ".env.example")

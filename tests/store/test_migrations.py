@@ -31,6 +31,7 @@ TABLES = {
     "request_stats_daily",
     "notices",
     "notice_counters",
+    "export_outbox",
 }
 
 INDEXES = {
@@ -57,6 +58,7 @@ INDEXES = {
     },
     "idempotency_keys": {"ix_idempotency_keys_created_at"},
     "notices": {"ix_notices_request_issued"},
+    "export_outbox": {"ix_export_outbox_status_id", "ix_export_outbox_request"},
 }
 
 UNIQUES = {
@@ -76,6 +78,10 @@ UNIQUES = {
         "uq_notices_number": ["number"],
         "uq_notices_sha256": ["sha256"],
         "uq_notices_office_kind_year_seq": ["office", "kind", "year", "seq"],
+    },
+    "export_outbox": {
+        "uq_export_outbox_key": ["key"],
+        "uq_export_outbox_number_kind_seq": ["number", "kind", "seq"],
     },
 }
 
@@ -108,7 +114,7 @@ def test_upgrade_is_idempotent_and_reaches_head(db_url: str) -> None:
     assert upgrade(db_url) == head_revision()
     engine = make_engine(db_url)
     try:
-        assert current_revision(engine) == head_revision() == "0008"
+        assert current_revision(engine) == head_revision() == "0009"
         check_schema(engine)
     finally:
         engine.dispose()

@@ -128,10 +128,11 @@ class Harness:
         *,
         earlier_ladder: bool = False,
         ladder: LadderPolicy | None = None,
+        number: str = "",
     ) -> str:
         """Submit a request; ``earlier_ladder``: with a policy snapshot from before the county
         ladder (no ``ladder``), as requests submitted before it have; ``ladder``: this county
-        ladder instead of the settings'."""
+        ladder instead of the settings'; ``number``: the 办件编号 the API would have given."""
         await self.skip_to(at)
         catalog_item = load_catalog().get(item)
         assert catalog_item is not None
@@ -146,6 +147,7 @@ class Harness:
             agent=AGENT,
             materials=list(catalog_item.materials),
             policy=policy(self.settings),
+            number=number,
         )
         if earlier_ladder or ladder is not None:
             inp.policy.ladder = ladder
