@@ -29,6 +29,12 @@ def _day(moment: datetime | None) -> str:
     return f"{local.month}月{local.day}日{local.hour:02d}:{local.minute:02d}"
 
 
+def _date(iso: str) -> str:
+    """``12月3日`` of an ISO date."""
+    _, month, day = iso.split("-")
+    return f"{int(month)}月{int(day)}日"
+
+
 def local_time(moment: datetime) -> str:
     """``12月3日17:00``: an instant as the offices read it."""
     return _day(moment)
@@ -51,7 +57,7 @@ def service_notice(state: RequestState) -> str:
     gap = state.gap
     if gap is not None and gap.status == "open" and state.stage in _REVIEW:
         expected = (
-            f"容缺受理：请于{gap.due}前将{'、'.join(gap.materials)}交村代办员，"
+            f"容缺受理：请于{_date(gap.due)}前将{'、'.join(gap.materials)}交村代办员，"
             "逾期未补齐的，申请将终止。" + expected
         )
     lapsed = f"{item}因未在期限内补正材料已终止，如需办理请重新申请。"

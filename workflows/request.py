@@ -447,7 +447,7 @@ class ResidentRequestWorkflow:
         s.gap.status, s.gap.supplied_at, s.gap.supplied_by = "supplied", tx.now, cmd.actor.sub
         s.missing_materials = []
         clocks.drop_clocks(s, ClockName.GAP)
-        self._move(tx, cmd, s.stage, note=cmd.note or "supplied: " + "、".join(s.gap.materials))
+        self._move(tx, cmd, s.stage, note=cmd.note or "、".join(s.gap.materials))
         self._notify(
             tx,
             s.responsible_office,
