@@ -394,6 +394,7 @@ class ResidentRequestWorkflow:
             missing_materials=list(cmd.missing_materials),
             form="交村代办员转交",
             due_date=cmd.due,
+            **({"commitment": cmd.commitment} if s.gap_rules else {}),
         )
         gap = clocks.query(ClockName.GAP, tx.now, [], ladder=False)
         gap.until = cmd.due

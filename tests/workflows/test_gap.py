@@ -5,6 +5,11 @@ are hand-counted against the test schedule in conftest (Monday 4 March 2030 is t
 
 from __future__ import annotations
 
+from daiban.core.sealed import Sealer
+from daiban.domain.notice_render import notice_document
+from daiban.domain.offices import demo_offices
+from daiban.store.db import load_offices
+from daiban.store.notices import opened_content
 from tests.workflows.conftest import (
     AGENT,
     CITY,
@@ -16,6 +21,7 @@ from tests.workflows.conftest import (
     cst,
 )
 from tests.workflows.test_ladder import minute
+from tests.workflows.test_notices_issued import notices
 from tests.workflows.test_paths import rejected
 
 # linshi-jiuzhu, a township item of 10 working days: accepted Mon 4 March 09:00, its promised
@@ -36,6 +42,7 @@ async def accepted_with_gap(harness: Harness, due: str = "2030-03-08", item: str
 
 
 async def test_a_supplied_gap_allows_the_approval(harness: Harness) -> None:
+    load_offices(harness.engine, demo_offices())  # the issuer's name is printed on the notice
     rid = await accepted_with_gap(harness)
     state = await harness.state(rid)
     assert state.gap is not None
@@ -45,6 +52,12 @@ async def test_a_supplied_gap_allows_the_approval(harness: Harness) -> None:
         COMMITMENT["commitment"],
     )
     assert (state.gap.commitment_by, state.gap.office) == ("resident", TOWNSHIP)
+    # The 容缺受理通知书 names the commitment it was accepted on.
+    [notice] = [n for n in notices(harness) if n.request_id == rid]
+    printed = opened_content(notice, Sealer.from_settings(harness.settings))
+    assert (notice.kind, printed["commitment"]) == ("gap_acceptance", COMMITMENT["commitment"])
+    text = "".join(notice_document(printed, notice.sha256).paragraphs)
+    assert f"书面承诺：{COMMITMENT['commitment']}" in text
     failure = await rejected(harness, rid, "approve", TOWNSHIP_STAFF)
     assert failure.type == "ActionNotAllowed"
     assert "the gap materials have not been supplied" in failure.message
@@ -218,3 +231,27 @@ async def test_a_city_item_is_forwarded_once_its_township_gap_is_supplied(
     await harness.act(rid, "accept", CITY_STAFF)
     state = await harness.act(rid, "approve", CITY_STAFF)
     assert state.decision == "approved"
+
+
+async def test_a_supplement_asked_while_a_gap_is_open_includes_and_closes_it(
+    harness: Harness,
+) -> None:
+    rid = await accepted_with_gap(harness)
+    state = await harness.act(
+        rid, "request_supplement", TOWNSHIP_STAFF, missing_materials=["家庭经济状况核对授权书"]
+    )
+    # 补正 asks for the complete list at once: the gap's material is on it.
+    assert state.missing_materials == ["家庭经济状况核对授权书", GAP_MATERIAL]
+    assert state.gap is not None and state.gap.status == "open"
+    assert all(c.name != "gap" for c in state.clocks)  # the supplement window runs instead
+    state = await harness.act(rid, "supplement", AGENT)
+    assert state.gap is not None and state.gap.status == "supplied"
+    state = await harness.act(rid, "approve", TOWNSHIP_STAFF)
+    assert state.decision == "approved"
+
+
+async def test_a_withdrawal_closes_an_open_gap(harness: Harness) -> None:
+    rid = await accepted_with_gap(harness)
+    state = await harness.act(rid, "withdraw", AGENT)
+    assert (state.stage, state.clocks) == ("withdrawn", [])
+    assert state.gap is not None and state.gap.status == "closed"
