@@ -468,6 +468,9 @@ class RequestSummary(BaseModel):
     red_flag: bool
     decision: Annotated[str, _closed(("approved", "denied"))] | None
     rating_score: int | None
+    gap_due: date | None = Field(
+        None, description="an open gap's due date (容缺受理): its materials are awaited by then"
+    )
     resident: ResidentOut = Field(description="always masked in lists")
     created_at: datetime
     updated_at: datetime
@@ -573,5 +576,8 @@ def request_out(state: RequestState, allowed: list[str], tz: tzinfo) -> RequestO
 
 
 def summary_out(row: Any, resident: ResidentOut, tz: tzinfo) -> RequestSummary:
-    data = {name: getattr(row, name) for name in RequestSummary.model_fields if name != "resident"}
-    return RequestSummary.model_validate({**_local(data, tz), "resident": resident})
+    derived = ("resident", "gap_due")
+    data = {name: getattr(row, name) for name in RequestSummary.model_fields if name not in derived}
+    gap = (row.state or {}).get("gap") or {}
+    due = gap.get("due") if gap.get("status") == "open" else None
+    return RequestSummary.model_validate({**_local(data, tz), "resident": resident, "gap_due": due})

@@ -96,10 +96,14 @@ async def test_approve_waits_for_supply_gap(agent: Caller, staff: Caller) -> Non
     assert (await staff.act(rid, "supply_gap")).status_code == 403  # the agent's action
     state = (await agent.get(f"/v1/requests/{rid}")).json()
     assert "supply_gap" in state["allowed_actions"]
+    listed = (await agent.get("/v1/requests")).json()["items"]
+    assert [r["gap_due"] for r in listed if r["id"] == rid] == [state["gap"]["due"]]
     state = await agent.do(rid, "supply_gap")
     assert state["gap"]["status"] == "supplied" and state["gap"]["supplied_at"] is not None
     assert state["missing_materials"] == []
     assert all(c["name"] != "gap" for c in state["clocks"])
     conflict(await agent.act(rid, "supply_gap"))  # supplied once
+    listed = (await agent.get("/v1/requests")).json()["items"]
+    assert [r["gap_due"] for r in listed if r["id"] == rid] == [None]
     state = await staff.do(rid, "approve")
     assert (state["stage"], state["decision"]) == ("result_delivery", "approved")
