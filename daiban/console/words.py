@@ -68,6 +68,9 @@ FIELDS: Final = {
 # Who signed a gap's written commitment (承诺书).
 COMMITMENT_BY: Final = {"resident": "申请人本人", "agent": "代办员（持申请人授权委托书）"}
 
+# The notes the workflow itself writes in a history, as the timeline says them.
+SYSTEM_NOTES: Final = {"gap not supplied": "容缺材料逾期未补齐，申请终止"}
+
 # Why approving or forwarding waits (409): the gap is still open.
 GAP_OPEN: Final = "容缺材料尚未补齐：补齐前不能批准或转报。"
 
