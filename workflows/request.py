@@ -37,7 +37,6 @@ from models.contracts import (
     Escalation,
     Expiry,
     ExtensionInfo,
-    GapInfo,
     HistoryEntry,
     LadderPolicy,
     LedgerEvent,
@@ -56,6 +55,7 @@ from models.contracts import (
     TransitionRecord,
 )
 from workflows import clocks, orders
+from workflows import gap as gaps
 from workflows.notice import CST, local_time, service_notice
 from workflows.recorder import Recorder
 from workflows.timeouts import (
@@ -70,8 +70,6 @@ from workflows.timeouts import (
 
 SYSTEM = Actor(sub="system", role=Role.SYSTEM, office="system")
 INVALID_ACTION = "InvalidAction"
-# The reason a request closes when its gap's due date passes unsupplied (ledger and history).
-GAP_NOT_SUPPLIED = "gap not supplied"
 # Patch: record transitions with a regular activity, after the deciding task is committed.
 RECORD_AFTER_COMMIT = "record-transition-after-commit"
 # Patch: ``ready`` answers once the registration is recorded, not once it is decided. Runs
@@ -410,8 +408,6 @@ class ResidentRequestWorkflow:
     def _open_gap(self, cmd: ActionCommand, tx: _Tx) -> None:
         """Record the gap and its commitment; refuse (nothing applies) a due date later than the
         promised deadline the acceptance just started: no decision may wait for it."""
-        assert cmd.due is not None and cmd.missing_materials is not None
-        assert cmd.commitment is not None
         s = self._state
         started = clocks.find_clock(s, ClockName.STEP) or clocks.find_clock(s, ClockName.OFFICIAL)
         gap = clocks.find_clock(s, ClockName.GAP)
@@ -432,44 +428,27 @@ class ResidentRequestWorkflow:
                 type=INVALID_ACTION,
                 non_retryable=True,
             )
-        s.gap = GapInfo(
-            materials=list(cmd.missing_materials),
-            due=cmd.due,
-            commitment=cmd.commitment,
-            commitment_by=cmd.commitment_by or "resident",
-            authorisation=cmd.authorisation,
-            office=s.responsible_office,
-            opened_at=tx.now,
-        )
+        gaps.open_gap(s, cmd, tx.now)
 
     async def _do_supply_gap(self, cmd: ActionCommand, tx: _Tx) -> None:
         s = self._state
-        assert s.gap is not None
-        s.gap.status, s.gap.supplied_at, s.gap.supplied_by = "supplied", tx.now, cmd.actor.sub
+        gaps.supply(s, cmd.actor.sub, tx.now)
         s.missing_materials = []
         clocks.drop_clocks(s, ClockName.GAP)
-        self._move(tx, cmd, s.stage, note=cmd.note or "、".join(s.gap.materials))
+        self._move(tx, cmd, s.stage, note=cmd.note or gaps.materials_text(s))
         self._notify(
             tx,
             s.responsible_office,
             "staff",
-            f"“{s.item_name}”容缺材料已补齐（{'、'.join(s.gap.materials)}），可以作出决定",
+            f"“{s.item_name}”容缺材料已补齐（{gaps.materials_text(s)}），可以作出决定",
         )
-
-    def _end_gap(self, status: str) -> None:
-        """An open gap ends with the request's decision, withdrawal or lapse."""
-        gap = self._state.gap
-        if gap is not None and gap.status == "open":
-            gap.status = status
 
     async def _do_request_supplement(self, cmd: ActionCommand, tx: _Tx) -> None:
         assert cmd.missing_materials is not None
         s = self._state
         s.supplement_return = s.stage
-        s.missing_materials = list(cmd.missing_materials)
-        if s.gap is not None and s.gap.status == "open":
-            # 补正 asks for the complete list at once: the gap's materials are part of it.
-            s.missing_materials += [m for m in s.gap.materials if m not in s.missing_materials]
+        # 补正 asks for the complete list at once: an open gap's materials are part of it.
+        s.missing_materials = gaps.with_gap_materials(s, cmd.missing_materials)
         clocks.drop_clocks(
             self._state, ClockName.ACCEPTANCE, ClockName.OFFICIAL, ClockName.STEP, ClockName.GAP
         )
@@ -497,8 +476,7 @@ class ResidentRequestWorkflow:
         office = s.city if back == Stage.CITY_REVIEW else s.township
         s.missing_materials = []
         s.supplement_return = None
-        if s.gap is not None and s.gap.status == "open":  # they came with the complete list
-            s.gap.status, s.gap.supplied_at, s.gap.supplied_by = "supplied", tx.now, cmd.actor.sub
+        gaps.supply(s, cmd.actor.sub, tx.now)  # an open gap's materials came with the list
         clocks.drop_clocks(self._state, ClockName.SUPPLEMENT)
         self._arrive(tx, cmd, back, office)
         if s.accepted_at is not None:
@@ -745,7 +723,7 @@ class ResidentRequestWorkflow:
 
     async def _decide(self, cmd: ActionCommand, tx: _Tx, decision: str) -> None:
         s = self._state
-        self._end_gap("closed")  # only a denial is issued while a gap is open
+        gaps.end(s, gaps.CLOSED)  # only a denial is issued while a gap is open
         official = clocks.find_clock(self._state, ClockName.OFFICIAL)
         s.decision, s.decided_at = decision, tx.now
         s.on_time = official is None or tx.now <= official.deadline
@@ -1043,9 +1021,9 @@ class ResidentRequestWorkflow:
         """The gap's due date passed without ``supply_gap``: the request closes as lapsed, and
         the agent tells the resident (the service notice says it too)."""
         s = self._state
-        materials = "、".join(s.gap.materials if s.gap else s.missing_materials)
-        self._end_gap("lapsed")
-        self._close(tx, system_command("lapse", note=GAP_NOT_SUPPLIED), Stage.LAPSED)
+        materials = gaps.materials_text(s)
+        gaps.end(s, gaps.LAPSED)
+        self._close(tx, system_command("lapse", note=gaps.NOT_SUPPLIED), Stage.LAPSED)
         self._notify(
             tx,
             s.village,
@@ -1136,7 +1114,7 @@ class ResidentRequestWorkflow:
         self._move(tx, cmd, stage, office)
 
     def _close(self, tx: _Tx, cmd: ActionCommand, stage: str, *, kind: str = "action") -> None:
-        self._end_gap("closed")
+        gaps.end(self._state, gaps.CLOSED)
         self._state.clocks = []
         self._state.paused = None
         self._move(tx, cmd, stage, kind=kind)
