@@ -12,6 +12,7 @@ from datetime import date
 
 from models.contracts import (
     CLOSED_STAGES,
+    COMMITMENT_SIGNERS,
     PAUSE_REASONS,
     REVIEW_STAGES,
     ActionCommand,
@@ -30,6 +31,14 @@ PRE_DECISION = frozenset(
 OPEN_STAGES = frozenset(Stage) - CLOSED_STAGES
 # Supervision orders (督办单) may be issued, answered and reviewed while the clock is paused.
 ORDER_ACTIONS = ("issue_order", "reply_order", "review_order")
+# What may be done while the clock is paused: a gap's materials may arrive during a hearing too.
+WHILE_PAUSED = ("resume", "withdraw", "supply_gap", *ORDER_ACTIONS)
+# Why an action otherwise allowed is refused, for the conditions a person can act on.
+CONDITION_REASONS = {
+    "gap_closed": "the gap materials have not been supplied (容缺材料未补齐)",
+    "gap_list": "this item has no materials that may be missing at acceptance (its gap list is "
+    "empty): accept the complete materials or ask for a supplement",
+}
 
 
 @dataclass(frozen=True)
@@ -66,9 +75,17 @@ ACTIONS: dict[str, ActionRule] = {
         REVIEW_STAGES,
         STAFF_ROLES,
         "stage",
-        required=("missing_materials", "due"),
-        conditions=("not_accepted",),
-        summary="accept with a minor gap (容缺受理): the missing materials are due by a date",
+        required=("missing_materials", "due", "commitment"),
+        conditions=("not_accepted", "gap_list"),
+        summary="accept with a gap (容缺受理): materials of the item's gap list are due by a date "
+        "no later than the promised deadline, on the resident's written commitment",
+    ),
+    "supply_gap": ActionRule(
+        REVIEW_STAGES,
+        frozenset({Role.AGENT}),
+        "village",
+        conditions=("gap_open",),
+        summary="the gap materials arrived: the gap closes and the decision is allowed again",
     ),
     "request_supplement": ActionRule(
         REVIEW_STAGES,
@@ -96,15 +113,16 @@ ACTIONS: dict[str, ActionRule] = {
         frozenset({Stage.TOWNSHIP_REVIEW}),
         frozenset({Role.TOWNSHIP_STAFF}),
         "stage",
-        conditions=("accepted", "city_item", "not_paused"),
-        summary="forward (转报) a city item to the city center after pre-review",
+        conditions=("accepted", "city_item", "not_paused", "gap_closed"),
+        summary="forward (转报) a city item to the city center after pre-review; a gap accepted "
+        "at the township is closed there first",
     ),
     "approve": ActionRule(
         REVIEW_STAGES,
         STAFF_ROLES,
         "stage",
-        conditions=("accepted", "deciding_tier", "not_paused"),
-        summary="approve: the result goes back to the village",
+        conditions=("accepted", "deciding_tier", "not_paused", "gap_closed"),
+        summary="approve: the result goes back to the village; not while a gap is open",
     ),
     "deny": ActionRule(
         REVIEW_STAGES,
@@ -112,7 +130,8 @@ ACTIONS: dict[str, ActionRule] = {
         "stage",
         required=("note",),
         conditions=("accepted", "deciding_tier", "not_paused"),
-        summary="deny with a written reason: the decision letter goes back to the village",
+        summary="deny with a written reason: the decision letter goes back to the village; "
+        "allowed while a gap is open (the gap closes with it)",
     ),
     "pause": ActionRule(
         REVIEW_STAGES,
@@ -276,6 +295,12 @@ def _condition(name: str, state: RequestState, cmd: ActionCommand | None) -> boo
         return state.paused is not None
     if name == "not_paused":
         return state.paused is None
+    if name == "gap_list":  # before the gap rules any material could be missing
+        return not state.gap_rules or bool(state.gap_materials)
+    if name == "gap_open":
+        return state.gap is not None and state.gap.status == "open"
+    if name == "gap_closed":
+        return state.gap is None or state.gap.status != "open"
     if name == "no_extension":
         return state.extension is None
     if name == "extension_pending":
@@ -321,7 +346,7 @@ def _permitted(
     rule = ACTIONS[action]
     if state.stage not in rule.stages or actor.role not in rule.roles:
         return False
-    if state.paused is not None and action not in ("resume", "withdraw", *ORDER_ACTIONS):
+    if state.paused is not None and action not in WHILE_PAUSED:
         return False
     if not office_matches(rule, state, actor, head_is_scope=head_is_scope):
         return False
@@ -339,14 +364,18 @@ def field_errors(
     latest: date | None = None,
     *,
     pause_days: bool = True,
+    gap_rules: bool = True,
 ) -> list[dict[str, str]]:
     """Required and well-formed fields of one command (422 material). ``today`` and ``latest``
     bound the dates a command names (``latest``: a far date would run off the calendar);
     ``pause_days``: a pause states its expected duration (False only for the re-check of requests
-    started before written notices, whose histories hold pauses without it)."""
+    started before written notices, whose histories hold pauses without it); ``gap_rules``: an
+    accept-with-gap records a commitment (False for requests started before the gap rules)."""
     rule = ACTIONS[cmd.action]
     errors: list[dict[str, str]] = []
     for name in rule.required:
+        if name == "commitment" and not gap_rules:
+            continue
         value = getattr(cmd, name)
         if value is None or (isinstance(value, str | list) and not value):
             errors.append({"field": name, "message": f"{name} is required for {cmd.action}"})
@@ -366,6 +395,8 @@ def field_errors(
         errors.append({"field": "days", "message": "days must be at least 1"})
     if cmd.action == "rate" and cmd.score is not None and not 1 <= cmd.score <= 5:
         errors.append({"field": "score", "message": "score must be between 1 and 5"})
+    if cmd.action == "accept_with_gap" and gap_rules:
+        errors.extend(_commitment_errors(cmd))
     if cmd.action == "accept_with_gap" and cmd.due:
         try:
             due = date.fromisoformat(cmd.due)
@@ -377,6 +408,53 @@ def field_errors(
             if latest is not None and due > latest:
                 errors.append({"field": "due", "message": f"due must not be after {latest}"})
     return errors
+
+
+def _commitment_errors(cmd: ActionCommand) -> list[dict[str, str]]:
+    """The signer of the commitment is one of ``COMMITMENT_SIGNERS``; an agent who signed for the
+    resident names the authorisation it holds."""
+    signer = cmd.commitment_by or "resident"
+    if signer not in COMMITMENT_SIGNERS:
+        message = f"commitment_by must be one of {', '.join(COMMITMENT_SIGNERS)}"
+        return [{"field": "commitment_by", "message": message}]
+    if signer == "agent" and not (cmd.authorisation or "").strip():
+        message = "authorisation is required when the agent signed the commitment"
+        return [{"field": "authorisation", "message": message}]
+    if cmd.commitment is not None and not cmd.commitment.strip():
+        return [{"field": "commitment", "message": "commitment must not be blank"}]
+    return []
+
+
+def gap_list_errors(state: RequestState, cmd: ActionCommand) -> list[dict[str, str]]:
+    """Materials of an accept-with-gap that are not on the item's gap list (容缺材料清单)."""
+    if cmd.action != "accept_with_gap" or not state.gap_rules:
+        return []
+    allowed = "、".join(state.gap_materials)
+    return [
+        {
+            "field": "missing_materials",
+            "message": f"{m} is not on the gap list of this item (may be missing: {allowed})",
+        }
+        for m in cmd.missing_materials or []
+        if m not in state.gap_materials
+    ]
+
+
+def refusal(action: str, state: RequestState, actor: Actor, *, head_is_scope: bool = False) -> str:
+    """Why ``action`` is not allowed now, in words a person can act on."""
+    rule = ACTIONS[action]
+    reason = f"{action} is not allowed in stage {state.stage} for this actor"
+    if state.paused is not None:
+        return reason + " while the clock is paused"
+    fits = (
+        state.stage in rule.stages
+        and actor.role in rule.roles
+        and office_matches(rule, state, actor, head_is_scope=head_is_scope)
+    )
+    failing = [c for c in rule.conditions if not _condition(c, state, None)]
+    if fits and failing and all(c in CONDITION_REASONS for c in failing):
+        return f"{action} is not allowed: " + "; ".join(CONDITION_REASONS[c] for c in failing)
+    return reason
 
 
 def check(
@@ -405,13 +483,10 @@ def check(
         )
     if not _permitted(cmd.action, state, cmd.actor, head_is_scope=head_is_scope):
         allowed = allowed_actions(state, cmd.actor)
-        raise ActionRejected(
-            "not_allowed",
-            f"{cmd.action} is not allowed in stage {state.stage} for this actor"
-            + (" while the clock is paused" if state.paused else ""),
-            allowed,
-        )
-    errors = field_errors(cmd, today, latest, pause_days=pause_days)
+        reason = refusal(cmd.action, state, cmd.actor, head_is_scope=head_is_scope)
+        raise ActionRejected("not_allowed", reason, allowed)
+    errors = field_errors(cmd, today, latest, pause_days=pause_days, gap_rules=state.gap_rules)
+    errors += gap_list_errors(state, cmd) if not errors else []
     if errors:
         raise ActionRejected("invalid", "; ".join(e["message"] for e in errors), errors=errors)
     if cmd.action in ("reply_order", "review_order"):

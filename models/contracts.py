@@ -72,7 +72,8 @@ class Expiry(StrEnum):
     DEEM_ACCEPTED = "deem_accepted"  # acceptance window: deemed accepted as of arrival
     LAPSE = "lapse"  # supplement window: the request closes as lapsed
     DEFAULT_RATING = "default_rating"  # rating window: the configured default applies
-    NOTICE = "notice"  # accept-with-gap due date: notify the handling office
+    NOTICE = "notice"  # accept-with-gap due date, before the gap rules: notify the office
+    GAP_LAPSE = "gap_lapse"  # accept-with-gap due date: unsupplied, the request closes as lapsed
     CLOSE = "close"  # fix-rating window: nothing more to wait for
 
 
@@ -112,6 +113,8 @@ class ItemSpec:
     materials: list[str] = field(default_factory=list)
     # The lawful extension (延期) of the statutory limit, granted once; None: the rules allow none.
     extension: LimitSpec | None = None
+    # The materials that may be missing at a 容缺受理 (its gap list); empty: no gap is accepted.
+    gap_materials: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -264,6 +267,28 @@ class PauseInfo:
     expected_days: int | None = None  # told to the resident (特别程序告知书)
 
 
+# Who signed the written commitment (承诺书) of a gap: the resident, or the agent on the
+# resident's written authorisation (授权委托书).
+COMMITMENT_SIGNERS = ("resident", "agent")
+
+
+@dataclass
+class GapInfo:
+    """An accept-with-gap (容缺受理) under the published rules (docs/design.md §4a): what is
+    missing, by when, and the commitment that stands for it until it arrives."""
+
+    materials: list[str]
+    due: str  # ISO date: the materials arrive by the office's closing time of that day
+    commitment: str  # the 承诺书 as recorded: its reference or a short text
+    office: str  # the office that accepted with the gap and waits for it
+    opened_at: datetime
+    commitment_by: str = "resident"  # one of COMMITMENT_SIGNERS
+    authorisation: str | None = None  # the 授权委托书 the agent holds, when the agent signed
+    status: str = "open"  # open | supplied | lapsed | closed (decided or withdrawn while open)
+    supplied_at: datetime | None = None
+    supplied_by: str | None = None
+
+
 @dataclass
 class ExtensionInfo:
     days: int
@@ -335,6 +360,12 @@ class RequestState:
     # The item's lawful extension, for requests whose extensions move the statutory deadline
     # (None: the item allows none, or the request started before they did).
     lawful_extension: LimitSpec | None = None
+    # Submitted under the published gap rules (docs/design.md §4a): only the item's gap list may be
+    # missing, a commitment is recorded, no decision while the gap is open, an unsupplied gap
+    # lapses. Requests started before keep the reminder on the due date.
+    gap_rules: bool = False
+    gap_materials: list[str] = field(default_factory=list)  # the item's gap list, snapshotted
+    gap: GapInfo | None = None
 
 
 # --- updates -----------------------------------------------------------------------------------
@@ -362,6 +393,11 @@ class ActionCommand:
     order: str | None = None  # a supervision order's number (reply_order, review_order)
     accepted: bool | None = None  # review_order: the reply is accepted, or returned
     expected_days: int | None = None  # pause: how long the special procedure is expected to take
+    # accept_with_gap: the resident's written commitment (承诺书), its reference or a short text;
+    # who signed it (COMMITMENT_SIGNERS); the agent's authorisation when the agent signed.
+    commitment: str | None = None
+    commitment_by: str | None = None
+    authorisation: str | None = None
 
 
 # --- activities --------------------------------------------------------------------------------

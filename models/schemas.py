@@ -19,7 +19,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_fiel
 
 from daiban.domain.privacy import check_id_number, check_name, check_phone
 from models.actions import ACTIONS
-from models.contracts import PAUSE_REASONS, ClockName, Level, RequestState, Stage
+from models.contracts import (
+    COMMITMENT_SIGNERS,
+    PAUSE_REASONS,
+    ClockName,
+    Level,
+    RequestState,
+    Stage,
+)
 
 Channel = Literal["proxy_room", "hotline", "web"]
 Tier = Literal["village", "community", "township", "city"]
@@ -158,6 +165,44 @@ class ActionIn(BaseModel):
     order: Annotated[str, Field(max_length=64, pattern=NO_NUL)] | None = None
     accepted: bool | None = None
     expected_days: Annotated[int, Field(ge=1, le=366)] | None = None
+    commitment: (
+        Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=500,
+                pattern=NO_NUL,
+                description="accept_with_gap: the resident's written commitment (承诺书) as "
+                "recorded, its reference or a short text",
+            ),
+        ]
+        | None
+    ) = None
+    commitment_by: (
+        Annotated[
+            str,
+            Field(
+                max_length=16,
+                description="accept_with_gap: who signed the commitment, the resident (default) "
+                "or the agent on the resident's authorisation",
+            ),
+            _closed(COMMITMENT_SIGNERS),
+        ]
+        | None
+    ) = None
+    authorisation: (
+        Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=200,
+                pattern=NO_NUL,
+                description="accept_with_gap: the resident's authorisation (授权委托书) the agent "
+                "holds; required when commitment_by is agent",
+            ),
+        ]
+        | None
+    ) = None
 
     @field_validator("action")
     @classmethod
@@ -342,6 +387,21 @@ class RatingOut(BaseModel):
     appeal: str = "none"
 
 
+class GapOut(BaseModel):
+    """An accept-with-gap (容缺受理): the materials due, the commitment, and how it ended."""
+
+    materials: list[str]
+    due: date = Field(description="the materials arrive by the office's closing time that day")
+    commitment: str
+    commitment_by: Annotated[str, _closed(COMMITMENT_SIGNERS)]
+    authorisation: str | None = None
+    office: str
+    opened_at: datetime
+    status: Annotated[str, _closed(("open", "supplied", "lapsed", "closed"))]
+    supplied_at: datetime | None = None
+    supplied_by: str | None = None
+
+
 class RequestOut(BaseModel):
     id: str
     number: str = Field(
@@ -368,6 +428,10 @@ class RequestOut(BaseModel):
     materials: list[str]
     missing_materials: list[str]
     gap_due: date | None
+    gap: GapOut | None = Field(None, description="the accept-with-gap, under the gap rules")
+    gap_materials: list[str] = Field(
+        default_factory=list, description="the item's gap list: what may be missing at 容缺受理"
+    )
     note: str | None
     decision: Annotated[str, _closed(("approved", "denied"))] | None
     decided_at: datetime | None
@@ -404,6 +468,9 @@ class RequestSummary(BaseModel):
     red_flag: bool
     decision: Annotated[str, _closed(("approved", "denied"))] | None
     rating_score: int | None
+    gap_due: date | None = Field(
+        None, description="an open gap's due date (容缺受理): its materials are awaited by then"
+    )
     resident: ResidentOut = Field(description="always masked in lists")
     created_at: datetime
     updated_at: datetime
@@ -511,5 +578,8 @@ def request_out(state: RequestState, allowed: list[str], tz: tzinfo) -> RequestO
 
 
 def summary_out(row: Any, resident: ResidentOut, tz: tzinfo) -> RequestSummary:
-    data = {name: getattr(row, name) for name in RequestSummary.model_fields if name != "resident"}
-    return RequestSummary.model_validate({**_local(data, tz), "resident": resident})
+    derived = ("resident", "gap_due")
+    data = {name: getattr(row, name) for name in RequestSummary.model_fields if name not in derived}
+    gap = (row.state or {}).get("gap") or {}
+    due = gap.get("due") if gap.get("status") == "open" else None
+    return RequestSummary.model_validate({**_local(data, tz), "resident": resident, "gap_due": due})

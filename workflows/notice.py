@@ -19,11 +19,20 @@ PAUSE_REASON_TEXT = {
 }
 
 
+_REVIEW = (Stage.TOWNSHIP_REVIEW, Stage.CITY_REVIEW)
+
+
 def _day(moment: datetime | None) -> str:
     if moment is None:
         return ""
     local = moment.astimezone(CST)
     return f"{local.month}月{local.day}日{local.hour:02d}:{local.minute:02d}"
+
+
+def _date(iso: str) -> str:
+    """``12月3日`` of an ISO date."""
+    _, month, day = iso.split("-")
+    return f"{int(month)}月{int(day)}日"
 
 
 def local_time(moment: datetime) -> str:
@@ -45,6 +54,15 @@ def service_notice(state: RequestState) -> str:
     if ext is not None and ext.status == "approved" and state.lawful_extension is not None:
         # The lawful extension told to the resident (Licensing Law art. 42): reason and new date.
         expected = f"因{ext.reason}依法延期，办理期限延至{due}。" + expected
+    gap = state.gap
+    if gap is not None and gap.status == "open" and state.stage in _REVIEW:
+        expected = (
+            f"容缺受理：请于{_date(gap.due)}前将{'、'.join(gap.materials)}交村代办员，"
+            "逾期未补齐的，申请将终止。" + expected
+        )
+    lapsed = f"{item}因未在期限内补正材料已终止，如需办理请重新申请。"
+    if gap is not None and gap.status == "lapsed":
+        lapsed = f"{item}因未在承诺期限内补齐容缺材料已终止，如需办理请重新申请。"
     texts = {
         Stage.VILLAGE_INTAKE: f"{item}已由村代办员登记，将于{due}前送交镇便民服务中心。{expected}",
         Stage.TOWNSHIP_REVIEW: f"{item}正在镇便民服务中心办理，本环节期限{due}。{expected}",
@@ -62,6 +80,6 @@ def service_notice(state: RequestState) -> str:
         Stage.COMPLETED: f"{item}已办结，感谢您的评价。",
         Stage.REFUSED: f"{item}不予受理，理由见受理通知。",
         Stage.WITHDRAWN: f"{item}已按您的意愿撤回。",
-        Stage.LAPSED: f"{item}因未在期限内补正材料已终止，如需办理请重新申请。",
+        Stage.LAPSED: lapsed,
     }
     return texts.get(Stage(state.stage), "")

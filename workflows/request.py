@@ -55,6 +55,7 @@ from models.contracts import (
     TransitionRecord,
 )
 from workflows import clocks, orders
+from workflows import gap as gaps
 from workflows.notice import CST, local_time, service_notice
 from workflows.recorder import Recorder
 from workflows.timeouts import (
@@ -68,6 +69,7 @@ from workflows.timeouts import (
 )
 
 SYSTEM = Actor(sub="system", role=Role.SYSTEM, office="system")
+INVALID_ACTION = "InvalidAction"
 # Patch: record transitions with a regular activity, after the deciding task is committed.
 RECORD_AFTER_COMMIT = "record-transition-after-commit"
 # Patch: ``ready`` answers once the registration is recorded, not once it is decided. Runs
@@ -109,6 +111,11 @@ LAWFUL_EXTENSION = "lawful-extension"
 # Patch: the actions that call for a written notice (文书) issue it in their recording, and a pause
 # states its expected duration (docs/design.md §3).
 WRITTEN_NOTICES = "written-notices"
+# Patch: accept-with-gap by the published rules (docs/design.md §4a): only the item's gap list,
+# on a recorded commitment, due by the promised deadline; no approval while the gap is open;
+# ``supply_gap`` closes it; an unsupplied gap lapses the request. Before it, any material could
+# be missing and the due date only reminded the office.
+GAP_RULES = "gap-rules"
 
 
 @dataclass
@@ -155,6 +162,7 @@ class ResidentRequestWorkflow:
         self._county = inp.policy.ladder is not None and workflow.patched(COUNTY_LADDER)
         lawful = inp.item.extension is not None and workflow.patched(LAWFUL_EXTENSION)
         self._notices = workflow.patched(WRITTEN_NOTICES)
+        gap_rules = workflow.patched(GAP_RULES)
         self._used_commands: set[str] = set()
         # How ``expected_at`` was last computed, to compute it again when the calendar changes.
         # Bookkeeping only, rebuilt the same way on replay.
@@ -180,6 +188,8 @@ class ResidentRequestWorkflow:
             note=inp.note,
             county_ladder=self._county,
             lawful_extension=inp.item.extension if lawful else None,
+            gap_rules=gap_rules,
+            gap_materials=list(inp.item.gap_materials) if gap_rules else [],
         )
 
     # --- Temporal surface ----------------------------------------------------------------------
@@ -306,10 +316,14 @@ class ResidentRequestWorkflow:
         can be computed) put the state back as it was and answer False. Handlers change the state
         before they compute, so without this a failed action left the request half-moved (a
         ``handoff`` at the township with no clock at all)."""
-        saved = copy.deepcopy(self._state)
+        saved, expected = copy.deepcopy(self._state), self._expected
         try:
             await step()
         except (ActivityError, ApplicationError) as error:  # a local activity's is the latter
+            if isinstance(error, ApplicationError) and error.type == INVALID_ACTION:
+                # Refused by a rule known only once the deadlines are computed.
+                self._state, self._expected = saved, expected
+                raise
             if not workflow.patched(ATOMIC_TRANSITIONS):
                 raise
             self._state = saved
@@ -366,9 +380,10 @@ class ResidentRequestWorkflow:
 
     async def _do_accept_with_gap(self, cmd: ActionCommand, tx: _Tx) -> None:
         assert cmd.due is not None and cmd.missing_materials is not None
-        self._state.missing_materials = list(cmd.missing_materials)
-        self._state.gap_due = cmd.due
-        self._move(tx, cmd, self._state.stage)
+        s = self._state
+        s.missing_materials = list(cmd.missing_materials)
+        s.gap_due = cmd.due
+        self._move(tx, cmd, s.stage)
         await self._accept(tx, as_of=tx.now)
         self._notice(
             tx,
@@ -377,6 +392,7 @@ class ResidentRequestWorkflow:
             missing_materials=list(cmd.missing_materials),
             form="交村代办员转交",
             due_date=cmd.due,
+            **({"commitment": cmd.commitment} if s.gap_rules else {}),
         )
         gap = clocks.query(ClockName.GAP, tx.now, [], ladder=False)
         gap.until = cmd.due
@@ -384,14 +400,55 @@ class ResidentRequestWorkflow:
             tx,
             [gap],
             offices={ClockName.GAP: self._state.responsible_office},
-            expiry={ClockName.GAP: Expiry.NOTICE},
+            expiry={ClockName.GAP: Expiry.GAP_LAPSE if s.gap_rules else Expiry.NOTICE},
+        )
+        if s.gap_rules:
+            self._open_gap(cmd, tx)
+
+    def _open_gap(self, cmd: ActionCommand, tx: _Tx) -> None:
+        """Record the gap and its commitment; refuse (nothing applies) a due date later than the
+        promised deadline the acceptance just started: no decision may wait for it."""
+        s = self._state
+        started = clocks.find_clock(s, ClockName.STEP) or clocks.find_clock(s, ClockName.OFFICIAL)
+        gap = clocks.find_clock(s, ClockName.GAP)
+        assert started is not None and gap is not None
+        # Compared as instants: a due date on a day off runs to the next working day's closing.
+        if gap.deadline > started.deadline:
+            latest = local_day(started.deadline)
+            message = (
+                f"due must not be after the promised deadline: the latest allowed date is {latest}"
+            )
+            raise ApplicationError(
+                message,
+                {
+                    "allowed_actions": [],
+                    "errors": [{"field": "due", "message": message, "latest": latest}],
+                    "stage": s.stage,
+                },
+                type=INVALID_ACTION,
+                non_retryable=True,
+            )
+        gaps.open_gap(s, cmd, tx.now)
+
+    async def _do_supply_gap(self, cmd: ActionCommand, tx: _Tx) -> None:
+        s = self._state
+        gaps.supply(s, cmd.actor.sub, tx.now)
+        s.missing_materials = []
+        clocks.drop_clocks(s, ClockName.GAP)
+        self._move(tx, cmd, s.stage, note=cmd.note or gaps.materials_text(s))
+        self._notify(
+            tx,
+            s.responsible_office,
+            "staff",
+            f"“{s.item_name}”容缺材料已补齐（{gaps.materials_text(s)}），可以作出决定",
         )
 
     async def _do_request_supplement(self, cmd: ActionCommand, tx: _Tx) -> None:
         assert cmd.missing_materials is not None
         s = self._state
         s.supplement_return = s.stage
-        s.missing_materials = list(cmd.missing_materials)
+        # 补正 asks for the complete list at once: an open gap's materials are part of it.
+        s.missing_materials = gaps.with_gap_materials(s, cmd.missing_materials)
         clocks.drop_clocks(
             self._state, ClockName.ACCEPTANCE, ClockName.OFFICIAL, ClockName.STEP, ClockName.GAP
         )
@@ -419,6 +476,7 @@ class ResidentRequestWorkflow:
         office = s.city if back == Stage.CITY_REVIEW else s.township
         s.missing_materials = []
         s.supplement_return = None
+        gaps.supply(s, cmd.actor.sub, tx.now)  # an open gap's materials came with the list
         clocks.drop_clocks(self._state, ClockName.SUPPLEMENT)
         self._arrive(tx, cmd, back, office)
         if s.accepted_at is not None:
@@ -665,6 +723,7 @@ class ResidentRequestWorkflow:
 
     async def _decide(self, cmd: ActionCommand, tx: _Tx, decision: str) -> None:
         s = self._state
+        gaps.end(s, gaps.CLOSED)  # only a denial is issued while a gap is open
         official = clocks.find_clock(self._state, ClockName.OFFICIAL)
         s.decision, s.decided_at = decision, tx.now
         s.on_time = official is None or tx.now <= official.deadline
@@ -933,6 +992,8 @@ class ResidentRequestWorkflow:
             await self._accept(tx, as_of=s.arrived_at or clock.started_at)
         elif clock.expiry == Expiry.LAPSE:
             self._close(tx, system_command("lapse"), Stage.LAPSED)
+        elif clock.expiry == Expiry.GAP_LAPSE:
+            self._lapse_gap(clock, tx)
         elif clock.expiry == Expiry.DEFAULT_RATING:
             s.rating = RatingInfo(score=self._policy.default_rating, at=tx.now, is_default=True)
             await self._after_rating(tx, SYSTEM)
@@ -955,6 +1016,21 @@ class ResidentRequestWorkflow:
             self._event(
                 tx, SYSTEM, "stage", None, clock=clock.name, note="fix rating window closed"
             )
+
+    def _lapse_gap(self, clock: Clock, tx: _Tx) -> None:
+        """The gap's due date passed without ``supply_gap``: the request closes as lapsed, and
+        the agent tells the resident (the service notice says it too)."""
+        s = self._state
+        materials = gaps.materials_text(s)
+        gaps.end(s, gaps.LAPSED)
+        self._close(tx, system_command("lapse", note=gaps.NOT_SUPPLIED), Stage.LAPSED)
+        self._notify(
+            tx,
+            s.village,
+            "agent",
+            f"“{s.item_name}”容缺材料（{materials}）未在承诺期限内补齐，申请已终止，请告知申请人",
+        )
+        self._notify(tx, clock.office, "staff", f"“{s.item_name}”容缺材料逾期未补齐，申请已终止")
 
     # --- clocks --------------------------------------------------------------------------------
 
@@ -1038,6 +1114,7 @@ class ResidentRequestWorkflow:
         self._move(tx, cmd, stage, office)
 
     def _close(self, tx: _Tx, cmd: ActionCommand, stage: str, *, kind: str = "action") -> None:
+        gaps.end(self._state, gaps.CLOSED)
         self._state.clocks = []
         self._state.paused = None
         self._move(tx, cmd, stage, kind=kind)
@@ -1245,6 +1322,6 @@ def local_day(moment: datetime | None) -> str | None:
     return moment.astimezone(CST).date().isoformat() if moment is not None else None
 
 
-def system_command(action: str) -> ActionCommand:
+def system_command(action: str, note: str | None = None) -> ActionCommand:
     """A command issued by the workflow itself (a lapse when the supplement window passes)."""
-    return ActionCommand(action=action, actor=SYSTEM)
+    return ActionCommand(action=action, actor=SYSTEM, note=note)

@@ -75,6 +75,9 @@ def act(
     expected_days: int | None = None,
     order: str | None = None,
     accepted: bool | None = None,
+    commitment: str | None = None,
+    commitment_by: str | None = None,
+    authorisation: str | None = None,
 ) -> None:
     from models.actions import ACTIONS, field_errors
     from models.contracts import ActionCommand, Actor
@@ -92,6 +95,9 @@ def act(
         "expected_days": expected_days,
         "order": order,
         "accepted": accepted,
+        "commitment": commitment,
+        "commitment_by": commitment_by,
+        "authorisation": authorisation,
     }
     # The workflow's own field rules, so that a missing --note fails here in one line.
     errors = field_errors(ActionCommand(action, Actor("cli", "cli", "cli"), **fields))

@@ -147,6 +147,18 @@ def act(
         bool | None,
         typer.Option("--accepted/--returned", help="Order review.", show_default=False),
     ] = None,
+    commitment: Annotated[
+        str | None,
+        typer.Option(help="Gap: the resident's written commitment (承诺书).", show_default=False),
+    ] = None,
+    commitment_by: Annotated[
+        str | None,
+        typer.Option(help="Gap: who signed it, resident or agent.", show_default=False),
+    ] = None,
+    authorisation: Annotated[
+        str | None,
+        typer.Option(help="Gap: the authorisation an agent signer holds.", show_default=False),
+    ] = None,
     base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
@@ -167,6 +179,9 @@ def act(
         expected_days=expected_days,
         order=order,
         accepted=accepted,
+        commitment=commitment,
+        commitment_by=commitment_by,
+        authorisation=authorisation,
     )
 
 

@@ -186,6 +186,11 @@ class Case:
         return self.stage if self.state.get("status") == "closed" else "in_progress"
 
 
+def _gap_allowed(item: JSON) -> bool:
+    """An item accepts a gap when it has a gap list and is not done on the spot."""
+    return bool(item.get("gap_materials")) and item["limits"]["promised"]["limit"] >= 1
+
+
 class CaseFailed(Exception):
     """An API call of one case failed; the case stops, the simulation goes on."""
 
@@ -435,9 +440,16 @@ class Simulation:
             await self._act(case, staff, "request_supplement", missing_materials=missing)
             await self._act(case, agent, "supplement", note="材料已补齐")
             case.supplemented = True
-        elif draw < mix.refuse + mix.supplement + mix.gap:
-            due = (self.desk.today() + timedelta(days=rng.randint(3, 7))).isoformat()
-            await self._act(case, staff, "accept_with_gap", missing_materials=missing[:1], due=due)
+        elif draw < mix.refuse + mix.supplement + mix.gap and _gap_allowed(case.item):
+            # Only a material of the item's gap list, due the next day (never after a promised
+            # deadline of a working day or more); the agent brings it before the decision.
+            gap = [rng.choice(list(case.item["gap_materials"]))]
+            await self._act(
+                case, staff, "accept_with_gap",
+                missing_materials=gap, due=(self.desk.today() + timedelta(days=1)).isoformat(),
+                commitment=f"承诺书：次日补交{gap[0]}",
+            )  # fmt: skip
+            await self._act(case, agent, "supply_gap")
             return True
         await self._act(case, staff, "accept")
         return True

@@ -169,8 +169,11 @@ def problem_words(problem: Problem, action: str | None = None) -> list[str]:
         allowed = "、".join(words.ACTIONS.get(a, a) for a in problem.allowed_actions or [])
         stage = words.STAGES.get(str(problem.extra.get("stage") or ""), "")
         now = f"此件{stage}，" if stage else ""
+        why = [words.GAP_OPEN] if "gap materials" in problem.detail else []
         return [
-            f"现在不能这样办理：{now}" + (f"现在可以：{allowed}。" if allowed else "已无可办事项。")
+            *why,
+            f"现在不能这样办理：{now}"
+            + (f"现在可以：{allowed}。" if allowed else "已无可办事项。"),
         ]
     if isinstance(problem, NotFound):
         return ["没有这个办件，或不在您的权限范围内。"]

@@ -60,6 +60,26 @@ FIELDS: Final = {
     "resident.id_number": "身份证号码",
     "resident.phone": "手机号码",
     "materials": "已收材料",
+    "commitment": "承诺书",
+    "commitment_by": "承诺书签署人",
+    "authorisation": "授权委托书",
+}
+
+# Who signed a gap's written commitment (承诺书).
+COMMITMENT_BY: Final = {"resident": "申请人本人", "agent": "代办员（持申请人授权委托书）"}
+
+# The notes the workflow itself writes in a history, as the timeline says them.
+SYSTEM_NOTES: Final = {"gap not supplied": "容缺材料逾期未补齐，申请终止"}
+
+# Why approving or forwarding waits (409): the gap is still open.
+GAP_OPEN: Final = "容缺材料尚未补齐：补齐前不能批准或转报。"
+
+# What became of a gap (容缺受理).
+GAP_STATUS: Final = {
+    "open": "待补齐",
+    "supplied": "已补齐",
+    "lapsed": "逾期未补齐，申请已终止",
+    "closed": "随办件结束",
 }
 
 # Why a field was refused, keyed by field: the API's messages are for programs, these for people.
@@ -72,6 +92,9 @@ FIELD_HINTS: Final = {
     "reason": "请选择中止原因",
     "days": "请填写天数（至少1天）",
     "score": "请选择评分",
+    "commitment": "请填写承诺书编号或内容",
+    "commitment_by": "请选择承诺书由谁签署",
+    "authorisation": "代办员签署承诺书的，请填写申请人的授权委托书",
 }
 
 # What the note is, for the actions whose note is required.
@@ -95,6 +118,10 @@ def field_message(field: str, message: str, action: str | None = None) -> str:
     """A field's error in words: the hint for that field, else '请填写…' for a missing one."""
     if field == "note" and action in NOTE_LABELS:
         return f"请填写{NOTE_LABELS[action]}"
+    if field == "due" and "promised deadline" in message:
+        return "补交日期不能晚于承诺办结期限" + message.rsplit(" ", 1)[-1]
+    if field == "missing_materials" and "gap list" in message:
+        return message.split(" is not on ", 1)[0] + "不在本事项的容缺材料清单内，不能容缺"
     if field in FIELD_HINTS:
         return FIELD_HINTS[field]
     label = FIELDS.get(field, field)

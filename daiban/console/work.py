@@ -26,8 +26,10 @@ from models.schemas import ActionIn, EventsQuery, ListQuery, OrdersQuery, PageQu
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
-# The fields a form may carry besides the ones an action requires: a note is always welcome.
+# The fields a form may carry besides the ones an action requires: a note is always welcome,
+# and who signed a gap's commitment (with the authorisation when the agent did).
 OPTIONAL: Final = ("note",)
+OPTIONAL_OF: Final = {"accept_with_gap": ("commitment_by", "authorisation")}
 # Actions the request page does not offer as a plain form (rating has its own page).
 OWN_PAGES: Final = frozenset({"rate"})
 
@@ -35,7 +37,8 @@ OWN_PAGES: Final = frozenset({"rate"})
 def form_fields(action: str) -> list[str]:
     """The fields an action's form asks for: exactly its required ones, then a note."""
     required = list(ACTIONS[action].required)
-    return required + [f for f in OPTIONAL if f not in required]
+    optional = (*OPTIONAL_OF.get(action, ()), *OPTIONAL)
+    return required + [f for f in optional if f not in required]
 
 
 @router.get("/queue")
@@ -103,6 +106,7 @@ async def render_request(
         r=state,
         forms=[(a, form_fields(a), ACTIONS[a].required) for a in forms],
         checklist=_checklist(console, state.item),
+        gap_checklist=state.gap_materials,
         pause_reasons=PAUSE_REASONS,
         problem_lines=problem_words(problem, action) if problem is not None else [],
         field_errors=error_fields(problem, action),

@@ -17,6 +17,7 @@ def item_spec(item: ServiceItem) -> ItemSpec:
         statutory=LimitSpec(statutory.limit, statutory.unit),
         materials=list(item.materials),
         extension=LimitSpec(extension.limit, extension.unit) if extension is not None else None,
+        gap_materials=list(item.gap_materials),
     )
 
 

@@ -26,6 +26,7 @@ ACTIONS = {
     "handoff": "送交乡镇",
     "accept": "受理",
     "accept_with_gap": "容缺受理",
+    "supply_gap": "材料已补齐",
     "request_supplement": "一次性告知补正",
     "supplement": "补齐材料",
     "refuse": "不予受理",

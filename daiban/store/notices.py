@@ -26,7 +26,8 @@ refuse                 refusal              reason (the note)
 deny                   denial               reason (the note)
 approve_extension      extension            reason (the request's note), new_date
 pause                  special_procedure    procedure (the pause reason), expected_days
-accept_with_gap        gap_acceptance       missing_materials, form, due_date
+accept_with_gap        gap_acceptance       missing_materials, form, due_date; commitment (the
+                                            承诺书, under the gap rules)
 yellow card, order     supervision          to_office_name, reason, response_due
 =====================  ===================  ====================================================
 

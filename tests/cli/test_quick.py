@@ -100,6 +100,11 @@ ARGVS = [
         "--missing=户口簿",
         "--due",
         "2030-01-02",
+        "--commitment=承诺书",
+        "--commitment-by",
+        "agent",
+        "--authorisation",
+        "授权委托书",
     ],
     ["act", ID, "appeal_review", "--upheld"],
     ["act", ID, "appeal_review", "--rejected", "--upheld", "--rejected"],
@@ -250,12 +255,16 @@ def test_same_output_and_exit_codes_as_typer(
     # --due is checked, then sent as the date (it once failed with a TypeError, whatever the
     # front end).
     due = (date.today() + timedelta(days=5)).isoformat()
-    gap = ["act", request_id, "accept_with_gap", "--missing", "户口簿", "--due", due]
+    gap = [
+        "act", request_id, "accept_with_gap", "--missing", "遭遇困难情况证明", "--due", due,
+        "--commitment", "承诺书", "--commitment-by", "agent", "--authorisation", "授权委托书",
+    ]  # fmt: skip
     code, out, err = through_main(
         [*gap, "--token", STAFF, "--api", api_url, "--json"], monkeypatch, capsys
     )
     assert (code, err) == (0, "")
     assert json.loads(out)["gap_due"] == due
+    assert json.loads(out)["gap"]["authorisation"] == "授权委托书"
     for argv, exit_code in cases:
         argv = [*argv, "--api", api_url]
         expected = runner.invoke(app, argv)
@@ -304,7 +313,19 @@ def imports_of(argv: list[str], tmp_path: Path, **environment: str) -> dict[str,
         ["show", ID, "--token", "t"],
         ["list", "--overdue", "red", "--token", "t"],
         ["events", "--since", "2030-01-01", "--token", "t"],
-        ["act", ID, "accept_with_gap", "--missing", "x", "--due", "2030-01-02", "--token", "t"],
+        [
+            "act",
+            ID,
+            "accept_with_gap",
+            "--missing",
+            "x",
+            "--due",
+            "2030-01-02",
+            "--commitment",
+            "承诺书",
+            "--token",
+            "t",
+        ],  # fmt: skip
         [
             "submit",
             "--item",

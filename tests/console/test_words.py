@@ -44,3 +44,25 @@ def test_problems_are_said_in_words() -> None:
     )
     assert problem_words(late) == ["现在不能这样办理：此件乡镇受理中，现在可以：受理。"]
     assert problem_words(NotFound("no such request")) == ["没有这个办件，或不在您的权限范围内。"]
+
+
+def test_the_gap_rules_are_said_in_words() -> None:
+    late = "due must not be after the promised deadline: the latest allowed date is 2030-03-18"
+    off_list = "户口簿 is not on the gap list of this item (may be missing: 遭遇困难情况证明)"
+    refused = InvalidInput(
+        late,
+        [
+            {"field": "due", "message": late, "latest": "2030-03-18"},
+            {"field": "missing_materials", "message": off_list},
+        ],
+    )
+    assert problem_words(refused, "accept_with_gap") == [
+        "补交日期不能晚于承诺办结期限2030-03-18",
+        "户口簿不在本事项的容缺材料清单内，不能容缺",
+    ]
+    waiting = ActionNotAllowed(
+        "approve is not allowed: the gap materials have not been supplied (容缺材料未补齐)",
+        allowed_actions=["deny"],
+        extra={"stage": "township_review"},
+    )
+    assert problem_words(waiting)[0] == words.GAP_OPEN

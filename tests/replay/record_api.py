@@ -23,7 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WithStartWorkflowOperation
+from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 
@@ -173,6 +173,41 @@ async def default_rating_and_late_delivery(harness: Harness) -> str:
     return rid
 
 
+async def gap_supplied_then_approved(harness: Harness) -> str:
+    """容缺受理 under the gap rules: a due date after the promised deadline refused by the
+    handler (a failed update in the history), the gap accepted, supplied, then approved."""
+    rid = await submit_through_api(harness, "linshi-jiuzhu")
+    await harness.act(rid, "handoff", AGENT)
+    gap = {"missing_materials": ["遭遇困难情况证明"], "commitment": "承诺书"}
+    try:
+        await harness.act(rid, "accept_with_gap", TOWNSHIP_STAFF, due="2030-03-19", **gap)
+    except WorkflowUpdateFailedError:
+        pass  # after Mon 18 March, the promised deadline
+    else:
+        raise AssertionError("a due date after the promised deadline was accepted")
+    await harness.act(rid, "accept_with_gap", TOWNSHIP_STAFF, due="2030-03-08", **gap)
+    await harness.skip_to(cst("2030-03-06 10:00"))
+    await harness.act(rid, "supply_gap", AGENT)
+    await harness.act(rid, "approve", TOWNSHIP_STAFF)
+    await harness.act(rid, "deliver", AGENT)
+    await harness.act(rid, "rate", AGENT, score=5)
+    return rid
+
+
+async def gap_lapsed(harness: Harness) -> str:
+    """An unsupplied gap: the request lapses at the closing time of its due date."""
+    rid = await submit_through_api(harness, "dibao")
+    await harness.act(rid, "handoff", AGENT)
+    await harness.act(
+        rid, "accept_with_gap", TOWNSHIP_STAFF,
+        missing_materials=["家庭收入证明"], due="2030-03-08", commitment="承诺书",
+        commitment_by="agent", authorisation="授权委托书",
+    )  # fmt: skip
+    await harness.skip_to(cst("2030-03-08 17:00"))
+    await harness.eventually(rid, lambda s: s.stage == "lapsed")
+    return rid
+
+
 Scenario = Callable[[Harness], Awaitable[str]]
 # name: (scenario, whether it needs the time-skipping server for its rungs)
 SCENARIOS: dict[str, tuple[Scenario, bool]] = {
@@ -183,6 +218,8 @@ SCENARIOS: dict[str, tuple[Scenario, bool]] = {
         True,
     ),
     "api_default_rating_and_late_delivery": (default_rating_and_late_delivery, True),
+    "api_gap_supplied_then_approved": (gap_supplied_then_approved, True),
+    "api_gap_lapsed": (gap_lapsed, True),
 }
 # Update-with-start is a multi-operation; the dev server needs it switched on.
 DEV_SERVER_ARGS = ["--dynamic-config-value", "frontend.enableExecuteMultiOperation=true"]

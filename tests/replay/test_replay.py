@@ -11,7 +11,10 @@ folder ``api-<release>``, which later releases keep replaying.
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
@@ -36,7 +39,8 @@ from workflows.request import ResidentRequestWorkflow
 # before the county ladder with its supervision orders; their requests keep the earlier ladder;
 # bafb704: every path of that release, direct and through the API, with one overall rating entered
 # by the agent, one rectification step and 容缺 accepted for any material).
-HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
+HISTORY_ROOT = Path(__file__).parent / "histories"
+HISTORIES = sorted(HISTORY_ROOT.rglob("*.json"))
 
 
 def test_histories_are_stored() -> None:
@@ -69,3 +73,35 @@ async def test_replay(path: Path) -> None:
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
+
+
+def _patches(history: dict[str, Any]) -> set[str]:
+    """The patch ids a history's markers record."""
+    found = set()
+    for event in history["events"]:
+        marker = event.get("markerRecordedEventAttributes")
+        if marker is None or marker.get("markerName") != "core_patch":
+            continue
+        for payload in marker["details"]["patch-data"]["payloads"]:
+            found.add(json.loads(base64.b64decode(payload["data"]))["id"])
+    return found
+
+
+def _history(folder: str, stem: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((HISTORY_ROOT / folder / f"{stem}.json").read_text())
+    return data
+
+
+async def test_a_gap_accepted_before_the_gap_rules_keeps_the_reminder() -> None:
+    """A request accepted with a gap before the gap rules (any material, no commitment) saw its
+    due date pass with a reminder to the office, and went on: replaying it proves the code still
+    takes that path (a lapse would close the request and schedule other commands)."""
+    old = _history("bafb704", "accept_with_gap_reminds_the_office_on_the_due_date-0")
+    assert "gap-rules" not in _patches(old) and "written-notices" in _patches(old)
+    types = [e["eventType"] for e in old["events"]]
+    assert "EVENT_TYPE_TIMER_FIRED" in types  # the due date passed in it
+    assert "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED" not in types  # and the request went on
+    path = HISTORY_ROOT / "bafb704" / "accept_with_gap_reminds_the_office_on_the_due_date-0.json"
+    await test_replay(path)
+    # The histories of this code record the patch.
+    assert "gap-rules" in _patches(_history(".", "api_gap_lapsed-0"))

@@ -19,15 +19,16 @@ async def test_a_gap_due_date_is_checked_against_the_local_date(harness: Harness
     await harness.skip_to(cst("2030-03-05 07:00"))
     failure = await rejected(
         harness, rid, "accept_with_gap", TOWNSHIP_STAFF,
-        missing_materials=["收入证明"], due="2030-03-04",
+        missing_materials=["遭遇困难情况证明"], due="2030-03-04", commitment="承诺书",
     )  # fmt: skip
     assert failure.type == "InvalidAction"
     assert failure.details[0]["errors"] == [
         {"field": "due", "message": "due must not be in the past"}
     ]
     state = await harness.act(
-        rid, "accept_with_gap", TOWNSHIP_STAFF, missing_materials=["收入证明"], due="2030-03-05"
-    )
+        rid, "accept_with_gap", TOWNSHIP_STAFF,
+        missing_materials=["遭遇困难情况证明"], due="2030-03-05", commitment="承诺书",
+    )  # fmt: skip
     assert state.gap_due == "2030-03-05"
 
 
@@ -36,7 +37,7 @@ async def test_a_gap_due_date_far_ahead_is_refused(harness: Harness) -> None:
     await harness.act(rid, "handoff", AGENT)
     failure = await rejected(
         harness, rid, "accept_with_gap", TOWNSHIP_STAFF,
-        missing_materials=["收入证明"], due="9999-12-31",
+        missing_materials=["遭遇困难情况证明"], due="9999-12-31", commitment="承诺书",
     )  # fmt: skip
     assert failure.type == "InvalidAction"
     assert failure.details[0]["errors"][0]["field"] == "due"

@@ -242,30 +242,6 @@ async def test_default_rating_after_the_rating_window(harness: Harness) -> None:
     assert row is not None and (row.rating_score, row.rating_default) == (3, True)
 
 
-async def test_accept_with_gap_reminds_the_office_on_the_due_date(harness: Harness) -> None:
-    rid = await harness.submit()
-    await harness.act(rid, "handoff", AGENT)
-    await rejected(harness, rid, "accept_with_gap", TOWNSHIP_STAFF, missing_materials=["户口簿"])
-    state = await harness.act(
-        rid,
-        "accept_with_gap",
-        TOWNSHIP_STAFF,
-        missing_materials=["户口簿"],
-        due="2030-03-06",
-    )
-    assert (state.missing_materials, state.deadline) == (["户口簿"], cst("2030-03-18 17:00"))
-    gap = next(c for c in state.clocks if c.name == "gap")
-    assert gap.deadline == cst("2030-03-06 17:00")
-    await harness.skip_to(cst("2030-03-06 17:00"))
-    state = await harness.eventually(rid, lambda s: all(c.name != "gap" for c in s.clocks))
-    notices = [r for r in harness.ledger(rid) if r.clock == "gap"]
-    assert [(r.kind, r.level, minute(r.at)) for r in notices] == [
-        ("escalation", "reminder", cst("2030-03-06 17:00"))
-    ]
-    assert any(r.recipient_office == TOWNSHIP and "容缺" in r.message for r in harness.outbox(rid))
-    assert state.overdue == "none"  # the resident's gap is not the office's delay
-
-
 async def test_provisional_deadlines_are_recomputed_when_the_year_is_loaded(
     harness: Harness,
 ) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from models import actions as rules
-from models.contracts import ActionCommand, Actor, Clock, Expiry, RequestState, Resident
+from models.contracts import ActionCommand, Actor, Clock, Expiry, GapInfo, RequestState, Resident
 from workflows import clocks
 
 CST = timezone(timedelta(hours=8))
@@ -130,3 +131,55 @@ def test_overdue_level_ignores_an_expiring_windows_own_deadline() -> None:
     assert clocks.overdue_level(s) == "yellow"
     s.paused = object()  # type: ignore[assignment]
     assert clocks.next_rung(s) is None
+
+
+def gap_state(**fields: object) -> RequestState:
+    """A township item accepted with a gap, under the gap rules."""
+    gap = GapInfo(["收入证明"], "2030-03-08", "承诺书", "370285004", T)
+    return state(deciding_tier="township", accepted_at=T, gap_rules=True, gap=gap, **fields)
+
+
+def test_an_open_gap_holds_the_approval_but_not_the_denial() -> None:
+    s = gap_state()
+    assert rules.allowed_actions(s, TS) == ["request_supplement", "deny", "pause"]
+    assert rules.allowed_actions(s, AGENT) == ["supply_gap", "withdraw"]
+    with pytest.raises(rules.ActionRejected) as info:
+        rules.check(s, ActionCommand("approve", TS))
+    assert info.value.kind == "not_allowed"
+    assert "the gap materials have not been supplied" in info.value.message
+    assert s.gap is not None
+    s.gap.status = "supplied"
+    assert "approve" in rules.allowed_actions(s, TS)
+    assert "supply_gap" not in rules.allowed_actions(s, AGENT)
+
+
+def test_the_gap_list_and_the_commitment_under_the_gap_rules() -> None:
+    s = state(gap_rules=True, gap_materials=["家庭收入证明"])
+    cmd = ActionCommand(
+        "accept_with_gap", TS, missing_materials=["户口簿"], due="2030-03-08", commitment="承诺书"
+    )
+    with pytest.raises(rules.ActionRejected) as info:
+        rules.check(s, cmd, today=T.date())
+    assert info.value.errors[0]["field"] == "missing_materials"
+    assert "户口簿" in info.value.errors[0]["message"]
+    ok = replace(cmd, missing_materials=["家庭收入证明"])
+    rules.check(s, ok)
+    for bad, field in (
+        (replace(ok, commitment=None), "commitment"),
+        (replace(ok, commitment_by="neighbour"), "commitment_by"),
+        (replace(ok, commitment_by="agent"), "authorisation"),
+    ):
+        with pytest.raises(rules.ActionRejected) as info:
+            rules.check(s, bad)
+        assert info.value.errors[0]["field"] == field
+    rules.check(s, replace(ok, commitment_by="agent", authorisation="授权委托书"))
+    empty = state(gap_rules=True, gap_materials=[])
+    assert "accept_with_gap" not in rules.allowed_actions(empty, TS)
+    with pytest.raises(rules.ActionRejected) as info:
+        rules.check(empty, ok)
+    assert "gap list is empty" in info.value.message
+
+
+def test_before_the_gap_rules_any_material_may_be_missing_without_a_commitment() -> None:
+    cmd = ActionCommand("accept_with_gap", TS, missing_materials=["x"], due="2030-03-08")
+    rules.check(state(), cmd, today=T.date())
