@@ -455,8 +455,24 @@ class OfficeStats(BaseModel):
     yellow: int
     red: int
     ratings: dict[str, int] = Field(description='counts of scores "1".."5"')
-    satisfaction_rate: float | None = Field(description="ratings 3-5 / all ratings")
-    rectified_rate: float | None = Field(description="rectified / bad ratings (1-2)")
+    satisfaction_rate: float | None = Field(
+        description="ratings 3-5 / all ratings, without ratings whose appeal was upheld"
+    )
+    rectified_rate: float | None = Field(
+        description="rectified / bad ratings (1-2), without ratings whose appeal was upheld"
+    )
+    bad_rate: float | None = Field(
+        None, description="bad ratings (1-2) / all ratings, without upheld appeals"
+    )
+    callback_rate: float | None = Field(
+        None,
+        description="bad ratings whose resident the rated office reached by a callback (回访) "
+        "within the callback limit / bad ratings that owed a callback (rated since callbacks "
+        "are recorded), without upheld appeals; null when none owed one",
+    )
+    appeals_upheld: int = Field(
+        0, description="ratings taken out of the rates by an upheld appeal (still in the ledger)"
+    )
 
 
 class StatsOut(BaseModel):
