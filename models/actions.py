@@ -366,6 +366,25 @@ def _permitted(
     return all(_condition(c, state, None) for c in rule.conditions)
 
 
+# Conditions whose failure a person should read as the reason, not only "not allowed".
+CONDITION_REASONS = {
+    "called_back": "call the resident back first (callback)",
+    "callback_open": "the resident was already reached by a callback",
+    "appeal_window": "the appeal window has closed",
+    "no_appeal": "the rating was already appealed",
+    "appeal_pending": "no appeal is pending",
+}
+
+
+def _reason(action: str, state: RequestState, actor: Actor) -> str | None:
+    """Why an action whose stage, role and office fit is refused, when a condition says it."""
+    rule = ACTIONS[action]
+    if state.stage not in rule.stages or not office_matches(rule, state, actor):
+        return None
+    failed = [c for c in rule.conditions if not _condition(c, state, None)]
+    return CONDITION_REASONS.get(failed[0]) if failed else None
+
+
 def allowed_actions(state: RequestState, actor: Actor) -> list[str]:
     """The actions this actor may take now, in table order."""
     return [name for name in ACTIONS if _permitted(name, state, actor)]
@@ -475,10 +494,12 @@ def check(
         )
     if not _permitted(cmd.action, state, cmd.actor, head_is_scope=head_is_scope):
         allowed = allowed_actions(state, cmd.actor)
+        reason = _reason(cmd.action, state, cmd.actor) if state.paused is None else None
         raise ActionRejected(
             "not_allowed",
             f"{cmd.action} is not allowed in stage {state.stage} for this actor"
-            + (" while the clock is paused" if state.paused else ""),
+            + (" while the clock is paused" if state.paused else "")
+            + (f": {reason}" if reason else ""),
             allowed,
         )
     errors = field_errors(

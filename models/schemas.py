@@ -19,7 +19,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_fiel
 
 from daiban.domain.privacy import check_id_number, check_name, check_phone
 from models.actions import ACTIONS
-from models.contracts import PAUSE_REASONS, ClockName, Level, RequestState, Stage
+from models.contracts import (
+    PAUSE_REASONS,
+    RECTIFY_OUTCOMES,
+    ClockName,
+    Level,
+    RequestState,
+    Stage,
+)
 
 Channel = Literal["proxy_room", "hotline", "web"]
 Tier = Literal["village", "community", "township", "city"]
@@ -158,6 +165,20 @@ class ActionIn(BaseModel):
     order: Annotated[str, Field(max_length=64, pattern=NO_NUL)] | None = None
     accepted: bool | None = None
     expected_days: Annotated[int, Field(ge=1, le=366)] | None = None
+    outcome: (
+        Annotated[
+            str,
+            Field(
+                max_length=20,
+                pattern=NO_NUL,
+                description="rectify: fixed (立行立改), explained (解释说明) or scheduled "
+                "(限期整改, with due)",
+            ),
+            _closed(RECTIFY_OUTCOMES),
+        ]
+        | None
+    ) = None
+    reached: bool | None = Field(None, description="callback: the resident was reached")
 
     @field_validator("action")
     @classmethod
@@ -342,6 +363,26 @@ class RatingOut(BaseModel):
     appeal: str = "none"
 
 
+class CallbackOut(BaseModel):
+    at: datetime
+    by: str
+    reached: bool
+    note: str | None = None
+
+
+class RectificationOut(BaseModel):
+    """The rectification of a bad rating: the rated office, its callbacks, how it settled."""
+
+    office: str = Field(description="the rated office: it calls back, settles and may appeal")
+    opened_at: datetime
+    callback_by: datetime | None = Field(description="the callback limit (回访期限)")
+    callbacks: list[CallbackOut]
+    outcome: Annotated[str, _closed(RECTIFY_OUTCOMES)] | None
+    due: date | None = Field(description="a scheduled fix's due date (限期整改)")
+    appeal_by: datetime | None = Field(description="the end of the appeal window")
+    appeal_reviewer: str | None = Field(description="the office whose supervisor reviews it")
+
+
 class RequestOut(BaseModel):
     id: str
     number: str = Field(
@@ -377,6 +418,9 @@ class RequestOut(BaseModel):
     extension: ExtensionOut | None
     rating: RatingOut | None
     rectified: bool | None
+    rectification: RectificationOut | None = Field(
+        None, description="a bad rating's callbacks and settlement; null before callbacks"
+    )
     service_notice: str
     history: list[HistoryOut]
     escalations: list[EscalationOut]

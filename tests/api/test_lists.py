@@ -119,7 +119,8 @@ async def test_stats_per_township(stack: Stack) -> None:
         await staff.do(rid, "approve")
         await agent.do(rid, "deliver")
         await agent.post(f"/v1/requests/{rid}/rating", {"score": score})
-    await staff.do(rid, "rectify", note="已整改")
+    await staff.do(rid, "callback", note="已回访", reached=True)
+    await staff.do(rid, "rectify", note="已整改", outcome="fixed")
     await agent.new_request()  # still open
 
     supervisor = stack.caller("supervisor", QUIET_TOWNSHIP)
@@ -137,6 +138,9 @@ async def test_stats_per_township(stack: Stack) -> None:
         "ratings": {"1": 1, "2": 0, "3": 0, "4": 0, "5": 1},
         "satisfaction_rate": 0.5,
         "rectified_rate": 1.0,
+        "bad_rate": 0.5,
+        "callback_rate": 1.0,
+        "appeals_upheld": 0,
     }
     assert row["avg_working_days"] is not None and row["avg_working_days"] <= 1
     city = (await stack.caller("supervisor", CITY).get("/v1/stats", township=QUIET_TOWNSHIP)).json()
