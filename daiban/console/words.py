@@ -23,6 +23,8 @@ ACTIONS: Final = labels.ACTIONS
 LEVELS: Final = labels.LEVELS
 CLOCKS: Final = labels.CLOCKS
 ROLES: Final = labels.ROLES
+OUTCOMES: Final = labels.OUTCOMES
+APPEALS: Final = labels.APPEALS
 
 
 # The agent's next step, in the words the agent would use.
@@ -53,6 +55,8 @@ FIELDS: Final = {
     "reason": "中止原因",
     "days": "天数",
     "upheld": "申诉是否成立",
+    "outcome": "整改方式",
+    "reached": "是否联系上群众",
     "score": "评分",
     "comment": "意见",
     "item": "办理事项",
@@ -72,6 +76,14 @@ FIELD_HINTS: Final = {
     "reason": "请选择中止原因",
     "days": "请填写天数（至少1天）",
     "score": "请选择评分",
+    "outcome": "请选择整改方式",
+    "reached": "请选择是否联系上群众",
+}
+
+# A field's hint where the same field means something else in another action.
+ACTION_FIELD_HINTS: Final = {
+    ("rectify", "due"): "限期整改须填写完成日期：不能早于今天，也不能太远；其他整改方式不填日期",
+    ("rectify", "outcome"): "请选择整改方式；已限期整改的，整改完成后选“立行立改”",
 }
 
 # What the note is, for the actions whose note is required.
@@ -79,7 +91,8 @@ NOTE_LABELS: Final = {
     "refuse": "不予受理的理由",
     "deny": "不予批准的理由",
     "request_extension": "延期理由",
-    "rectify": "回访和整改情况",
+    "callback": "回访情况",
+    "rectify": "整改情况",
     "appeal_rating": "申诉理由",
 }
 
@@ -95,12 +108,30 @@ def field_message(field: str, message: str, action: str | None = None) -> str:
     """A field's error in words: the hint for that field, else '请填写…' for a missing one."""
     if field == "note" and action in NOTE_LABELS:
         return f"请填写{NOTE_LABELS[action]}"
+    if (action, field) in ACTION_FIELD_HINTS:
+        return ACTION_FIELD_HINTS[(action, field)]
     if field in FIELD_HINTS:
         return FIELD_HINTS[field]
     label = FIELDS.get(field, field)
     if "required" in message or "empty" in message or "missing" in message:
         return f"请填写{label}"
     return f"{label}填写有误"
+
+
+def history_note(action: str, note: str | None) -> str:
+    """A rectification step's note in words: the workflow records ``reached: …``, ``fixed: …``
+    or ``scheduled by 2030-03-15: …`` before what the office wrote."""
+    text = note or ""
+    head, sep, rest = text.partition(": ")
+    if not sep or action not in ("callback", "rectify"):
+        return text
+    if head in ("reached", "not reached"):
+        return ("已联系上群众：" if head == "reached" else "未联系上群众：") + rest
+    if head in OUTCOMES:
+        return f"{OUTCOMES[head]}：{rest}"
+    if head.startswith("scheduled by "):
+        return f"限期整改（{head.removeprefix('scheduled by ')}前完成）：{rest}"
+    return text
 
 
 def short_time(moment: datetime | None, tz: ZoneInfo) -> str:

@@ -21,20 +21,23 @@ from daiban.http.deps import OVERSIGHT, PEOPLE, STAFF
 from daiban.http.problems import Problem
 from daiban.store.readmodel import MAX_LIMIT
 from models.actions import ACTIONS
-from models.contracts import PAUSE_REASONS
+from models.contracts import PAUSE_REASONS, RECTIFY_OUTCOMES
 from models.schemas import ActionIn, EventsQuery, ListQuery, OrdersQuery, PageQuery, RequestOut
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 # The fields a form may carry besides the ones an action requires: a note is always welcome.
 OPTIONAL: Final = ("note",)
+# Fields required only with one answer of another: a scheduled fix (限期整改) names its due date.
+CONDITIONAL: Final = {"rectify": ("due",)}
 # Actions the request page does not offer as a plain form (rating has its own page).
 OWN_PAGES: Final = frozenset({"rate"})
 
 
 def form_fields(action: str) -> list[str]:
-    """The fields an action's form asks for: exactly its required ones, then a note."""
-    required = list(ACTIONS[action].required)
+    """The fields an action's form asks for: exactly its required ones (and those one of their
+    answers requires), then a note."""
+    required = list(ACTIONS[action].required) + list(CONDITIONAL.get(action, ()))
     return required + [f for f in OPTIONAL if f not in required]
 
 
@@ -104,6 +107,7 @@ async def render_request(
         forms=[(a, form_fields(a), ACTIONS[a].required) for a in forms],
         checklist=_checklist(console, state.item),
         pause_reasons=PAUSE_REASONS,
+        outcomes=RECTIFY_OUTCOMES,
         problem_lines=problem_words(problem, action) if problem is not None else [],
         field_errors=error_fields(problem, action),
         failed_action=action,
