@@ -75,6 +75,8 @@ def act(
     expected_days: int | None = None,
     order: str | None = None,
     accepted: bool | None = None,
+    reached: bool | None = None,
+    outcome: str | None = None,
 ) -> None:
     from models.actions import ACTIONS, field_errors
     from models.contracts import ActionCommand, Actor
@@ -92,6 +94,8 @@ def act(
         "expected_days": expected_days,
         "order": order,
         "accepted": accepted,
+        "reached": reached,
+        "outcome": outcome,
     }
     # The workflow's own field rules, so that a missing --note fails here in one line.
     errors = field_errors(ActionCommand(action, Actor("cli", "cli", "cli"), **fields))

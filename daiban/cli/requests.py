@@ -147,6 +147,16 @@ def act(
         bool | None,
         typer.Option("--accepted/--returned", help="Order review.", show_default=False),
     ] = None,
+    reached: Annotated[
+        bool | None,
+        typer.Option("--reached/--not-reached", help="Callback: the resident.", show_default=False),
+    ] = None,
+    outcome: Annotated[
+        str | None,
+        typer.Option(
+            help="Rectify: fixed, explained or scheduled (with --due).", show_default=False
+        ),
+    ] = None,
     base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
@@ -167,6 +177,8 @@ def act(
         expected_days=expected_days,
         order=order,
         accepted=accepted,
+        reached=reached,
+        outcome=outcome,
     )
 
 

@@ -108,8 +108,9 @@ def field_message(field: str, message: str, action: str | None = None) -> str:
     """A field's error in words: the hint for that field, else '请填写…' for a missing one."""
     if field == "note" and action in NOTE_LABELS:
         return f"请填写{NOTE_LABELS[action]}"
-    if (action, field) in ACTION_FIELD_HINTS:
-        return ACTION_FIELD_HINTS[(action, field)]
+    hint = ACTION_FIELD_HINTS.get((action or "", field))
+    if hint is not None:
+        return hint
     if field in FIELD_HINTS:
         return FIELD_HINTS[field]
     label = FIELDS.get(field, field)

@@ -51,7 +51,14 @@ def test_a_request_from_submit_to_rectification(runner: CliRunner, api_url: str)
         assert run_json(runner, api_url, bearer, "act", request_id, action)["stage"] == stage
     rated = run_json(runner, api_url, AGENT, "rate", request_id, "2", "--comment", "等了太久")
     assert rated["stage"] == "rectification"
-    fixed = run_json(runner, api_url, STAFF, "act", request_id, "rectify", "--note", "已回访")
+    called = run_json(
+        runner, api_url, STAFF, "act", request_id, "callback", "--note", "已回访", "--reached"
+    )
+    assert called["rectification"]["callbacks"][0]["reached"] is True
+    fixed = run_json(
+        runner, api_url, STAFF, "act", request_id, "rectify", "--note", "已说明",
+        "--outcome", "explained",
+    )  # fmt: skip
     assert fixed["stage"] == "completed"
 
 
