@@ -42,6 +42,8 @@ def test_every_action_names_stages_roles_and_an_office_rule() -> None:
             "head",
             "addressed",
             "issuer",
+            "rated",
+            "above",
         }, name
 
 
