@@ -41,7 +41,10 @@ NO_NUL = r"^[^\x00]*$"
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 Text = Annotated[str, Field(max_length=2000, pattern=NO_NUL)]
 Comment = Annotated[str, Field(max_length=500, pattern=NO_NUL)]
-Material = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+# A material names something: not only spaces (the action checks refuse a blank one as missing).
+Material = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=r"^[^\x00]*[^\s\x00-\x1f][^\x00]*$")
+]
 OfficeCode = Annotated[str, Field(max_length=32, pattern=PRINTABLE)]
 Cursor = Annotated[
     str,
