@@ -99,6 +99,7 @@ async def test_a_passed_deadline_appears_on_the_board_by_itself(
     sheet = book["各乡镇统计"]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:3] == ("乡镇", "代码", "办件数")
+    assert rows[0][-3:] == ("差评率", "回访率", "申诉成立")
     by_code = {row[1]: row for row in rows[1:]}
     assert by_code[TOWNSHIP][0] == "姜山镇"
     assert by_code[TOWNSHIP][2] == 1  # one request
