@@ -44,3 +44,18 @@ def test_problems_are_said_in_words() -> None:
     )
     assert problem_words(late) == ["现在不能这样办理：此件乡镇受理中，现在可以：受理。"]
     assert problem_words(NotFound("no such request")) == ["没有这个办件，或不在您的权限范围内。"]
+
+
+def test_rectification_steps_are_said_in_words() -> None:
+    assert words.history_note("callback", "reached: 已联系") == "已联系上群众：已联系"
+    assert words.history_note("callback", "not reached: 无人接听") == "未联系上群众：无人接听"
+    assert words.history_note("rectify", "fixed: 已更换") == "立行立改：已更换"
+    assert words.history_note("rectify", "explained: 按政策") == "解释说明：按政策"
+    assert words.history_note("rectify", "scheduled by 2030-03-15: 维修") == (
+        "限期整改（2030-03-15前完成）：维修"
+    )
+    # Other steps, and a rectification recorded before outcomes, keep their notes as written.
+    assert words.history_note("rectify", "已回访") == "已回访"
+    assert words.history_note("approve", "fixed: x") == "fixed: x"
+    due = InvalidInput("d", [{"field": "due", "message": "due is required for a scheduled …"}])
+    assert problem_words(due, "rectify") == [words.ACTION_FIELD_HINTS[("rectify", "due")]]
