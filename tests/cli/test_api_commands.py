@@ -60,6 +60,9 @@ def test_a_request_from_submit_to_rectification(runner: CliRunner, api_url: str)
         "--outcome", "explained",
     )  # fmt: skip
     assert fixed["stage"] == "completed"
+    shown = run(runner, api_url, STAFF, "show", request_id)
+    assert shown.exit_code == 0, shown.output
+    assert "回访1次（已联系上），解释说明" in shown.output
 
 
 def test_submit_hands_in_the_catalog_materials_by_default(runner: CliRunner, api_url: str) -> None:
