@@ -28,8 +28,9 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 # The fields a form may carry besides the ones an action requires: a note is always welcome.
 OPTIONAL: Final = ("note",)
-# Fields required only with one answer of another: a scheduled fix (限期整改) names its due date.
-CONDITIONAL: Final = {"rectify": ("due",)}
+# Fields asked only with one answer of another (field: (other field, answer)): a scheduled fix
+# (限期整改) names its due date; with another outcome a date left in the hidden field is not sent.
+CONDITIONAL: Final = {"rectify": {"due": ("outcome", "scheduled")}}
 # Actions the request page does not offer as a plain form (rating has its own page).
 OWN_PAGES: Final = frozenset({"rate"})
 
@@ -37,7 +38,7 @@ OWN_PAGES: Final = frozenset({"rate"})
 def form_fields(action: str) -> list[str]:
     """The fields an action's form asks for: exactly its required ones (and those one of their
     answers requires), then a note."""
-    required = list(ACTIONS[action].required) + list(CONDITIONAL.get(action, ()))
+    required = list(ACTIONS[action].required) + list(CONDITIONAL.get(action, {}))
     return required + [f for f in OPTIONAL if f not in required]
 
 
@@ -143,6 +144,9 @@ def action_body(form: dict[str, Any]) -> dict[str, Any]:
         value = form.get(name)
         if isinstance(value, str) and value.strip():
             body[name] = {"true": True, "false": False}.get(value, value.strip())
+    for name, (other, answer) in CONDITIONAL.get(action, {}).items():
+        if body.get(other) != answer:
+            body.pop(name, None)
     return body
 
 
