@@ -279,3 +279,20 @@ async def test_a_city_decided_rating_goes_to_the_city(harness: Harness) -> None:
     await rejected(harness, rid, "review_appeal", TOWNSHIP_SUPERVISOR, upheld=False)
     state = await harness.act(rid, "review_appeal", SUPERVISOR, upheld=False)
     assert state.rating is not None and state.rating.appeal == "rejected"
+
+
+async def test_an_unsettled_rating_climbs_the_ladder_of_the_rectification_limit(
+    harness: Harness,
+) -> None:
+    rid = await rated_bad(harness)
+    await called_back(harness, rid)
+    # Called back, never settled: reminder Fri 8 March 17:00, yellow Mon 11 March 17:00.
+    await harness.skip_to(cst("2030-03-11 17:01"))
+    state = await harness.eventually(rid, lambda s: len(s.escalations) >= 2)
+    assert [(e.level, minute(e.at), e.clock) for e in state.escalations] == [
+        ("reminder", cst("2030-03-08 17:00"), "rectification"),
+        ("yellow", cst("2030-03-11 17:00"), "rectification"),
+    ]
+    order = await numbered(harness, rid)
+    assert order.clock == "rectification" and "差评整改期限" in order.reason
+    assert state.rectification is not None and state.rectification.reached_in_time()
