@@ -84,6 +84,10 @@ def project(state: RequestState, source: CalendarSource, sealer: Sealer) -> Requ
         rating_score=rating.score if rating else None,
         rating_default=rating.is_default if rating else False,
         rectified=state.rectified,
+        called_back=(
+            state.rectification.reached_in_time() if state.rectification is not None else None
+        ),
+        appeal_upheld=rating is not None and rating.appeal == "upheld",
         on_time=state.on_time,
         working_days=working_days,
         reminder_count=levels.count(Level.REMINDER),

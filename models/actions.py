@@ -14,10 +14,12 @@ from models.contracts import (
     CLOSED_STAGES,
     COMMITMENT_SIGNERS,
     PAUSE_REASONS,
+    RECTIFY_OUTCOMES,
     REVIEW_STAGES,
     ActionCommand,
     Actor,
     Clock,
+    ClockName,
     RequestState,
     Role,
     Stage,
@@ -25,6 +27,8 @@ from models.contracts import (
 )
 
 STAFF_ROLES = frozenset({Role.TOWNSHIP_STAFF, Role.CITY_STAFF})
+# A bad rating is answered by the rated office: window staff, or the agent of a village proxy room.
+RATED_ROLES = STAFF_ROLES | {Role.AGENT}
 PRE_DECISION = frozenset(
     {Stage.VILLAGE_INTAKE, Stage.TOWNSHIP_REVIEW, Stage.CITY_REVIEW, Stage.AWAITING_SUPPLEMENT}
 )
@@ -38,6 +42,11 @@ CONDITION_REASONS = {
     "gap_closed": "the gap materials have not been supplied (容缺材料未补齐)",
     "gap_list": "this item has no materials that may be missing at acceptance (its gap list is "
     "empty): accept the complete materials or ask for a supplement",
+    "called_back": "call the resident back first (callback)",
+    "callback_open": "the resident was already reached by a callback",
+    "appeal_window": "the appeal window has closed",
+    "no_appeal": "the rating was already appealed",
+    "appeal_pending": "no appeal is pending",
 }
 
 
@@ -48,8 +57,9 @@ class ActionRule:
     # Whose office must the actor belong to: "village", "stage" (the office holding the stage),
     # "handling" (the office that decided), "scope" (a supervisor over the request), "head"
     # (the supervisor of the office holding the stage: its own tier, docs/design.md §2),
-    # "addressed" (the office a supervision order is addressed to) or "issuer" (the office that
-    # issued it).
+    # "addressed" (the office a supervision order is addressed to), "issuer" (the office that
+    # issued it), "rated" (the office a bad rating is answered by) or "above" (the supervisor of
+    # the tier above the rated office: a village's township, the city for a township or the city).
     office: str
     required: tuple[str, ...] = ()
     summary: str = ""
@@ -183,28 +193,39 @@ ACTIONS: dict[str, ActionRule] = {
         conditions=("rating_open",),
         summary="the resident rates the service (好差评), or rates the fix after rectification",
     ),
+    "callback": ActionRule(
+        frozenset({Stage.RECTIFICATION}),
+        RATED_ROLES,
+        "rated",
+        required=("note", "reached"),
+        conditions=("callback_open",),
+        summary="the rated office calls the resident back (回访); called again until reached",
+    ),
     "rectify": ActionRule(
         frozenset({Stage.RECTIFICATION}),
-        STAFF_ROLES,
-        "handling",
-        required=("note",),
-        summary="record the callback and the fix of a bad rating",
+        RATED_ROLES,
+        "rated",
+        required=("note", "outcome"),
+        conditions=("called_back",),
+        summary="settle a bad rating after the callback: fixed (立行立改) or explained (解释说明) "
+        "completes it; scheduled (限期整改) names a due date, then a later fixed completes it",
     ),
     "appeal_rating": ActionRule(
         frozenset({Stage.RECTIFICATION}),
-        STAFF_ROLES,
-        "handling",
+        RATED_ROLES,
+        "rated",
         required=("note",),
-        conditions=("no_appeal",),
-        summary="the rated office appeals a mistaken rating",
+        conditions=("no_appeal", "appeal_window"),
+        summary="the rated office appeals a mistaken or malicious rating (申诉) within the window",
     ),
     "review_appeal": ActionRule(
         frozenset({Stage.RECTIFICATION}),
         frozenset({Role.SUPERVISOR}),
-        "scope",
+        "above",
         required=("upheld",),
         conditions=("appeal_pending",),
-        summary="a supervisor reviews the appeal; an upheld appeal closes the rectification",
+        summary="the supervisor of the tier above reviews the appeal; an upheld appeal takes the "
+        "rating out of the statistics and closes the rectification",
     ),
     "issue_order": ActionRule(
         OPEN_STAGES,
@@ -273,11 +294,26 @@ def office_matches(
         return any(o.office == actor.office for o in state.orders if o.status == "open")
     if rule.office == "issuer":
         return any(o.issuing_office == actor.office for o in state.orders if o.status == "replied")
-    if rule.office == "handling":
+    rect = state.rectification
+    if rule.office == "rated" and rect is not None:
+        return actor.role == office_role(state, rect.office) and actor.office == rect.office
+    if rule.office == "above" and rect is not None:
+        return actor.office == rect.appeal_reviewer
+    if rule.office in ("handling", "rated"):
+        # Rated before callbacks existed: the office that decided answers the rating.
         handling = state.handling_office or state.responsible_office
         tier_role = Role.CITY_STAFF if handling == state.city else Role.TOWNSHIP_STAFF
         return actor.role == tier_role and actor.office == handling
-    return actor.office in (state.township, state.city)  # "scope": a supervisor over the request
+    # "scope" (and "above" before callbacks existed): a supervisor over the request.
+    return actor.office in (state.township, state.city)
+
+
+def office_role(state: RequestState, office: str) -> Role:
+    """The role that works for ``office`` of this request: its village's agent, the township's
+    or the city's window staff."""
+    if office == state.village:
+        return Role.AGENT
+    return Role.CITY_STAFF if office == state.city else Role.TOWNSHIP_STAFF
 
 
 def _condition(name: str, state: RequestState, cmd: ActionCommand | None) -> bool:
@@ -333,6 +369,13 @@ def _condition(name: str, state: RequestState, cmd: ActionCommand | None) -> boo
         return state.rating is not None and state.rating.appeal == "none"
     if name == "appeal_pending":
         return state.rating is not None and state.rating.appeal == "pending"
+    rect = state.rectification
+    if name == "callback_open":  # called again until the resident is reached
+        return rect is not None and not any(c.reached for c in rect.callbacks)
+    if name == "called_back":  # a settlement follows a recorded call
+        return rect is None or bool(rect.callbacks)
+    if name == "appeal_window":
+        return rect is None or _clock(state, ClockName.APPEAL) is not None
     raise KeyError(name)
 
 
@@ -365,16 +408,21 @@ def field_errors(
     *,
     pause_days: bool = True,
     gap_rules: bool = True,
+    outcome: bool = True,
+    rectify_latest: date | None = None,
 ) -> list[dict[str, str]]:
     """Required and well-formed fields of one command (422 material). ``today`` and ``latest``
     bound the dates a command names (``latest``: a far date would run off the calendar);
     ``pause_days``: a pause states its expected duration (False only for the re-check of requests
     started before written notices, whose histories hold pauses without it); ``gap_rules``: an
-    accept-with-gap records a commitment (False for requests started before the gap rules)."""
+    accept-with-gap records a commitment (False for requests started before the gap rules);
+    ``outcome``: a rectification names its outcome (False for requests rated before callbacks,
+    settled by one ``rectify``); ``rectify_latest``: the furthest date a scheduled fix may be
+    promised."""
     rule = ACTIONS[cmd.action]
     errors: list[dict[str, str]] = []
     for name in rule.required:
-        if name == "commitment" and not gap_rules:
+        if (name == "commitment" and not gap_rules) or (name == "outcome" and not outcome):
             continue
         value = getattr(cmd, name)
         if value is None or (isinstance(value, str | list) and not value):
@@ -398,15 +446,9 @@ def field_errors(
     if cmd.action == "accept_with_gap" and gap_rules:
         errors.extend(_commitment_errors(cmd))
     if cmd.action == "accept_with_gap" and cmd.due:
-        try:
-            due = date.fromisoformat(cmd.due)
-        except ValueError:
-            errors.append({"field": "due", "message": "due must be a date (YYYY-MM-DD)"})
-        else:
-            if today is not None and due < today:
-                errors.append({"field": "due", "message": "due must not be in the past"})
-            if latest is not None and due > latest:
-                errors.append({"field": "due", "message": f"due must not be after {latest}"})
+        errors += _due_errors(cmd.due, today, latest)
+    if cmd.action == "rectify" and outcome:
+        errors += _outcome_errors(cmd, today, rectify_latest or latest)
     return errors
 
 
@@ -457,6 +499,36 @@ def refusal(action: str, state: RequestState, actor: Actor, *, head_is_scope: bo
     return reason
 
 
+def _due_errors(due_text: str, today: date | None, latest: date | None) -> list[dict[str, str]]:
+    try:
+        due = date.fromisoformat(due_text)
+    except ValueError:
+        return [{"field": "due", "message": "due must be a date (YYYY-MM-DD)"}]
+    if today is not None and due < today:
+        return [{"field": "due", "message": "due must not be in the past"}]
+    if latest is not None and due > latest:
+        return [{"field": "due", "message": f"due must not be after {latest}"}]
+    return []
+
+
+def _outcome_errors(
+    cmd: ActionCommand, today: date | None, latest: date | None
+) -> list[dict[str, str]]:
+    """A rectification's outcome is one of three; only a scheduled fix names its due date."""
+    if cmd.outcome is None:
+        return []  # reported as missing
+    if cmd.outcome not in RECTIFY_OUTCOMES:
+        message = f"outcome must be one of {', '.join(RECTIFY_OUTCOMES)}"
+        return [{"field": "outcome", "message": message}]
+    if cmd.outcome != "scheduled":
+        if cmd.due is not None:
+            return [{"field": "due", "message": "due is only for a scheduled rectification"}]
+        return []
+    if not cmd.due:
+        return [{"field": "due", "message": "due is required for a scheduled rectification"}]
+    return _due_errors(cmd.due, today, latest)
+
+
 def check(
     state: RequestState,
     cmd: ActionCommand,
@@ -465,9 +537,11 @@ def check(
     *,
     head_is_scope: bool = False,
     pause_days: bool = True,
+    rectify_latest: date | None = None,
 ) -> None:
     """Raise ``ActionRejected`` unless ``cmd`` may be applied to ``state`` now
-    (``latest``: the furthest date a field may name; ``head_is_scope``: see ``office_matches``)."""
+    (``latest``: the furthest date a field may name; ``head_is_scope``: see ``office_matches``;
+    ``rectify_latest``: the furthest due date of a scheduled fix)."""
     rule = ACTIONS.get(cmd.action)
     if rule is None:
         raise ActionRejected(
@@ -485,12 +559,32 @@ def check(
         allowed = allowed_actions(state, cmd.actor)
         reason = refusal(cmd.action, state, cmd.actor, head_is_scope=head_is_scope)
         raise ActionRejected("not_allowed", reason, allowed)
-    errors = field_errors(cmd, today, latest, pause_days=pause_days, gap_rules=state.gap_rules)
+    errors = field_errors(
+        cmd,
+        today,
+        latest,
+        pause_days=pause_days,
+        gap_rules=state.gap_rules,
+        outcome=state.rectification is not None,
+        rectify_latest=rectify_latest,
+    )
     errors += gap_list_errors(state, cmd) if not errors else []
+    errors += _schedule_errors(state, cmd)
     if errors:
         raise ActionRejected("invalid", "; ".join(e["message"] for e in errors), errors=errors)
     if cmd.action in ("reply_order", "review_order"):
         _check_order(state, cmd)
+
+
+def _schedule_errors(state: RequestState, cmd: ActionCommand) -> list[dict[str, str]]:
+    """A scheduled fix is followed by its ``fixed``, nothing else."""
+    rect = state.rectification
+    if cmd.action != "rectify" or rect is None or rect.outcome != "scheduled":
+        return []
+    if cmd.outcome in (None, "fixed"):
+        return []
+    message = f"outcome must be fixed: the fix is scheduled for {rect.due}"
+    return [{"field": "outcome", "message": message}]
 
 
 def find_order(state: RequestState, number: str | None) -> SupervisionOrder | None:

@@ -63,6 +63,9 @@ class ClockName(StrEnum):
     RATING = "rating"
     RECTIFICATION = "rectification"
     FIX_RATING = "fix_rating"
+    CALLBACK = "callback"  # the rated office calls the resident back (回访)
+    RECTIFY_DUE = "rectify_due"  # a scheduled fix (限期整改) is due
+    APPEAL = "appeal"  # the rated office may appeal the rating (申诉)
 
 
 class Expiry(StrEnum):
@@ -78,6 +81,9 @@ class Expiry(StrEnum):
 
 
 PAUSE_REASONS = ("hearing", "expert_review", "inspection", "appraisal", "public_notice")
+# How a bad rating is settled (docs/design.md §4): fixed at once (立行立改), explained (解释说明,
+# the complaint has no legal basis) or scheduled (限期整改: by a due date, then ``fixed``).
+RECTIFY_OUTCOMES = ("fixed", "explained", "scheduled")
 
 
 @dataclass
@@ -146,6 +152,12 @@ class Policy:
     reminder_days: int = 1
     yellow_fraction: float = 0.9
     default_rating: int = 3
+    # Rectification of a bad rating (docs/design.md §4): the callback limit (working days), the
+    # appeal window (working days from the rating) and how far a scheduled fix may be promised
+    # (natural days). Snapshots taken before them read these defaults.
+    callback_days: int = 1
+    appeal_days: int = 5
+    rectify_due_max_days: int = 30
     # The county ladder; None in the snapshots of requests submitted before it, which keep the
     # earlier one (a yellow card at ``yellow_fraction`` of the limit, a red card at the deadline).
     ladder: LadderPolicy | None = None
@@ -311,6 +323,38 @@ class RatingInfo:
 
 
 @dataclass
+class CallbackInfo:
+    """One call of the rated office to the resident (回访), reached or not."""
+
+    at: datetime
+    by: str
+    reached: bool
+    note: str | None = None
+
+
+@dataclass
+class RectificationInfo:
+    """The rectification of a bad rating (docs/design.md §4): who was rated, their callbacks and
+    how they settled it. None on requests rated before callbacks existed (one ``rectify``)."""
+
+    office: str  # the rated office: it calls back, settles and may appeal
+    opened_at: datetime
+    callback_by: datetime | None = None  # the callback limit's deadline
+    callbacks: list[CallbackInfo] = field(default_factory=list)
+    outcome: str | None = None  # fixed | explained | scheduled, the latest one
+    due: str | None = None  # ISO date of a scheduled fix
+    appeal_by: datetime | None = None  # the end of the appeal window
+    appeal_reviewer: str | None = None  # the office above the rated one, which reviews it
+
+    def reached_in_time(self) -> bool:
+        """The resident was reached by a callback within the limit (the callback rate's part)."""
+        return any(
+            c.reached and (self.callback_by is None or c.at <= self.callback_by)
+            for c in self.callbacks
+        )
+
+
+@dataclass
 class RequestState:
     id: str
     item: str
@@ -366,6 +410,7 @@ class RequestState:
     gap_rules: bool = False
     gap_materials: list[str] = field(default_factory=list)  # the item's gap list, snapshotted
     gap: GapInfo | None = None
+    rectification: RectificationInfo | None = None
 
 
 # --- updates -----------------------------------------------------------------------------------
@@ -398,6 +443,8 @@ class ActionCommand:
     commitment: str | None = None
     commitment_by: str | None = None
     authorisation: str | None = None
+    outcome: str | None = None  # rectify: one of ``RECTIFY_OUTCOMES``
+    reached: bool | None = None  # callback: the resident was reached
 
 
 # --- activities --------------------------------------------------------------------------------

@@ -202,6 +202,11 @@ class RequestRow(SQLModel, table=True):
     rating_score: int | None = None
     rating_default: bool = False
     rectified: bool | None = None
+    # A bad rating's callback (docs/design.md §4): None when none was due (no bad rating, or rated
+    # before callbacks), True when the resident was reached within the callback limit.
+    called_back: bool | None = None
+    # The rated office's appeal was upheld: the rating stays, out of the statistics.
+    appeal_upheld: bool = False
     on_time: bool | None = None
     working_days: int | None = None
     reminder_count: int = 0
@@ -244,6 +249,9 @@ class RequestStatsDaily(SQLModel, table=True):
     rating_5: int = 0
     rated: int = 0
     rectified_true: int = 0
+    callback_due: int = 0
+    called_back: int = 0
+    appeal_upheld: int = 0
 
 
 # --- supervision -------------------------------------------------------------------------------

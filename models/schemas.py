@@ -22,6 +22,7 @@ from models.actions import ACTIONS
 from models.contracts import (
     COMMITMENT_SIGNERS,
     PAUSE_REASONS,
+    RECTIFY_OUTCOMES,
     ClockName,
     Level,
     RequestState,
@@ -41,7 +42,10 @@ NO_NUL = r"^[^\x00]*$"
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 Text = Annotated[str, Field(max_length=2000, pattern=NO_NUL)]
 Comment = Annotated[str, Field(max_length=500, pattern=NO_NUL)]
-Material = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+# A material names something: not only spaces (the action checks refuse a blank one as missing).
+Material = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=r"^[^\x00]*[^\s\x00-\x1f][^\x00]*$")
+]
 OfficeCode = Annotated[str, Field(max_length=32, pattern=PRINTABLE)]
 Cursor = Annotated[
     str,
@@ -203,6 +207,20 @@ class ActionIn(BaseModel):
         ]
         | None
     ) = None
+    outcome: (
+        Annotated[
+            str,
+            Field(
+                max_length=20,
+                pattern=NO_NUL,
+                description="rectify: fixed (立行立改), explained (解释说明) or scheduled "
+                "(限期整改, with due)",
+            ),
+            _closed(RECTIFY_OUTCOMES),
+        ]
+        | None
+    ) = None
+    reached: bool | None = Field(None, description="callback: the resident was reached")
 
     @field_validator("action")
     @classmethod
@@ -402,6 +420,26 @@ class GapOut(BaseModel):
     supplied_by: str | None = None
 
 
+class CallbackOut(BaseModel):
+    at: datetime
+    by: str
+    reached: bool
+    note: str | None = None
+
+
+class RectificationOut(BaseModel):
+    """The rectification of a bad rating: the rated office, its callbacks, how it settled."""
+
+    office: str = Field(description="the rated office: it calls back, settles and may appeal")
+    opened_at: datetime
+    callback_by: datetime | None = Field(description="the callback limit (回访期限)")
+    callbacks: list[CallbackOut]
+    outcome: Annotated[str, _closed(RECTIFY_OUTCOMES)] | None
+    due: date | None = Field(description="a scheduled fix's due date (限期整改)")
+    appeal_by: datetime | None = Field(description="the end of the appeal window")
+    appeal_reviewer: str | None = Field(description="the office whose supervisor reviews it")
+
+
 class RequestOut(BaseModel):
     id: str
     number: str = Field(
@@ -441,6 +479,9 @@ class RequestOut(BaseModel):
     extension: ExtensionOut | None
     rating: RatingOut | None
     rectified: bool | None
+    rectification: RectificationOut | None = Field(
+        None, description="a bad rating's callbacks and settlement; null before callbacks"
+    )
     service_notice: str
     history: list[HistoryOut]
     escalations: list[EscalationOut]
@@ -522,8 +563,24 @@ class OfficeStats(BaseModel):
     yellow: int
     red: int
     ratings: dict[str, int] = Field(description='counts of scores "1".."5"')
-    satisfaction_rate: float | None = Field(description="ratings 3-5 / all ratings")
-    rectified_rate: float | None = Field(description="rectified / bad ratings (1-2)")
+    satisfaction_rate: float | None = Field(
+        description="ratings 3-5 / all ratings, without ratings whose appeal was upheld"
+    )
+    rectified_rate: float | None = Field(
+        description="rectified / bad ratings (1-2), without ratings whose appeal was upheld"
+    )
+    bad_rate: float | None = Field(
+        None, description="bad ratings (1-2) / all ratings, without upheld appeals"
+    )
+    callback_rate: float | None = Field(
+        None,
+        description="bad ratings whose resident the rated office reached by a callback (回访) "
+        "within the callback limit / bad ratings that owed a callback (rated since callbacks "
+        "are recorded), without upheld appeals; null when none owed one",
+    )
+    appeals_upheld: int = Field(
+        0, description="ratings taken out of the rates by an upheld appeal (still in the ledger)"
+    )
     orders_issued: int = Field(description="supervision orders issued over these requests")
     orders_overdue: int = Field(description="of those, orders that passed their response deadline")
 

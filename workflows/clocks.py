@@ -32,7 +32,8 @@ PRIMARY_CLOCKS: dict[str, tuple[str, ...]] = {
     Stage.AWAITING_SUPPLEMENT: (ClockName.SUPPLEMENT,),
     Stage.RESULT_DELIVERY: (ClockName.DELIVERY,),
     Stage.AWAITING_RATING: (ClockName.RATING,),
-    Stage.RECTIFICATION: (ClockName.RECTIFICATION,),
+    # The callback is due first; a scheduled fix has its own due date.
+    Stage.RECTIFICATION: (ClockName.CALLBACK, ClockName.RECTIFICATION, ClockName.RECTIFY_DUE),
 }
 
 

@@ -40,6 +40,16 @@ def local_time(moment: datetime) -> str:
     return _day(moment)
 
 
+def _rectification_text(state: RequestState, item: str, due: str) -> str:
+    """What the resident is told while a bad rating is answered: the callback, then the fix."""
+    rect = state.rectification
+    if rect is None or not any(c.reached for c in rect.callbacks):
+        return f"{item}的评价已收到，承办单位将于{due}前回访并整改。"
+    if rect.outcome == "scheduled":
+        return f"{item}的评价已收到，承办单位已回访，正在限期整改，将于{due}前完成。"
+    return f"{item}的评价已收到，承办单位已回访，将于{due}前整改。"
+
+
 def service_notice(state: RequestState) -> str:
     item = f"您的【{state.item_name}】申请"
     due = _day(state.deadline)
@@ -76,7 +86,7 @@ def service_notice(state: RequestState) -> str:
             f"村代办员将于{due}前将结果送达。"
         ),
         Stage.AWAITING_RATING: f"{item}结果已送达，请对本次服务进行评价（{due}前）。",
-        Stage.RECTIFICATION: f"{item}的评价已收到，承办单位将于{due}前回访并整改。",
+        Stage.RECTIFICATION: _rectification_text(state, item, due),
         Stage.COMPLETED: f"{item}已办结，感谢您的评价。",
         Stage.REFUSED: f"{item}不予受理，理由见受理通知。",
         Stage.WITHDRAWN: f"{item}已按您的意愿撤回。",

@@ -29,6 +29,7 @@ from models import search_attributes as sa
 from models.contracts import (
     ActionCommand,
     Actor,
+    CallbackInfo,
     Clock,
     ClockName,
     ClockQuery,
@@ -47,6 +48,7 @@ from models.contracts import (
     OrderQuery,
     PauseInfo,
     RatingInfo,
+    RectificationInfo,
     RequestInput,
     RequestState,
     Role,
@@ -116,6 +118,19 @@ WRITTEN_NOTICES = "written-notices"
 # ``supply_gap`` closes it; an unsupplied gap lapses the request. Before it, any material could
 # be missing and the due date only reminded the office.
 GAP_RULES = "gap-rules"
+# Patch: a bad rating is answered as counties do (docs/design.md §4): the rated office calls the
+# resident back within the callback limit, then settles it with an outcome (a scheduled fix has a
+# clock of its own until its due date); it may appeal within the appeal window, to the supervisor
+# of the tier above. Before it, one ``rectify`` completed the rectification.
+RECTIFICATION_CALLBACK = "rectification-callback"
+
+
+# What a yellow card's supervision order says was missed, by clock (the rest: 办理期限).
+OVERDUE_LIMITS: dict[str, str] = {
+    ClockName.CALLBACK: "差评回访期限",
+    ClockName.RECTIFICATION: "差评整改期限",
+    ClockName.RECTIFY_DUE: "限期整改期限",
+}
 
 
 @dataclass
@@ -163,6 +178,7 @@ class ResidentRequestWorkflow:
         lawful = inp.item.extension is not None and workflow.patched(LAWFUL_EXTENSION)
         self._notices = workflow.patched(WRITTEN_NOTICES)
         gap_rules = workflow.patched(GAP_RULES)
+        self._callbacks = workflow.patched(RECTIFICATION_CALLBACK)
         self._used_commands: set[str] = set()
         # How ``expected_at`` was last computed, to compute it again when the calendar changes.
         # Bookkeeping only, rebuilt the same way on replay.
@@ -265,9 +281,11 @@ class ResidentRequestWorkflow:
 
     def _check(self, cmd: ActionCommand, *, local_dates: bool, pause_days: bool) -> None:
         now = workflow.now()
+        rectify_latest: date | None = None
         if local_dates:
             today = now.astimezone(CST).date()
             latest: date | None = today + MAX_DUE_AHEAD
+            rectify_latest = today + timedelta(days=self._policy.rectify_due_max_days)
         else:  # runs before the local-dates patch
             today, latest = now.date(), None
         if self._bound_commands:
@@ -280,6 +298,7 @@ class ResidentRequestWorkflow:
                 latest=latest,
                 head_is_scope=not self._extension_by_head,
                 pause_days=pause_days,
+                rectify_latest=rectify_latest,
             )
         except rules.ActionRejected as e:
             kind = {"forbidden": "Forbidden", "invalid": "InvalidAction"}.get(
@@ -607,11 +626,32 @@ class ResidentRequestWorkflow:
         s.rating = RatingInfo(score=cmd.score, at=tx.now, comment=cmd.comment)
         await self._after_rating(tx, cmd.actor)
 
+    async def _do_callback(self, cmd: ActionCommand, tx: _Tx) -> None:
+        s = self._state
+        assert s.rectification is not None and cmd.reached is not None
+        s.rectification.callbacks.append(
+            CallbackInfo(at=tx.now, by=cmd.actor.sub, reached=cmd.reached, note=cmd.note)
+        )
+        if cmd.reached:
+            # Reached: the callback limit is met. Not reached, the office calls again and the
+            # limit still counts (its ladder climbs on).
+            clocks.drop_clocks(s, ClockName.CALLBACK)
+        reached = "reached" if cmd.reached else "not reached"
+        self._move(tx, cmd, s.stage, kind="rectification", note=f"{reached}: {cmd.note}")
+
     async def _do_rectify(self, cmd: ActionCommand, tx: _Tx) -> None:
         s = self._state
+        rect = s.rectification
+        if rect is not None:
+            rect.outcome = cmd.outcome
+            if cmd.outcome == "scheduled":
+                await self._schedule_fix(cmd, tx, rect)
+                return
+            clocks.drop_clocks(s, ClockName.CALLBACK, ClockName.RECTIFY_DUE, ClockName.APPEAL)
         s.rectified = True
         clocks.drop_clocks(self._state, ClockName.RECTIFICATION)
-        self._move(tx, cmd, Stage.COMPLETED, kind="rectification")
+        note = f"{cmd.outcome}: {cmd.note}" if rect is not None else None
+        self._move(tx, cmd, Stage.COMPLETED, kind="rectification", note=note)
         s.status = "closed"
         # The resident may now rate the fix, within the rating window.
         window = LimitSpec(self._policy.rating_window_natural_days, "natural")
@@ -622,11 +662,28 @@ class ResidentRequestWorkflow:
             expiry={ClockName.FIX_RATING: Expiry.CLOSE},
         )
 
+    async def _schedule_fix(self, cmd: ActionCommand, tx: _Tx, rect: RectificationInfo) -> None:
+        """限期整改: settled within the rectification limit by a promise; the due date is a clock
+        of its own on the ladder, until a later ``rectify`` with ``fixed``."""
+        assert cmd.due is not None
+        rect.due = cmd.due
+        clocks.drop_clocks(self._state, ClockName.RECTIFICATION)
+        due = clocks.query(ClockName.RECTIFY_DUE, tx.now, [])
+        due.until = cmd.due
+        await self._start_clocks(tx, [due], offices={ClockName.RECTIFY_DUE: rect.office})
+        note = f"scheduled by {cmd.due}: {cmd.note}"
+        self._move(tx, cmd, self._state.stage, kind="rectification", note=note)
+
     async def _do_appeal_rating(self, cmd: ActionCommand, tx: _Tx) -> None:
-        assert self._state.rating is not None
-        self._state.rating.appeal = "pending"
-        self._move(tx, cmd, self._state.stage, kind="rectification")
-        self._notify(tx, self._scope_supervisor(), "supervisor", "差评申诉待复核")
+        s = self._state
+        assert s.rating is not None
+        s.rating.appeal = "pending"
+        reviewer = self._scope_supervisor()
+        if s.rectification is not None:
+            reviewer = s.rectification.appeal_reviewer or reviewer
+            clocks.drop_clocks(s, ClockName.APPEAL)  # the window is used
+        self._move(tx, cmd, s.stage, kind="rectification")
+        self._notify(tx, reviewer, "supervisor", "差评申诉待复核")
 
     async def _do_review_appeal(self, cmd: ActionCommand, tx: _Tx) -> None:
         s = self._state
@@ -637,6 +694,10 @@ class ResidentRequestWorkflow:
             self._close(tx, cmd, Stage.COMPLETED, kind="rectification")
         else:
             self._move(tx, cmd, s.stage, kind="rectification")
+        rect = s.rectification
+        if rect is not None:
+            verdict = "申诉成立，该评价不计入统计" if cmd.upheld else "申诉不成立，请继续整改"
+            self._notify(tx, rect.office, self._role_of(rect.office), f"差评申诉复核：{verdict}")
 
     async def _recompute_clocks(self) -> bool:
         running = [c for c in self._state.clocks if c.query is not None]
@@ -744,21 +805,56 @@ class ResidentRequestWorkflow:
         clocks.drop_clocks(self._state, ClockName.RATING)
         note = f"score {s.rating.score}" + (" (default)" if s.rating.is_default else "")
         if s.rating.score <= 2:
-            office = s.handling_office or s.responsible_office
+            office = self._rated_office()
             self._history(tx, actor, "rate", s.stage, Stage.RECTIFICATION, note)
             self._event(tx, actor, "rating", "rate", to_stage=Stage.RECTIFICATION, note=note)
             s.stage, s.responsible_office = Stage.RECTIFICATION, office
-            self._notify(tx, office, "staff", "收到差评，请在期限内回访整改")
+            self._notify(tx, office, self._role_of(office), "收到差评，请在期限内回访整改")
             days = self._policy.rectification_days
+            queries = [clocks.query(ClockName.RECTIFICATION, tx.now, [clocks.wd(days)])]
+            if self._callbacks:
+                queries += self._rectification_clocks(tx)
             await self._start_clocks(
                 tx,
-                [clocks.query(ClockName.RECTIFICATION, tx.now, [clocks.wd(days)])],
-                offices={ClockName.RECTIFICATION: office},
+                queries,
+                offices={q.name: office for q in queries},
+                expiry={ClockName.APPEAL: Expiry.CLOSE},
             )
+            if self._callbacks:
+                self._open_rectification(tx, office)
         else:
             self._history(tx, actor, "rate", s.stage, Stage.COMPLETED, note)
             self._event(tx, actor, "rating", "rate", to_stage=Stage.COMPLETED, note=note)
             s.stage, s.status = Stage.COMPLETED, "closed"
+
+    def _rectification_clocks(self, tx: _Tx) -> list[ClockQuery]:
+        """The callback limit (on the ladder) and the appeal window (not: it only closes)."""
+        policy = self._policy
+        return [
+            clocks.query(ClockName.CALLBACK, tx.now, [clocks.wd(policy.callback_days)]),
+            clocks.query(ClockName.APPEAL, tx.now, [clocks.wd(policy.appeal_days)], ladder=False),
+        ]
+
+    def _open_rectification(self, tx: _Tx, office: str) -> None:
+        callback = clocks.find_clock(self._state, ClockName.CALLBACK)
+        appeal = clocks.find_clock(self._state, ClockName.APPEAL)
+        self._state.rectification = RectificationInfo(
+            office=office,
+            opened_at=tx.now,
+            callback_by=callback.deadline if callback else None,
+            appeal_by=appeal.deadline if appeal else None,
+            appeal_reviewer=clocks.tier_above(self._state, office),
+        )
+
+    def _rated_office(self) -> str:
+        """The office a bad rating goes to ("谁办理、谁负责"): the office that decided the
+        request. It calls back, settles the rating and may appeal it."""
+        s = self._state
+        return s.handling_office or s.responsible_office
+
+    def _role_of(self, office: str) -> str:
+        """Who reads a notification to ``office``: the agent of the village, staff elsewhere."""
+        return "agent" if office == self._state.village else "staff"
 
     # --- the escalation ladder -----------------------------------------------------------------
 
@@ -881,7 +977,9 @@ class ResidentRequestWorkflow:
     async def _order_from_yellow(self, clock: Clock, at: datetime, tx: _Tx) -> None:
         """The yellow card is an order from the office above to finish by a date."""
         s = self._state
-        reason = f"已超过办理期限（{local_time(clock.deadline)}），限期办结"
+        # Requests rated before callbacks keep the words their orders always had.
+        limit = (OVERDUE_LIMITS.get(clock.name) if self._callbacks else None) or "办理期限"
+        reason = f"已超过{limit}（{local_time(clock.deadline)}），限期办结"
         order = await self._issue_order(
             tx,
             SYSTEM,
@@ -1013,9 +1111,8 @@ class ResidentRequestWorkflow:
             self._notify(tx, clock.office, "staff", "容缺受理材料已到期，请核查是否补齐")
         else:  # Expiry.CLOSE
             clocks.drop_clocks(self._state, clock.name)
-            self._event(
-                tx, SYSTEM, "stage", None, clock=clock.name, note="fix rating window closed"
-            )
+            closed = "appeal window" if clock.name == ClockName.APPEAL else "fix rating window"
+            self._event(tx, SYSTEM, "stage", None, clock=clock.name, note=f"{closed} closed")
 
     def _lapse_gap(self, clock: Clock, tx: _Tx) -> None:
         """The gap's due date passed without ``supply_gap``: the request closes as lapsed, and

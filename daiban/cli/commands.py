@@ -78,6 +78,8 @@ def act(
     commitment: str | None = None,
     commitment_by: str | None = None,
     authorisation: str | None = None,
+    reached: bool | None = None,
+    outcome: str | None = None,
 ) -> None:
     from models.actions import ACTIONS, field_errors
     from models.contracts import ActionCommand, Actor
@@ -98,6 +100,8 @@ def act(
         "commitment": commitment,
         "commitment_by": commitment_by,
         "authorisation": authorisation,
+        "reached": reached,
+        "outcome": outcome,
     }
     # The workflow's own field rules, so that a missing --note fails here in one line.
     errors = field_errors(ActionCommand(action, Actor("cli", "cli", "cli"), **fields))

@@ -140,6 +140,22 @@ def print_page(page: JSON, title: str) -> None:
         echo(f"more: --cursor {page['next_cursor']}")
 
 
+def rectification(rect: JSON | None) -> str:
+    """A bad rating's answer in one line: the rated office, its callbacks, the outcome."""
+    if not rect:
+        return "-"
+    calls = rect.get("callbacks") or []
+    text = f"{office(rect['office'])} 回访{len(calls)}次"
+    if any(c.get("reached") for c in calls):
+        text += "（已联系上）"
+    outcome = rect.get("outcome")
+    if outcome:
+        text += "，" + labels.name(labels.OUTCOMES, outcome)
+        if outcome == "scheduled":
+            text += f"（{rect.get('due')}前完成）"
+    return text
+
+
 def print_request(r: JSON) -> None:
     """The facts, then the history and the escalations; nothing is cut, the notice least."""
     limit = width()
@@ -169,6 +185,7 @@ def print_request(r: JSON) -> None:
         ("paused", labels.name(labels.PAUSE_REASONS, paused["reason"]) if paused else "-"),
         ("decision", labels.name(labels.DECISIONS, r.get("decision")) or "-"),
         ("rating", score),
+        ("rectification", rectification(r.get("rectification"))),
         ("notice", r.get("service_notice") or "-"),
         ("you may", actions(r.get("allowed_actions", []))),
     ]

@@ -159,6 +159,16 @@ def act(
         str | None,
         typer.Option(help="Gap: the authorisation an agent signer holds.", show_default=False),
     ] = None,
+    reached: Annotated[
+        bool | None,
+        typer.Option("--reached/--not-reached", help="Callback: the resident.", show_default=False),
+    ] = None,
+    outcome: Annotated[
+        str | None,
+        typer.Option(
+            help="Rectify: fixed, explained or scheduled (with --due).", show_default=False
+        ),
+    ] = None,
     base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
@@ -182,6 +192,8 @@ def act(
         commitment=commitment,
         commitment_by=commitment_by,
         authorisation=authorisation,
+        reached=reached,
+        outcome=outcome,
     )
 
 

@@ -468,7 +468,12 @@ class Simulation:
             return
         handling = case.state.get("handling_office") or case.township
         role = "city_staff" if handling == self.city else "township_staff"
-        await self._act(case, (role, handling), "rectify", note=rng.choice(FIX_NOTES))
+        # The rated office calls the resident back first, then explains or puts it right.
+        await self._act(case, (role, handling), "callback", note="已电话回访", reached=True)
+        outcome = rng.choice(("fixed", "explained"))
+        await self._act(
+            case, (role, handling), "rectify", note=rng.choice(FIX_NOTES), outcome=outcome
+        )
         case.rectified = True
         if rng.random() < mix.rate_fix:
             await self.desk.think(case, agent)

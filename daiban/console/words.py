@@ -23,6 +23,8 @@ ACTIONS: Final = labels.ACTIONS
 LEVELS: Final = labels.LEVELS
 CLOCKS: Final = labels.CLOCKS
 ROLES: Final = labels.ROLES
+OUTCOMES: Final = labels.OUTCOMES
+APPEALS: Final = labels.APPEALS
 
 
 # The agent's next step, in the words the agent would use.
@@ -53,6 +55,8 @@ FIELDS: Final = {
     "reason": "中止原因",
     "days": "天数",
     "upheld": "申诉是否成立",
+    "outcome": "整改方式",
+    "reached": "是否联系上群众",
     "score": "评分",
     "comment": "意见",
     "item": "办理事项",
@@ -95,6 +99,14 @@ FIELD_HINTS: Final = {
     "commitment": "请填写承诺书编号或内容",
     "commitment_by": "请选择承诺书由谁签署",
     "authorisation": "代办员签署承诺书的，请填写申请人的授权委托书",
+    "outcome": "请选择整改方式",
+    "reached": "请选择是否联系上群众",
+}
+
+# A field's hint where the same field means something else in another action.
+ACTION_FIELD_HINTS: Final = {
+    ("rectify", "due"): "限期整改须填写完成日期：不能早于今天，也不能太远；其他整改方式不填日期",
+    ("rectify", "outcome"): "请选择整改方式；已限期整改的，整改完成后选“立行立改”",
 }
 
 # What the note is, for the actions whose note is required.
@@ -102,7 +114,8 @@ NOTE_LABELS: Final = {
     "refuse": "不予受理的理由",
     "deny": "不予批准的理由",
     "request_extension": "延期理由",
-    "rectify": "回访和整改情况",
+    "callback": "回访情况",
+    "rectify": "整改情况",
     "appeal_rating": "申诉理由",
 }
 
@@ -122,12 +135,32 @@ def field_message(field: str, message: str, action: str | None = None) -> str:
         return "补交日期不能晚于承诺办结期限" + message.rsplit(" ", 1)[-1]
     if field == "missing_materials" and "gap list" in message:
         return message.split(" is not on ", 1)[0] + "不在本事项的容缺材料清单内，不能容缺"
+    hint = ACTION_FIELD_HINTS.get((action or "", field))
+    if hint is not None:
+        return hint
     if field in FIELD_HINTS:
         return FIELD_HINTS[field]
     label = FIELDS.get(field, field)
     if "required" in message or "empty" in message or "missing" in message:
         return f"请填写{label}"
     return f"{label}填写有误"
+
+
+def history_note(action: str, note: str | None) -> str:
+    """A history note in words: a rectification step's (the workflow records ``reached: …``,
+    ``fixed: …`` or ``scheduled by 2030-03-15: …`` before what the office wrote) or one the system
+    wrote (``SYSTEM_NOTES``)."""
+    text = note or ""
+    head, sep, rest = text.partition(": ")
+    if not sep or action not in ("callback", "rectify"):
+        return SYSTEM_NOTES.get(text, text)
+    if head in ("reached", "not reached"):
+        return ("已联系上群众：" if head == "reached" else "未联系上群众：") + rest
+    if head in OUTCOMES:
+        return f"{OUTCOMES[head]}：{rest}"
+    if head.startswith("scheduled by "):
+        return f"限期整改（{head.removeprefix('scheduled by ')}前完成）：{rest}"
+    return text
 
 
 def short_time(moment: datetime | None, tz: ZoneInfo) -> str:

@@ -21,7 +21,7 @@ from daiban.http.deps import OVERSIGHT, PEOPLE, STAFF
 from daiban.http.problems import Problem
 from daiban.store.readmodel import MAX_LIMIT
 from models.actions import ACTIONS
-from models.contracts import PAUSE_REASONS
+from models.contracts import PAUSE_REASONS, RECTIFY_OUTCOMES
 from models.schemas import ActionIn, EventsQuery, ListQuery, OrdersQuery, PageQuery, RequestOut
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -30,13 +30,17 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 # and who signed a gap's commitment (with the authorisation when the agent did).
 OPTIONAL: Final = ("note",)
 OPTIONAL_OF: Final = {"accept_with_gap": ("commitment_by", "authorisation")}
+# Fields asked only with one answer of another (field: (other field, answer)): a scheduled fix
+# (限期整改) names its due date; with another outcome a date left in the hidden field is not sent.
+CONDITIONAL: Final = {"rectify": {"due": ("outcome", "scheduled")}}
 # Actions the request page does not offer as a plain form (rating has its own page).
 OWN_PAGES: Final = frozenset({"rate"})
 
 
 def form_fields(action: str) -> list[str]:
-    """The fields an action's form asks for: exactly its required ones, then a note."""
-    required = list(ACTIONS[action].required)
+    """The fields an action's form asks for: exactly its required ones (and those one of their
+    answers requires), then a note."""
+    required = list(ACTIONS[action].required) + list(CONDITIONAL.get(action, {}))
     optional = (*OPTIONAL_OF.get(action, ()), *OPTIONAL)
     return required + [f for f in optional if f not in required]
 
@@ -108,6 +112,7 @@ async def render_request(
         checklist=_checklist(console, state.item),
         gap_checklist=state.gap_materials,
         pause_reasons=PAUSE_REASONS,
+        outcomes=RECTIFY_OUTCOMES,
         problem_lines=problem_words(problem, action) if problem is not None else [],
         field_errors=error_fields(problem, action),
         failed_action=action,
@@ -143,6 +148,9 @@ def action_body(form: dict[str, Any]) -> dict[str, Any]:
         value = form.get(name)
         if isinstance(value, str) and value.strip():
             body[name] = {"true": True, "false": False}.get(value, value.strip())
+    for name, (other, answer) in CONDITIONAL.get(action, {}).items():
+        if body.get(other) != answer:
+            body.pop(name, None)
     return body
 
 

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     supplement_window_natural_days: int = Field(30, ge=0)
     rating_window_natural_days: int = Field(7, ge=0)
     rectification_days: int = Field(5, ge=0)
+    # Rectification of a bad rating (docs/design.md §4): working days to call the resident back,
+    # working days after the rating in which the rated office may appeal it, and the furthest a
+    # scheduled fix (限期整改) may be promised, in natural days.
+    callback_days: int = Field(1, ge=0)
+    appeal_days: int = Field(5, ge=0)
+    rectify_due_max_days: int = Field(30, ge=1, le=366)
 
     # Escalation ladder of docs/design.md §3.
     reminder_working_days_before: int = Field(1, ge=0)

@@ -40,6 +40,7 @@ ACTIONS = {
     "deliver": "送达",
     "withdraw": "撤回",
     "rate": "评价",
+    "callback": "回访",
     "rectify": "整改",
     "appeal_rating": "差评申诉",
     "review_appeal": "复核申诉",
@@ -74,6 +75,9 @@ CLOCKS = {
     "rating": "评价期限",
     "rectification": "整改时限",
     "fix_rating": "整改评价期限",
+    "callback": "差评回访期限",
+    "rectify_due": "限期整改期限",
+    "appeal": "差评申诉期限",
     "order": "督办答复期限",  # a supervision order's response deadline (its red card)
 }
 
@@ -88,6 +92,12 @@ ROLES = {
 }
 
 DECISIONS = {"approved": "批准", "denied": "不予批准"}
+
+# How a bad rating was settled (整改方式).
+OUTCOMES = {"fixed": "立行立改", "explained": "解释说明", "scheduled": "限期整改"}
+
+# Where a rating's appeal stands (申诉).
+APPEALS = {"pending": "申诉待复核", "upheld": "申诉成立", "rejected": "申诉不成立"}
 
 PAUSE_REASONS = {
     "hearing": "听证",

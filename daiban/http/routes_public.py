@@ -98,7 +98,7 @@ PUBLIC_READER = Principal(sub="public", role=Role.ADMIN, office="")
 MONTH = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"  # a month of this service's lifetime
 COLUMNS = (
     "office", "name", "month", "requests", "completed", "rated", "bad", "satisfaction_rate",
-    "bad_rate", "callback_rate", "rectified_rate", "on_time_rate",
+    "bad_rate", "callback_rate", "rectified_rate", "on_time_rate", "appeals_upheld",
 )  # fmt: skip
 
 
@@ -108,15 +108,21 @@ class PublicOfficeStats(BaseModel):
     month: str
     requests: int = Field(description="requests registered in the month")
     completed: int
-    rated: int = Field(description="ratings given (defaults included)")
-    bad: int = Field(description="ratings of 1 or 2 (差评)")
+    rated: int = Field(
+        description="ratings given (defaults included), without those an upheld appeal took out"
+    )
+    bad: int = Field(description="ratings of 1 or 2 (差评), without upheld appeals")
     satisfaction_rate: float | None = Field(description="ratings of 3–5 over all ratings")
     bad_rate: float | None = Field(description="bad ratings over all ratings")
     callback_rate: float | None = Field(
-        description="bad ratings called back over bad ratings; null until callbacks are recorded"
+        description="bad ratings whose resident the rated office reached by a callback (回访) "
+        "within the callback limit, over the bad ratings that owed one; null when none did"
     )
     rectified_rate: float | None = Field(description="bad ratings rectified over bad ratings")
     on_time_rate: float | None = Field(description="decisions within their limit over decisions")
+    appeals_upheld: int = Field(
+        0, description="bad ratings taken out of these figures by an upheld appeal (申诉成立)"
+    )
 
 
 class PublicStats(BaseModel):
@@ -135,9 +141,10 @@ def _month_bounds(month: str | None, services: Services) -> tuple[str, datetime,
 
 
 def _published(row: dict[str, Any], month: str) -> PublicOfficeStats:
-    ratings = row["ratings"]
-    rated = sum(ratings.values())
-    bad = ratings["1"] + ratings["2"]
+    ratings, upheld = row["ratings"], row["appeals_upheld"]
+    # Only bad ratings are appealed: an upheld one leaves both counts.
+    rated = sum(ratings.values()) - upheld
+    bad = ratings["1"] + ratings["2"] - upheld
     return PublicOfficeStats(
         office=row["office"],
         name=row["name"],
@@ -147,10 +154,11 @@ def _published(row: dict[str, Any], month: str) -> PublicOfficeStats:
         rated=rated,
         bad=bad,
         satisfaction_rate=row["satisfaction_rate"],
-        bad_rate=round(bad / rated, 4) if rated else None,
-        callback_rate=None,
+        bad_rate=row["bad_rate"],
+        callback_rate=row["callback_rate"],
         rectified_rate=row["rectified_rate"],
         on_time_rate=row["on_time_rate"],
+        appeals_upheld=upheld,
     )
 
 

@@ -329,8 +329,11 @@ def township_stats(
     ``requests``. The same sums either way (``daiban.store.rollup``), so the figures are identical.
 
     Rates are None where nothing was measured: ``on_time_rate`` over decided requests,
-    ``satisfaction_rate`` = ratings of 3–5 over all ratings (defaults included),
-    ``rectified_rate`` = rectified requests over bad ratings (1–2).
+    ``satisfaction_rate`` = ratings of 3–5 over all ratings (defaults included), ``bad_rate`` =
+    bad ratings (1–2) over all ratings, ``rectified_rate`` = rectified requests over bad ratings,
+    ``callback_rate`` = bad ratings whose resident the rated office reached within the callback
+    limit over bad ratings that owed a callback. A rating whose appeal was upheld is in none of
+    them (``appeals_upheld`` counts them; ``ratings`` keeps every score as given).
     """
     scope = rollup_scope(principal)
     if scope is None or community is not None:
@@ -359,6 +362,9 @@ def _ratio(part: int, whole: int) -> float | None:
 def _stats_row(office: str, values: list[int], name: str | None) -> dict[str, Any]:
     sums = dict(zip(rollup.STATS, values, strict=True))
     ratings = [sums[f"rating_{n}"] for n in range(1, 6)]
+    # Only bad ratings are appealed: an upheld one leaves the bad ones and the whole.
+    upheld = sums["appeal_upheld"]
+    counted, bad = sums["rated"] - upheld, ratings[0] + ratings[1] - upheld
     days, decided = sums["working_days_sum"], sums["working_days_count"]
     return {
         "office": office,
@@ -371,8 +377,11 @@ def _stats_row(office: str, values: list[int], name: str | None) -> dict[str, An
         "yellow": sums["yellow"],
         "red": sums["red"],
         "ratings": {str(n): ratings[n - 1] for n in range(1, 6)},
-        "satisfaction_rate": _ratio(sum(ratings[2:]), sums["rated"]),
-        "rectified_rate": _ratio(sums["rectified_true"], ratings[0] + ratings[1]),
+        "satisfaction_rate": _ratio(sum(ratings[2:]), counted),
+        "bad_rate": _ratio(bad, counted),
+        "rectified_rate": _ratio(sums["rectified_true"], bad),
+        "callback_rate": _ratio(sums["called_back"], sums["callback_due"]),
+        "appeals_upheld": upheld,
     }
 
 

@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Table, case, cast, func, text, true
+from sqlalchemy import Date, Table, and_, case, cast, func, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -33,12 +33,13 @@ from models.db import RequestStatsDaily
 STATS = (
     "total", "completed", "on_time_true", "on_time_count", "working_days_sum",
     "working_days_count", "reminder", "yellow", "red", "rating_1", "rating_2", "rating_3",
-    "rating_4", "rating_5", "rated", "rectified_true",
+    "rating_4", "rating_5", "rated", "rectified_true", "callback_due", "called_back",
+    "appeal_upheld",
 )  # fmt: skip
 # The read-model columns a row's contribution depends on.
 SOURCE_COLUMNS = (
     "created_at", "township", "city", "stage", "on_time", "working_days", "reminder_count",
-    "yellow_count", "red_count", "rating_score", "rectified",
+    "yellow_count", "red_count", "rating_score", "rectified", "called_back", "appeal_upheld",
 )  # fmt: skip
 KEY_COLUMNS = ("day", "township", "city")
 # The SQLite function that gives a stored UTC timestamp's local date (registered by
@@ -149,6 +150,10 @@ def contribution(row: Mapping[str, Any], tz: ZoneInfo) -> tuple[Key, Sums]:
         **{f"rating_{n}": int(score == n) for n in range(1, 6)},
         "rated": int(score is not None),
         "rectified_true": int(row["rectified"] is True),
+        # A rating out of the statistics by an upheld appeal owes no callback either.
+        "callback_due": int(row["called_back"] is not None and not row["appeal_upheld"]),
+        "called_back": int(row["called_back"] is True and not row["appeal_upheld"]),
+        "appeal_upheld": int(row["appeal_upheld"] is True),
     }
     return (local_day(row["created_at"], tz), row["township"], row["city"]), sums
 
@@ -219,6 +224,9 @@ def sum_columns(c: Any) -> list[ColumnElement[Any]]:
         *(_count(score == n).label(f"rating_{n}") for n in range(1, 6)),
         func.count(score).label("rated"),
         _count(c.rectified.is_(True)).label("rectified_true"),
+        _count(and_(c.called_back.is_not(None), c.appeal_upheld.is_(False))).label("callback_due"),
+        _count(and_(c.called_back.is_(True), c.appeal_upheld.is_(False))).label("called_back"),
+        _count(c.appeal_upheld.is_(True)).label("appeal_upheld"),
     ]
 
 

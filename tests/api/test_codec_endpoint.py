@@ -323,7 +323,8 @@ async def test_a_lifecycle_leaves_no_personal_data_in_history_or_logs(
     rated = await agent.post(f"/v1/requests/{rid}/rating", {"score": 2, "comment": "太慢"})
     assert rated.status_code == 200, rated.text
     assert (rated.json()["stage"], rated.json()["responsible_office"]) == ("rectification", CITY)
-    state = await city.do(rid, "rectify", note="已回访")
+    await city.do(rid, "callback", note="已回访", reached=True)
+    state = await city.do(rid, "rectify", note="已说明", outcome="explained")
     assert (state["stage"], state["resident"]["id_number"]) == ("completed", resident["id_number"])
 
     raw = await Client.connect(stack.settings.temporal_address, namespace="default")

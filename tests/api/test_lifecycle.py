@@ -58,11 +58,14 @@ async def test_township_item_with_supplement_pause_and_rectification(
     state = response.json()
     assert (state["stage"], state["responsible_office"]) == ("rectification", TOWNSHIP)
     assert state["rating"]["score"] == 1
-    state = await staff.do(rid, "rectify", note="已回访并说明")
+    state = await staff.do(rid, "callback", note="已回访", reached=True)
+    assert [c["reached"] for c in state["rectification"]["callbacks"]] == [True]
+    state = await staff.do(rid, "rectify", note="已说明", outcome="explained")
     assert (state["stage"], state["status"], state["rectified"]) == ("completed", "closed", True)
+    assert state["rectification"]["outcome"] == "explained"
     assert actions(state) == [
         "submit", "handoff", "request_supplement", "supplement", "accept", "pause", "resume",
-        "approve", "deliver", "rate", "rectify",
+        "approve", "deliver", "rate", "callback", "rectify",
     ]  # fmt: skip
     history = {entry["action"]: entry for entry in state["history"]}
     assert (history["handoff"]["from"], history["handoff"]["to"]) == (

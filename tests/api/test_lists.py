@@ -119,7 +119,8 @@ async def test_stats_per_township(stack: Stack) -> None:
         await staff.do(rid, "approve")
         await agent.do(rid, "deliver")
         await agent.post(f"/v1/requests/{rid}/rating", {"score": score})
-    await staff.do(rid, "rectify", note="已整改")
+    await staff.do(rid, "callback", note="已回访", reached=True)
+    await staff.do(rid, "rectify", note="已整改", outcome="fixed")
     still_open = await agent.new_request()
     supervisor = stack.caller("supervisor", QUIET_TOWNSHIP)
     await supervisor.do(still_open, "issue_order", note="请尽快递交乡镇")
@@ -140,6 +141,9 @@ async def test_stats_per_township(stack: Stack) -> None:
         "rectified_rate": 1.0,
         "orders_issued": 1,
         "orders_overdue": 0,
+        "bad_rate": 0.5,
+        "callback_rate": 1.0,
+        "appeals_upheld": 0,
     }
     assert row["avg_working_days"] is not None and row["avg_working_days"] <= 1
     city = (await stack.caller("supervisor", CITY).get("/v1/stats", township=QUIET_TOWNSHIP)).json()

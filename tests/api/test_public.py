@@ -112,11 +112,14 @@ async def test_published_figures_match_the_supervisors_and_need_no_login(
     internal = (await admin.get("/v1/stats", **{"from": first, "to": last})).json()["offices"]
     assert [o["office"] for o in body["offices"]] == [o["office"] for o in internal]
     for public, full in zip(body["offices"], internal, strict=True):
-        ratings = full["ratings"]
-        rated = sum(ratings.values())
+        ratings, upheld = full["ratings"], full["appeals_upheld"]
+        rated = sum(ratings.values()) - upheld  # an upheld appeal takes a bad rating out
         assert public["requests"] == full["total"] and public["rated"] == rated
-        assert public["bad"] == ratings["1"] + ratings["2"]
+        assert public["bad"] == ratings["1"] + ratings["2"] - upheld
+        assert public["appeals_upheld"] == upheld
         assert public["satisfaction_rate"] == full["satisfaction_rate"]
+        assert public["bad_rate"] == full["bad_rate"]
+        assert public["callback_rate"] == full["callback_rate"]
         assert public["on_time_rate"] == full["on_time_rate"]
         assert public["rectified_rate"] == full["rectified_rate"]
     ours = next(o for o in body["offices"] if o["office"] == TOWNSHIP)

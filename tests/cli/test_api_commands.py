@@ -51,8 +51,18 @@ def test_a_request_from_submit_to_rectification(runner: CliRunner, api_url: str)
         assert run_json(runner, api_url, bearer, "act", request_id, action)["stage"] == stage
     rated = run_json(runner, api_url, AGENT, "rate", request_id, "2", "--comment", "等了太久")
     assert rated["stage"] == "rectification"
-    fixed = run_json(runner, api_url, STAFF, "act", request_id, "rectify", "--note", "已回访")
+    called = run_json(
+        runner, api_url, STAFF, "act", request_id, "callback", "--note", "已回访", "--reached"
+    )
+    assert called["rectification"]["callbacks"][0]["reached"] is True
+    fixed = run_json(
+        runner, api_url, STAFF, "act", request_id, "rectify", "--note", "已说明",
+        "--outcome", "explained",
+    )  # fmt: skip
     assert fixed["stage"] == "completed"
+    shown = run(runner, api_url, STAFF, "show", request_id)
+    assert shown.exit_code == 0, shown.output
+    assert "回访1次（已联系上），解释说明" in shown.output
 
 
 def test_submit_hands_in_the_catalog_materials_by_default(runner: CliRunner, api_url: str) -> None:

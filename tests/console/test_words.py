@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from daiban.console import words
 from daiban.console.web import problem_words
+from daiban.console.work import action_body, form_fields
 from daiban.domain.workdays import WorkdayCalendar
 from daiban.http.problems import ActionNotAllowed, InvalidInput, NotFound
 
@@ -66,3 +67,26 @@ def test_the_gap_rules_are_said_in_words() -> None:
         extra={"stage": "township_review"},
     )
     assert problem_words(waiting)[0] == words.GAP_OPEN
+
+
+def test_rectification_steps_are_said_in_words() -> None:
+    assert words.history_note("callback", "reached: 已联系") == "已联系上群众：已联系"
+    assert words.history_note("callback", "not reached: 无人接听") == "未联系上群众：无人接听"
+    assert words.history_note("rectify", "fixed: 已更换") == "立行立改：已更换"
+    assert words.history_note("rectify", "explained: 按政策") == "解释说明：按政策"
+    assert words.history_note("rectify", "scheduled by 2030-03-15: 维修") == (
+        "限期整改（2030-03-15前完成）：维修"
+    )
+    # Other steps, and a rectification recorded before outcomes, keep their notes as written.
+    assert words.history_note("rectify", "已回访") == "已回访"
+    assert words.history_note("approve", "fixed: x") == "fixed: x"
+    due = InvalidInput("d", [{"field": "due", "message": "due is required for a scheduled …"}])
+    assert problem_words(due, "rectify") == [words.ACTION_FIELD_HINTS[("rectify", "due")]]
+
+
+def test_a_date_left_behind_by_another_outcome_is_not_sent() -> None:
+    """The 限期整改 date is hidden, not emptied, when another outcome is chosen after it."""
+    form = {"action": "rectify", "outcome": "fixed", "due": "2030-03-15", "note": "已修好"}
+    assert action_body(form) == {"action": "rectify", "outcome": "fixed", "note": "已修好"}
+    assert action_body(form | {"outcome": "scheduled"})["due"] == "2030-03-15"
+    assert form_fields("rectify") == ["note", "outcome", "due"]

@@ -117,7 +117,8 @@ async def township_item_at_the_counter(harness: Harness) -> str:
     ):
         await harness.act(rid, action, actor)
     await harness.act(rid, "rate", AGENT, score=2)
-    await harness.act(rid, "rectify", TOWNSHIP_STAFF, note="已回访")
+    await harness.act(rid, "callback", TOWNSHIP_STAFF, note="已回访", reached=True)
+    await harness.act(rid, "rectify", TOWNSHIP_STAFF, note="已整改", outcome="fixed")
     await harness.act(rid, "rate", AGENT, score=5)
     return rid
 
@@ -154,7 +155,8 @@ async def city_item_deemed_accepted_and_bad_rating(harness: Harness) -> str:
     await harness.act(rid, "approve", CITY_STAFF)
     await harness.act(rid, "deliver", AGENT)
     await harness.act(rid, "rate", AGENT, score=1)
-    await harness.act(rid, "rectify", CITY_STAFF, note="已回访并补发")
+    await harness.act(rid, "callback", CITY_STAFF, note="已回访", reached=True)
+    await harness.act(rid, "rectify", CITY_STAFF, note="已补发", outcome="fixed")
     await harness.skip_to(cst("2030-06-10 09:00"))  # the fix rating window closes
     await harness.eventually(rid, lambda s: not s.clocks)
     return rid
@@ -205,6 +207,33 @@ async def gap_lapsed(harness: Harness) -> str:
     )  # fmt: skip
     await harness.skip_to(cst("2030-03-08 17:00"))
     await harness.eventually(rid, lambda s: s.stage == "lapsed")
+
+
+async def bad_rating_called_back_late_scheduled_and_appealed(harness: Harness) -> str:
+    """A bad rating whose callback limit passes (its yellow card and order), a callback that does
+    not reach the resident then one that does, an appeal the city rejects, a scheduled fix whose
+    due date passes, and the fix."""
+    rid = await submit_through_api(harness, "linshi-jiuzhu")
+    for action, actor in (
+        ("handoff", AGENT),
+        ("accept", TOWNSHIP_STAFF),
+        ("approve", TOWNSHIP_STAFF),
+        ("deliver", AGENT),
+    ):
+        await harness.act(rid, action, actor)
+    await harness.act(rid, "rate", AGENT, score=1)
+    await harness.skip_to(cst("2030-03-06 09:00"))  # the callback limit passed
+    await harness.eventually(rid, lambda s: bool(s.orders))
+    await harness.act(rid, "callback", TOWNSHIP_STAFF, note="无人接听", reached=False)
+    await harness.act(rid, "callback", TOWNSHIP_STAFF, note="已联系", reached=True)
+    await harness.act(rid, "appeal_rating", TOWNSHIP_STAFF, note="评价人误评")
+    await harness.act(rid, "review_appeal", SUPERVISOR, upheld=False)
+    await harness.act(
+        rid, "rectify", TOWNSHIP_STAFF, note="需维修", outcome="scheduled", due="2030-03-15"
+    )
+    await harness.skip_to(cst("2030-03-18 09:00"))  # the due date passed
+    await harness.eventually(rid, lambda s: len(s.orders) >= 2)
+    await harness.act(rid, "rectify", TOWNSHIP_STAFF, note="已修复", outcome="fixed")
     return rid
 
 
@@ -220,6 +249,10 @@ SCENARIOS: dict[str, tuple[Scenario, bool]] = {
     "api_default_rating_and_late_delivery": (default_rating_and_late_delivery, True),
     "api_gap_supplied_then_approved": (gap_supplied_then_approved, True),
     "api_gap_lapsed": (gap_lapsed, True),
+    "api_bad_rating_called_back_late_scheduled_and_appealed": (
+        bad_rating_called_back_late_scheduled_and_appealed,
+        True,
+    ),
 }
 # Update-with-start is a multi-operation; the dev server needs it switched on.
 DEV_SERVER_ARGS = ["--dynamic-config-value", "frontend.enableExecuteMultiOperation=true"]

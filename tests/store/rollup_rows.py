@@ -53,6 +53,10 @@ def expected(rows: Iterable[RequestRow], tz: ZoneInfo) -> dict[Key, dict[str, in
             c[f"rating_{r.rating_score}"] += 1
             c["rated"] += 1
         c["rectified_true"] += r.rectified is True
+        upheld = r.appeal_upheld is True  # out of the rates, callbacks included
+        c["callback_due"] += r.called_back is not None and not upheld
+        c["called_back"] += r.called_back is True and not upheld
+        c["appeal_upheld"] += upheld
     return {key: {name: c[name] for name in STATS} for key, c in out.items()}
 
 

@@ -216,9 +216,44 @@ def test_stats_per_township(engine: Engine) -> None:
         "red": 2,
         "ratings": {"1": 1, "2": 1, "3": 0, "4": 0, "5": 1},
         "satisfaction_rate": round(1 / 3, 4),
+        "bad_rate": round(2 / 3, 4),
         "rectified_rate": 0.5,
+        "callback_rate": None,  # rated before callbacks: none was owed
+        "appeals_upheld": 0,
     }
     assert city[1]["satisfaction_rate"] == 1.0 and city[1]["rectified_rate"] is None
+
+
+def test_callback_rate_and_upheld_appeals(engine: Engine) -> None:
+    """``callback_rate``: bad ratings reached within the callback limit over those that owed a
+    callback; an upheld appeal takes its rating out of every rate, and the figures from the
+    rollup (whole days) and from ``requests`` (a partial day) agree."""
+    bad = {"stage": "rectification", "rating_score": 1}
+    add(
+        engine,
+        [
+            row("c1", **bad, called_back=True, rectified=True),
+            row("c2", **bad, called_back=False),
+            row("c3", **bad, called_back=True, appeal_upheld=True),  # upheld: out of it all
+            row("c4", **bad),  # rated before callbacks: owed none
+            row("c5", rating_score=4, stage="completed", status="closed"),
+        ],
+    )  # fmt: skip
+    with session_scope(engine) as session:
+        whole = readmodel.township_stats(session, at("supervisor", CITY), TZ)
+        partial = readmodel.township_stats(
+            session, at("supervisor", CITY), TZ, created_from=T0 - timedelta(minutes=1)
+        )
+    assert whole == partial
+    stats = whole[0]
+    assert stats["ratings"] == {"1": 4, "2": 0, "3": 0, "4": 1, "5": 0}  # every rating, as given
+    assert (stats["callback_rate"], stats["appeals_upheld"]) == (0.5, 1)
+    # Four ratings count: three bad, one good; one of the three bad rectified.
+    assert (stats["satisfaction_rate"], stats["bad_rate"], stats["rectified_rate"]) == (
+        0.25,
+        0.75,
+        round(1 / 3, 4),
+    )
 
 
 CENTER, NEXT_CENTER = "370285004S01", "370285004S02"  # villages 001-008 and 009-016 of TOWN

@@ -64,6 +64,8 @@ fields = st.fixed_dictionaries(
         "red_count": st.integers(0, 2),
         "rating_score": st.none() | st.integers(1, 5),
         "rectified": st.none() | st.booleans(),
+        "called_back": st.none() | st.booleans(),
+        "appeal_upheld": st.booleans(),
     }
 )
 # (request, version, fields, retry: send the previous write again instead).
@@ -140,6 +142,8 @@ def test_concurrent_upserts_leave_the_rollup_exact(engine: Engine) -> None:
             reminder_count=rng.randint(0, 3),
             rating_score=rng.choice([None, 1, 2, 3, 4, 5]),
             rectified=rng.choice([None, True, False]),
+            called_back=rng.choice([None, True, False]),
+            appeal_upheld=rng.choice([True, False]),
         )
         for n in range(requests)
         for v in range(1, versions + 1)
@@ -234,6 +238,47 @@ def test_the_migration_backfills_what_rebuild_computes(db_url: str, zone: str) -
         # The zone matters: the same rows fall on other days in Shanghai and New York.
         other = ZoneInfo("America/New_York" if zone == "Asia/Shanghai" else "Asia/Shanghai")
         assert expected(rows, other) != backfilled
+    finally:
+        engine.dispose()
+
+
+def test_the_callbacks_migration_counts_the_appeals_already_upheld(db_url: str) -> None:
+    """Revision 0010: ratings whose appeal was upheld before it leave the rates at once, on the
+    days the rollup already counts them; no request rated before it owed a callback."""
+    upgrade(db_url, "0001")
+    engine = make_engine(db_url)
+    try:
+        rows_then = [
+            request(f"u{n}", 1, created_at=INSTANTS[n], rating_score=1 + n % 2) for n in range(8)
+        ]
+        with engine.begin() as connection:
+            # As the schema of revision 0001 has them; the rollup is backfilled on the way.
+            then = Table("requests", MetaData(), autoload_with=connection)
+            connection.execute(
+                then.insert(),
+                [{c.name: getattr(r, c.name) for c in then.columns} for r in rows_then],
+            )
+        upgrade(db_url, "0009", timezone=TZ.key)
+        with engine.begin() as connection:
+            ratings = Table("ratings", MetaData(), autoload_with=connection)
+            connection.execute(
+                ratings.insert(),
+                [
+                    {"request_id": r.id, "score": r.rating_score, "rated_at": INSTANTS[0],
+                     "office": r.township, "township": r.township, "is_default": False,
+                     "appeal": "upheld" if n % 3 == 0 else "rejected"}
+                    for n, r in enumerate(rows_then)
+                ],
+            )  # fmt: skip
+        upgrade(db_url, timezone=TZ.key)
+        with session_scope(engine) as session:
+            rows = session.exec(select(RequestRow)).all()
+            assert sorted(r.id for r in rows if r.appeal_upheld) == ["u0", "u3", "u6"]
+            assert all(r.called_back is None for r in rows)
+            migrated = stored(session)
+        assert migrated == expected(rows, TZ)
+        assert sum(sums["appeal_upheld"] for sums in migrated.values()) == 3
+        assert check(engine) == migrated
     finally:
         engine.dispose()
 

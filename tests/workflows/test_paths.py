@@ -165,14 +165,18 @@ async def test_bad_rating_opens_rectification_then_rectify(harness: Harness) -> 
     await harness.drive(rid)
     state = await harness.act(rid, "rate", AGENT, score=1, comment="等太久")
     assert (state.stage, state.responsible_office) == ("rectification", TOWNSHIP)
-    assert state.deadline == cst("2030-03-11 17:00")  # 5 working days
-    state = await harness.act(rid, "rectify", TOWNSHIP_STAFF, note="已回访，说明原因并致歉")
+    assert state.deadline == cst("2030-03-05 17:00")  # the callback: 1 working day
+    state = await harness.act(rid, "callback", TOWNSHIP_STAFF, note="已回访", reached=True)
+    assert state.deadline == cst("2030-03-11 17:00")  # the settlement: 5 working days
+    state = await harness.act(
+        rid, "rectify", TOWNSHIP_STAFF, note="说明原因并致歉", outcome="explained"
+    )
     assert (state.stage, state.status, state.rectified) == ("completed", "closed", True)
     state = await harness.act(rid, "rate", AGENT, score=4)  # the resident rates the fix
     assert state.rating is not None and (state.rating.score, state.rating.fix_score) == (1, 4)
     assert (await harness.handles[rid].result()).rating.fix_score == 4  # type: ignore[union-attr]
     kinds = [r.kind for r in harness.ledger(rid)]
-    assert kinds.count("rating") == 2 and kinds.count("rectification") == 1
+    assert kinds.count("rating") == 2 and kinds.count("rectification") == 2
 
 
 async def test_rating_appeal_upheld_closes_rectification(harness: Harness) -> None:

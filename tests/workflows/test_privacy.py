@@ -52,6 +52,7 @@ PATCHES = (
     request.LAWFUL_EXTENSION,
     request.WRITTEN_NOTICES,
     request.GAP_RULES,
+    request.RECTIFICATION_CALLBACK,
 )
 
 

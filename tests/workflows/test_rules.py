@@ -8,7 +8,18 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from models import actions as rules
-from models.contracts import ActionCommand, Actor, Clock, Expiry, GapInfo, RequestState, Resident
+from models.contracts import (
+    ActionCommand,
+    Actor,
+    CallbackInfo,
+    Clock,
+    Expiry,
+    GapInfo,
+    RatingInfo,
+    RectificationInfo,
+    RequestState,
+    Resident,
+)
 from workflows import clocks
 
 CST = timezone(timedelta(hours=8))
@@ -43,6 +54,8 @@ def test_every_action_names_stages_roles_and_an_office_rule() -> None:
             "head",
             "addressed",
             "issuer",
+            "rated",
+            "above",
         }, name
 
 
@@ -183,3 +196,54 @@ def test_the_gap_list_and_the_commitment_under_the_gap_rules() -> None:
 def test_before_the_gap_rules_any_material_may_be_missing_without_a_commitment() -> None:
     cmd = ActionCommand("accept_with_gap", TS, missing_materials=["x"], due="2030-03-08")
     rules.check(state(), cmd, today=T.date())
+
+
+def rectifying(office: str = "370285004", **fields: object) -> RequestState:
+    """A request in rectification for ``office``, rated under the callback rules."""
+    rect = RectificationInfo(office=office, opened_at=T, appeal_reviewer=clocks.tier_above(
+        state(), office))  # fmt: skip
+    for key, value in fields.items():
+        setattr(rect, key, value)
+    return state(
+        stage="rectification", responsible_office=office, handling_office=office,
+        rating=RatingInfo(score=1, at=T), rectification=rect,
+    )  # fmt: skip
+
+
+def test_a_bad_rating_is_answered_by_the_rated_office_and_appealed_to_the_tier_above() -> None:
+    township = rectifying()
+    assert rules.allowed_actions(township, TS) == ["callback"]  # no appeal window clock here
+    assert rules.allowed_actions(township, CS) == []
+    village = rectifying("370285004001")
+    assert rules.allowed_actions(village, AGENT) == ["callback"]  # the proxy room's agent
+    assert rules.allowed_actions(village, TS) == []
+    pending = rectifying("370285004001")
+    assert pending.rating is not None
+    pending.rating.appeal = "pending"
+    assert "review_appeal" in rules.allowed_actions(pending, SUP_TOWN)  # the tier above
+    city = rectifying("370285000")
+    assert city.rating is not None
+    city.rating.appeal = "pending"
+    assert "review_appeal" not in rules.allowed_actions(city, SUP_TOWN)
+    assert "review_appeal" in rules.allowed_actions(city, Actor("c", "supervisor", "370285000"))
+
+
+def test_a_rectification_before_the_callback_says_why() -> None:
+    cmd = ActionCommand("rectify", TS, note="n", outcome="fixed")
+    with pytest.raises(rules.ActionRejected) as info:
+        rules.check(rectifying(), cmd)
+    assert info.value.kind == "not_allowed"
+    assert info.value.message.endswith("call the resident back first (callback)")
+    called = rectifying(callbacks=[CallbackInfo(at=T, by="t", reached=False)])
+    rules.check(called, cmd)  # an attempt is a callback on record
+
+
+def test_a_request_rated_before_callbacks_keeps_its_single_rectify() -> None:
+    earlier = state(
+        stage="rectification", handling_office="370285004", rating=RatingInfo(score=1, at=T)
+    )
+    assert rules.allowed_actions(earlier, TS) == ["rectify", "appeal_rating"]
+    rules.check(earlier, ActionCommand("rectify", TS, note="已回访"))  # no outcome asked
+    with pytest.raises(rules.ActionRejected):
+        rules.check(rectifying(callbacks=[CallbackInfo(T, "t", True)]), ActionCommand(
+            "rectify", TS, note="n"))  # fmt: skip

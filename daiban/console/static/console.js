@@ -172,8 +172,25 @@
     }
   }
 
+  // A field asked only with one answer (限期整改's date) shows once that answer is chosen; without
+  // the script it is always shown.
+  function conditionals() {
+    for (const box of document.querySelectorAll(".conditional[data-when]")) {
+      const group = box.closest("fieldset");
+      const update = () => {
+        const chosen = group.querySelector('input[type="radio"]:checked');
+        box.hidden = !chosen || chosen.value !== box.dataset.when;
+      };
+      for (const radio of group.querySelectorAll('input[type="radio"]')) {
+        radio.addEventListener("change", update);
+      }
+      update();
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     confirmations();
+    conditionals();
     registerForm();
     board();
     if (document.getElementById("outbox")) {
