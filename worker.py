@@ -23,7 +23,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.calendar_source import CalendarSource
 from activities.deadlines import DeadlineActivities
 from activities.notify import Courier, LogGateway, NotificationGateway, gateway_for
-from activities.records import RecordActivities
+from activities.records import RatingLinks, RecordActivities
 from daiban.core.logs import configure_logging, get_logger
 from daiban.core.sealed import Sealer
 from daiban.core.settings import Settings, get_settings
@@ -95,13 +95,17 @@ def build_worker(
 ) -> Worker:
     source = source or CalendarSource(engine, tz=settings.timezone, closing=settings.closing_time)
     deadlines = DeadlineActivities(source)
-    courier = Courier(engine, gateway or LogGateway(), interval=settings.notify_relay_seconds)
+    sealer = Sealer.from_settings(settings)
+    courier = Courier(
+        engine, gateway or LogGateway(), interval=settings.notify_relay_seconds, sealer=sealer
+    )
     records = RecordActivities(
         engine,
         source,
-        Sealer.from_settings(settings),
+        sealer,
         courier,
         max_workers=max_concurrent_activities,
+        links=RatingLinks.from_settings(settings),
     )
     return RequestWorker(
         courier,

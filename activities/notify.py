@@ -18,7 +18,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select, update
 
 from daiban.core.logs import get_logger
+from daiban.core.sealed import Sealer
 from daiban.store.db import session_scope
+from daiban.store.rating_proofs import outbox_context
 from models.db import OutboxRow, utc_now
 
 log = get_logger("daiban.notify")
@@ -26,6 +28,22 @@ log = get_logger("daiban.notify")
 
 class NotificationGateway(Protocol):
     def send(self, row: OutboxRow) -> None: ...
+
+
+def recipient_phone(row: OutboxRow) -> str | None:
+    """The resident's phone of an opened row (``Courier`` opens a sealed row just before its send,
+    in memory: ``sealed`` then holds the phone in the clear); None for a text to an office."""
+    return row.sealed.get("phone") if row.sealed else None
+
+
+def open_row(row: OutboxRow, sealer: Sealer | None) -> OutboxRow:
+    """A text to the resident, opened for its send; any other row as it is."""
+    if row.sealed is None:
+        return row
+    if sealer is None:
+        raise RuntimeError("a text to a resident cannot be opened without the codec keys")
+    opened = sealer.open(row.sealed, outbox_context(row.request_id))
+    return row.model_copy(update={"message": opened["text"], "sealed": {"phone": opened["phone"]}})
 
 
 class LogGateway:
@@ -65,6 +83,8 @@ class WebhookGateway:
                 "recipient_role": row.recipient_role,
                 "level": row.level,
                 "message": row.message,
+                # A text to the resident's own phone (a rating link, a confirmation code).
+                "phone": recipient_phone(row),
             },
             headers={
                 "Idempotency-Key": f"{row.event_key}/{row.recipient_office}/{row.recipient_role}"
@@ -101,8 +121,10 @@ class Courier:
         batch: int = 200,
         max_attempts: int = 20,
         others_wait: float = 3.0,
+        sealer: Sealer | None = None,
     ) -> None:
         self._engine, self._gateway = engine, gateway
+        self._sealer = sealer  # opens the texts to residents, sealed in the outbox
         self._interval, self._budget = interval, budget
         self._batch, self._max_attempts = batch, max_attempts
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -191,7 +213,7 @@ class Courier:
             # Tried here: due again one interval from now (its own courier knows its outcome).
             self._seen[row_id] = (attempts + 1, now - self._interval * (self._others_wait - 1))
             try:
-                self._gateway.send(row)
+                self._gateway.send(open_row(row, self._sealer))
             except Exception as error:  # any gateway failure: keep it pending, record why
                 self._settle_or_keep(row_id, f"{type(error).__name__}: {error}"[:500])
             else:

@@ -17,7 +17,7 @@ from daiban.console.web import (
     validation_problem,
 )
 from daiban.domain.scope import RATING_LINK, Principal
-from daiban.http import routes_requests
+from daiban.http import routes_rating, routes_requests
 from daiban.http.problems import NotFound, Problem
 from models.schemas import RatingIn
 
@@ -70,7 +70,7 @@ async def rate(console: ConsoleDep, token: str = Token) -> Response:
         return await _page(console, token, problem=validation_problem(error))
     try:
         client = await console.services.temporal()
-        await routes_requests.rate(link.request, body, link, console.services, client)
+        await routes_rating.rate(link.request, body, link, console.services, client)
     except Problem as problem:
         if problem.status == 404:
             raise

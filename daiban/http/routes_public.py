@@ -98,7 +98,7 @@ PUBLIC_READER = Principal(sub="public", role=Role.ADMIN, office="")
 MONTH = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"  # a month of this service's lifetime
 COLUMNS = (
     "office", "name", "month", "requests", "completed", "rated", "bad", "satisfaction_rate",
-    "bad_rate", "callback_rate", "rectified_rate", "on_time_rate",
+    "bad_rate", "callback_rate", "rectified_rate", "on_time_rate", "agent_unconfirmed",
 )  # fmt: skip
 
 
@@ -108,7 +108,10 @@ class PublicOfficeStats(BaseModel):
     month: str
     requests: int = Field(description="requests registered in the month")
     completed: int
-    rated: int = Field(description="ratings given (defaults included)")
+    rated: int = Field(
+        description="ratings by the resident's own act (rating link, confirmation code) and "
+        "defaults"
+    )
     bad: int = Field(description="ratings of 1 or 2 (差评)")
     satisfaction_rate: float | None = Field(description="ratings of 3–5 over all ratings")
     bad_rate: float | None = Field(description="bad ratings over all ratings")
@@ -117,6 +120,9 @@ class PublicOfficeStats(BaseModel):
     )
     rectified_rate: float | None = Field(description="bad ratings rectified over bad ratings")
     on_time_rate: float | None = Field(description="decisions within their limit over decisions")
+    agent_unconfirmed: int = Field(
+        0, description="ratings an agent entered without the resident's confirmation: not rated"
+    )
 
 
 class PublicStats(BaseModel):
@@ -151,6 +157,7 @@ def _published(row: dict[str, Any], month: str) -> PublicOfficeStats:
         callback_rate=None,
         rectified_rate=row["rectified_rate"],
         on_time_rate=row["on_time_rate"],
+        agent_unconfirmed=row["agent_unconfirmed"],
     )
 
 

@@ -330,7 +330,9 @@ def township_stats(
 
     Rates are None where nothing was measured: ``on_time_rate`` over decided requests,
     ``satisfaction_rate`` = ratings of 3–5 over all ratings (defaults included),
-    ``rectified_rate`` = rectified requests over bad ratings (1–2).
+    ``rectified_rate`` = rectified requests over bad ratings (1–2); ratings are those of the
+    resident's own act and defaults, the agent's unconfirmed ones only in ``agent_unconfirmed``
+    (``daiban.store.rollup.counts_in_rate``).
     """
     scope = rollup_scope(principal)
     if scope is None or community is not None:
@@ -373,6 +375,7 @@ def _stats_row(office: str, values: list[int], name: str | None) -> dict[str, An
         "ratings": {str(n): ratings[n - 1] for n in range(1, 6)},
         "satisfaction_rate": _ratio(sum(ratings[2:]), sums["rated"]),
         "rectified_rate": _ratio(sums["rectified_true"], ratings[0] + ratings[1]),
+        "agent_unconfirmed": sums["agent_unconfirmed"],
     }
 
 

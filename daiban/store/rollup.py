@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Table, case, cast, func, text, true
+from sqlalchemy import Date, Table, and_, case, cast, func, or_, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -33,13 +33,16 @@ from models.db import RequestStatsDaily
 STATS = (
     "total", "completed", "on_time_true", "on_time_count", "working_days_sum",
     "working_days_count", "reminder", "yellow", "red", "rating_1", "rating_2", "rating_3",
-    "rating_4", "rating_5", "rated", "rectified_true",
+    "rating_4", "rating_5", "rated", "rectified_true", "agent_unconfirmed",
 )  # fmt: skip
 # The read-model columns a row's contribution depends on.
 SOURCE_COLUMNS = (
     "created_at", "township", "city", "stage", "on_time", "working_days", "reminder_count",
-    "yellow_count", "red_count", "rating_score", "rectified",
+    "yellow_count", "red_count", "rating_score", "rectified", "rating_channel",
 )  # fmt: skip
+# The channel whose ratings are kept and counted apart, never among the counted ratings
+# (docs/design.md §4); a rating without a channel was given before channels were recorded.
+UNCONFIRMED = "agent_unconfirmed"
 KEY_COLUMNS = ("day", "township", "city")
 # The SQLite function that gives a stored UTC timestamp's local date (registered by
 # daiban.store.db).
@@ -135,7 +138,9 @@ def split(created_from: datetime | None, created_to: datetime | None, tz: ZoneIn
 def contribution(row: Mapping[str, Any], tz: ZoneInfo) -> tuple[Key, Sums]:
     """The rollup row a read-model row counts in, and what it adds there (``sum_columns`` of one
     row)."""
-    score, days, on_time = row["rating_score"], row["working_days"], row["on_time"]
+    days, on_time = row["working_days"], row["on_time"]
+    score = row["rating_score"] if counts_in_rate(row["rating_channel"]) else None
+    unconfirmed = row["rating_score"] is not None and row["rating_channel"] == UNCONFIRMED
     sums = {
         "total": 1,
         "completed": int(row["stage"] == "completed"),
@@ -148,7 +153,8 @@ def contribution(row: Mapping[str, Any], tz: ZoneInfo) -> tuple[Key, Sums]:
         "red": row["red_count"],
         **{f"rating_{n}": int(score == n) for n in range(1, 6)},
         "rated": int(score is not None),
-        "rectified_true": int(row["rectified"] is True),
+        "rectified_true": int(score is not None and row["rectified"] is True),
+        "agent_unconfirmed": int(unconfirmed),
     }
     return (local_day(row["created_at"], tz), row["township"], row["city"]), sums
 
@@ -202,10 +208,25 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.sum(case((condition, 1), else_=0))
 
 
+def counts_in_rate(channel: str | None) -> bool:
+    """Whether a rating given through ``channel`` counts in ratings and rates: the resident's own
+    act (link, confirmation code) and defaults, not the agent's unconfirmed word. The one place
+    (with ``_counted`` below, its SQL twin) where a further exclusion belongs, such as ratings
+    taken out by an upheld appeal."""
+    return channel != UNCONFIRMED
+
+
+def _counted(c: Any) -> ColumnElement[bool]:
+    """``counts_in_rate`` as SQL over the read model's columns."""
+    channel = c.rating_channel
+    return or_(channel.is_(None), channel != UNCONFIRMED)
+
+
 def sum_columns(c: Any) -> list[ColumnElement[Any]]:
     """The sums of ``STATS`` over read-model rows; ``c`` is the ``requests`` table's columns or a
-    subquery's with the same names."""
-    score = c.rating_score
+    subquery's with the same names. Ratings (counts, ``rated``, the rectified ones) are those
+    that count (``_counted``); ``agent_unconfirmed`` counts the others."""
+    score = case((_counted(c), c.rating_score), else_=None)
     return [
         func.count().label("total"),
         _count(c.stage == "completed").label("completed"),
@@ -218,7 +239,10 @@ def sum_columns(c: Any) -> list[ColumnElement[Any]]:
         func.coalesce(func.sum(c.red_count), 0).label("red"),
         *(_count(score == n).label(f"rating_{n}") for n in range(1, 6)),
         func.count(score).label("rated"),
-        _count(c.rectified.is_(True)).label("rectified_true"),
+        _count(and_(score.is_not(None), c.rectified.is_(True))).label("rectified_true"),
+        _count(and_(c.rating_score.is_not(None), c.rating_channel == UNCONFIRMED)).label(
+            "agent_unconfirmed"
+        ),
     ]
 
 
