@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Table, and_, case, cast, func, or_, text, true
+from sqlalchemy import Date, Table, and_, case, cast, func, not_, or_, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -139,8 +139,8 @@ def contribution(row: Mapping[str, Any], tz: ZoneInfo) -> tuple[Key, Sums]:
     """The rollup row a read-model row counts in, and what it adds there (``sum_columns`` of one
     row)."""
     days, on_time = row["working_days"], row["on_time"]
-    score = row["rating_score"] if counts_in_rate(row["rating_channel"]) else None
-    unconfirmed = row["rating_score"] is not None and row["rating_channel"] == UNCONFIRMED
+    unconfirmed = row["rating_score"] is not None and not counts_in_rate(row["rating_channel"])
+    score = None if unconfirmed else row["rating_score"]
     sums = {
         "total": 1,
         "completed": int(row["stage"] == "completed"),
@@ -153,7 +153,7 @@ def contribution(row: Mapping[str, Any], tz: ZoneInfo) -> tuple[Key, Sums]:
         "red": row["red_count"],
         **{f"rating_{n}": int(score == n) for n in range(1, 6)},
         "rated": int(score is not None),
-        "rectified_true": int(score is not None and row["rectified"] is True),
+        "rectified_true": int(not unconfirmed and row["rectified"] is True),
         "agent_unconfirmed": int(unconfirmed),
     }
     return (local_day(row["created_at"], tz), row["township"], row["city"]), sums
@@ -224,9 +224,11 @@ def _counted(c: Any) -> ColumnElement[bool]:
 
 def sum_columns(c: Any) -> list[ColumnElement[Any]]:
     """The sums of ``STATS`` over read-model rows; ``c`` is the ``requests`` table's columns or a
-    subquery's with the same names. Ratings (counts, ``rated``, the rectified ones) are those
-    that count (``_counted``); ``agent_unconfirmed`` counts the others."""
+    subquery's with the same names. Ratings (counts, ``rated``) are those that count
+    (``_counted``); ``agent_unconfirmed`` counts the others, whose rectifications are left out
+    of ``rectified_true`` too."""
     score = case((_counted(c), c.rating_score), else_=None)
+    unconfirmed = and_(c.rating_score.is_not(None), not_(_counted(c)))
     return [
         func.count().label("total"),
         _count(c.stage == "completed").label("completed"),
@@ -239,10 +241,8 @@ def sum_columns(c: Any) -> list[ColumnElement[Any]]:
         func.coalesce(func.sum(c.red_count), 0).label("red"),
         *(_count(score == n).label(f"rating_{n}") for n in range(1, 6)),
         func.count(score).label("rated"),
-        _count(and_(score.is_not(None), c.rectified.is_(True))).label("rectified_true"),
-        _count(and_(c.rating_score.is_not(None), c.rating_channel == UNCONFIRMED)).label(
-            "agent_unconfirmed"
-        ),
+        _count(and_(not_(unconfirmed), c.rectified.is_(True))).label("rectified_true"),
+        _count(unconfirmed).label("agent_unconfirmed"),
     ]
 
 

@@ -49,10 +49,13 @@ def expected(rows: Iterable[RequestRow], tz: ZoneInfo) -> dict[Key, dict[str, in
         c["reminder"] += r.reminder_count
         c["yellow"] += r.yellow_count
         c["red"] += r.red_count
-        if r.rating_score is not None:
+        unconfirmed = r.rating_score is not None and r.rating_channel == "agent_unconfirmed"
+        if unconfirmed:
+            c["agent_unconfirmed"] += 1
+        elif r.rating_score is not None:
             c[f"rating_{r.rating_score}"] += 1
             c["rated"] += 1
-        c["rectified_true"] += r.rectified is True
+        c["rectified_true"] += r.rectified is True and not unconfirmed
     return {key: {name: c[name] for name in STATS} for key, c in out.items()}
 
 

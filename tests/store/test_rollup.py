@@ -64,6 +64,9 @@ fields = st.fixed_dictionaries(
         "red_count": st.integers(0, 2),
         "rating_score": st.none() | st.integers(1, 5),
         "rectified": st.none() | st.booleans(),
+        "rating_channel": st.sampled_from(
+            [None, "link", "sms_code", "default", "agent_unconfirmed"]
+        ),
     }
 )
 # (request, version, fields, retry: send the previous write again instead).
@@ -140,6 +143,7 @@ def test_concurrent_upserts_leave_the_rollup_exact(engine: Engine) -> None:
             reminder_count=rng.randint(0, 3),
             rating_score=rng.choice([None, 1, 2, 3, 4, 5]),
             rectified=rng.choice([None, True, False]),
+            rating_channel=rng.choice([None, "sms_code", "agent_unconfirmed"]),
         )
         for n in range(requests)
         for v in range(1, versions + 1)
