@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     rating_code_minutes: int = Field(10, ge=1, le=1440)
     rating_code_attempts: int = Field(5, ge=1, le=20)
     # Where the console serves the resident's rating page: the rating link sent at delivery is
-    # this address followed by /r/ and a short code (a link must fit one SMS with its text).
+    # this address followed by /pj/ and a short code (a link must fit one SMS with its text).
     rating_link_base_url: str = "http://localhost:8000"
 
     # Written notices (文书) are printed as PDF with this font, embedded: Noto Serif CJK of

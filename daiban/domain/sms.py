@@ -35,7 +35,7 @@ RESULT_PREFIX = "办理结果（"
 DECISIONS = {"approved": "准予", "denied": "不予批准"}
 # Texts to the resident's own phone (docs/design.md §4): the rating link sent at delivery, and the
 # code that confirms a rating given on the agent's device. The link's address is short (a base
-# URL, ``/r/`` and ten characters), so the item's name is what gives way.
+# URL, ``/pj/`` and ten characters), so the item's name is what gives way.
 RATING_LINK = "{signature}“{item}”已办结，请您本人评价：{link}"
 RATING_CODE = "{signature}“{item}”评价确认码{code}，{minutes}分钟内有效。"
 

@@ -195,7 +195,7 @@ async def test_tiers_are_checked(agent: Caller, staff: Caller, city_staff: Calle
 async def test_a_rating_link_rates_once_as_link(stack: Stack, agent: Caller, staff: Caller) -> None:
     rid = await _delivered(agent, staff)
     texts = _texts(stack, rid, "rating_link")
-    assert len(texts) == 1 and "/r/" in texts[0] and len(texts[0]) <= 70
+    assert len(texts) == 1 and "/pj/" in texts[0] and len(texts[0]) <= 70
     link = (await agent.post(f"/v1/requests/{rid}/rating-link")).json()["token"]
     resident = stack.anonymous(link)
     body = _problem(await _rate(resident, rid, confirmation_code="123456"), 422)

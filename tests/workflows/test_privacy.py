@@ -51,6 +51,7 @@ PATCHES = (
     request.COUNTY_LADDER,
     request.LAWFUL_EXTENSION,
     request.WRITTEN_NOTICES,
+    request.RATING_CHANNELS,
 )
 
 

@@ -53,11 +53,11 @@ async def test_delivery_texts_the_resident_a_single_use_rating_link(harness: Har
     texts = [r for r in harness.outbox(rid) if r.recipient_role == RESIDENT_RECIPIENT]
     assert len(texts) == 1 and texts[0].sealed is not None
     # Neither the phone nor the link is in the clear in the outbox.
-    assert RESIDENT.phone not in texts[0].message and "/r/" not in texts[0].message
+    assert RESIDENT.phone not in texts[0].message and "/pj/" not in texts[0].message
     opened = Sealer.from_settings(harness.settings).open(texts[0].sealed, outbox_context(rid))
     assert opened["phone"] == RESIDENT.phone
-    assert "/r/" in opened["text"] and len(opened["text"]) <= 70
-    code = opened["text"].rsplit("/r/", 1)[1]
+    assert "/pj/" in opened["text"] and len(opened["text"]) <= 70
+    code = opened["text"].rsplit("/pj/", 1)[1]
     with Session(harness.engine) as session:
         links = session.exec(select(RatingLinkRow).where(RatingLinkRow.request_id == rid)).all()
     assert len(links) == 1 and code not in links[0].code_hash  # kept only as its hash
