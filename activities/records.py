@@ -234,7 +234,7 @@ def _invite_to_rate(
         )
         if code is None:
             continue
-        text = rating_link_text(state.item_name, f"{links.base_url.rstrip('/')}/r/{code}")
+        text = rating_link_text(state.item_name, f"{links.base_url.rstrip('/')}/pj/{code}")
         rating_proofs.queue_resident_text(
             session,
             request_id=state.id,

@@ -440,17 +440,17 @@ def _tier_errors(tiers: dict[str, int]) -> list[dict[str, str]]:
     return errors
 
 
-def handled_tiers(state: RequestState) -> tuple[str, ...]:
-    """The tiers a resident may rate: the village proxy room and the township center take every
-    request; the city center those it decides (a city item)."""
-    return RATED_TIERS if state.deciding_tier == "city" else RATED_TIERS[:2]
+def handled_tiers(deciding_tier: str) -> tuple[str, ...]:
+    """The tiers a resident may rate on a request decided at ``deciding_tier``: the village proxy
+    room and the township center take every request; the city center those it decides."""
+    return RATED_TIERS if deciding_tier == "city" else RATED_TIERS[:2]
 
 
 def _check_rating(state: RequestState, cmd: ActionCommand) -> None:
     """Tiers only of offices that handled the request, and only with the service's rating (a
     fix is rated as a whole); a link or code that rated already rates no more."""
     tiers = cmd.tiers or {}
-    handled = handled_tiers(state)
+    handled = handled_tiers(state.deciding_tier)
     if tiers and state.stage != Stage.AWAITING_RATING:
         message = "tiers: the fix of a rectification is rated as a whole"
         raise ActionRejected("invalid", message, errors=[{"field": "tiers", "message": message}])

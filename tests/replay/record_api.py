@@ -173,6 +173,29 @@ async def default_rating_and_late_delivery(harness: Harness) -> str:
     return rid
 
 
+async def city_item_rated_by_tier_with_a_code(harness: Harness) -> str:
+    """Delivery texts the resident a rating link; the resident confirms a rating on the agent's
+    device with a code, the township rated bad, and the township rectifies."""
+    rid = await submit_through_api(harness, "dibao")
+    await harness.act(rid, "handoff", AGENT)
+    await harness.act(rid, "accept", TOWNSHIP_STAFF)
+    await harness.act(rid, "forward", TOWNSHIP_STAFF)
+    await harness.act(rid, "accept", CITY_STAFF)
+    await harness.act(rid, "approve", CITY_STAFF)
+    await harness.act(rid, "deliver", AGENT)
+    await harness.act(
+        rid,
+        "rate",
+        AGENT,
+        score=3,
+        tiers={"village": 5, "township": 2, "city": 4},
+        rating_channel="sms_code",
+        rating_proof="code:recorded",
+    )
+    await harness.act(rid, "rectify", TOWNSHIP_STAFF, note="已回访")
+    return rid
+
+
 Scenario = Callable[[Harness], Awaitable[str]]
 # name: (scenario, whether it needs the time-skipping server for its rungs)
 SCENARIOS: dict[str, tuple[Scenario, bool]] = {
@@ -183,6 +206,7 @@ SCENARIOS: dict[str, tuple[Scenario, bool]] = {
         True,
     ),
     "api_default_rating_and_late_delivery": (default_rating_and_late_delivery, True),
+    "api_city_item_rated_by_tier_with_a_code": (city_item_rated_by_tier_with_a_code, False),
 }
 # Update-with-start is a multi-operation; the dev server needs it switched on.
 DEV_SERVER_ARGS = ["--dynamic-config-value", "frontend.enableExecuteMultiOperation=true"]
