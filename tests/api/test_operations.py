@@ -107,6 +107,7 @@ ENDPOINTS = {
     ("post", "/v1/requests/{id}/actions"),
     ("post", "/v1/requests/{id}/rating"),
     ("post", "/v1/requests/{id}/rating-link"),
+    ("post", "/v1/requests/{id}/rating-code"),
     ("get", "/v1/queue"),
     ("get", "/v1/supervision/events"),
     ("get", "/v1/supervision/verify"),
