@@ -31,7 +31,7 @@ NEXT_STEP: Final = {
     "village_intake": "把材料送到乡镇便民服务中心",
     "awaiting_supplement": "收齐补正材料后交回",
     "result_delivery": "把结果送到群众手中",
-    "awaiting_rating": "请群众扫码评价",
+    "awaiting_rating": "请群众本人评价（短信链接、扫码或本机验证码）",
 }
 
 

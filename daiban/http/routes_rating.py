@@ -142,7 +142,7 @@ async def rating_code(
     row = await scoped_row(services, principal, id)
     state = await current_state(services, row)
     allowed = allowed_actions(state, principal.actor())
-    if "rate" not in allowed or state.stage != "awaiting_rating":
+    if "rate" not in allowed:  # the service's rating, or the fix's after a rectification
         raise ActionNotAllowed("no rating is open for this request", allowed_actions=allowed)
     now = datetime.now(UTC)
 

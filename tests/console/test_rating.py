@@ -87,6 +87,9 @@ async def test_the_agent_confirms_a_rating_with_the_texted_code(
     rid = await _delivered(stack)
     async with person(browser, stack, "agent", phone=True) as agent:
         await agent.goto(f"/r/{rid}")
+        await expect(agent.locator(".actions")).to_contain_text("评价链接已在送达时发到群众手机")
+        await expect(agent.locator(".actions")).not_to_contain_text("现在没有需要您办理的事项")
+        await shoot(agent, "agent-request-awaiting-rating")
         await agent.click("#rate-here")
         await expect(agent.locator("fieldset.tier-scores")).to_have_count(2)  # not the city
         await agent.click("#send-code")
