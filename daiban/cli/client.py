@@ -156,6 +156,11 @@ def rate(
     return Call("POST", f"/v1/requests/{request_id}/rating", body=body)
 
 
+def rating_code(request_id: str) -> Call:
+    """Text a one-time confirmation code to the resident's phone."""
+    return Call("POST", f"/v1/requests/{request_id}/rating-code")
+
+
 def rating_link(request_id: str) -> Call:
     """A single-use rating link's token for the resident (what the agent's QR code shows)."""
     return Call("POST", f"/v1/requests/{request_id}/rating-link")
