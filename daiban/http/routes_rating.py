@@ -129,7 +129,7 @@ async def _proof(
     "/requests/{id}/rating-code",
     response_model=RatingCodeOut,
     status_code=202,
-    responses=responses(401, 403, 404, 409, 422, 503),
+    responses=responses(401, 403, 404, 409, 422, 429, 503),
 )
 async def rating_code(
     id: RequestId, principal: AgentDep, services: ServicesDep, settings: SettingsDep
