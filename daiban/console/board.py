@@ -193,13 +193,13 @@ async def export(console: ConsoleDep) -> Response:
     sheet.title = "各乡镇统计"
     sheet.append(
         ["乡镇", "代码", "办件数", "已办结", "按时办结率", "平均工作日", "提示", "黄牌", "红牌"]
-        + ["满意率", "整改率"]
+        + ["满意率", "整改率", "未经本人确认的评价"]
     )
     for o in stats.offices:
         sheet.append(
             [o.name or o.office, o.office, o.total, o.completed, o.on_time_rate,
              o.avg_working_days, o.reminder, o.yellow, o.red, o.satisfaction_rate,
-             o.rectified_rate]
+             o.rectified_rate, o.agent_unconfirmed]
         )  # fmt: skip
     trends = book.create_sheet("月度趋势")
     trends.append(["月份", "办件数", "按时办结率", "满意率"])

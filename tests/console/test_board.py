@@ -104,4 +104,6 @@ async def test_a_passed_deadline_appears_on_the_board_by_itself(
     assert by_code[TOWNSHIP][2] == 1  # one request
     assert by_code[TOWNSHIP][7] == 1  # one yellow card
     assert by_code[TOWNSHIP][8] == 1  # one red card: the statutory rung counts as red
+    # The agent's unconfirmed ratings, counted apart from the satisfaction rate.
+    assert rows[0][-1] == "未经本人确认的评价" and by_code[TOWNSHIP][-1] == 0
     assert next(book["月度趋势"].iter_rows(values_only=True))[0] == "月份"
