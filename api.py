@@ -48,6 +48,7 @@ from daiban.http.routes_codec import CodecCORS
 from daiban.http.routes_codec import router as codec_router
 from daiban.http.routes_notices import router as notices_router
 from daiban.http.routes_public import router as public_router
+from daiban.http.routes_rating import router as rating_router
 from daiban.http.routes_requests import router as requests_router
 from daiban.http.routes_supervision import router as supervision_router
 from daiban.http.telemetry import Metrics, RequestContext
@@ -119,6 +120,7 @@ def create_app(
     app.add_middleware(Guards, settings=settings)
     _add_error_handlers(app)
     app.include_router(requests_router)
+    app.include_router(rating_router)
     app.include_router(supervision_router)
     app.include_router(access_router)
     app.include_router(notices_router)

@@ -24,7 +24,7 @@ from activities.calendar_source import CalendarSource
 from activities.deadlines import DeadlineActivities
 from activities.export import ExportAdapter, Exporter, adapter_for
 from activities.notify import Courier, LogGateway, NotificationGateway, gateway_for
-from activities.records import RecordActivities
+from activities.records import RatingLinks, RecordActivities
 from daiban.core.logs import configure_logging, get_logger
 from daiban.core.sealed import Sealer
 from daiban.core.settings import Settings, get_settings
@@ -107,15 +107,19 @@ def build_worker(
     wait in the outbox, as with ``DAIBAN_EXPORT=off``)."""
     source = source or CalendarSource(engine, tz=settings.timezone, closing=settings.closing_time)
     deadlines = DeadlineActivities(source)
-    courier = Courier(engine, gateway or LogGateway(), interval=settings.notify_relay_seconds)
+    sealer = Sealer.from_settings(settings)
+    courier = Courier(
+        engine, gateway or LogGateway(), interval=settings.notify_relay_seconds, sealer=sealer
+    )
     exporter = Exporter.with_settings(engine, export, settings) if export is not None else None
     records = RecordActivities(
         engine,
         source,
-        Sealer.from_settings(settings),
+        sealer,
         courier,
         max_workers=max_concurrent_activities,
         exporter=exporter,
+        links=RatingLinks.from_settings(settings),
     )
     return RequestWorker(
         [courier, exporter] if exporter is not None else [courier],

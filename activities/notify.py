@@ -18,7 +18,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select, update
 
 from daiban.core.logs import get_logger
+from daiban.core.sealed import Sealer
 from daiban.store.db import session_scope
+from daiban.store.rating_proofs import outbox_context
 from models.db import ExportRow, OutboxRow, utc_now
 
 log = get_logger("daiban.notify")
@@ -30,6 +32,22 @@ Row = TypeVar("Row", OutboxRow, ExportRow)
 
 class NotificationGateway(Protocol):
     def send(self, row: OutboxRow) -> None: ...
+
+
+def recipient_phone(row: OutboxRow) -> str | None:
+    """The resident's phone of an opened row (``Courier`` opens a sealed row just before its send,
+    in memory: ``sealed`` then holds the phone in the clear); None for a text to an office."""
+    return row.sealed.get("phone") if row.sealed else None
+
+
+def open_row(row: OutboxRow, sealer: Sealer | None) -> OutboxRow:
+    """A text to the resident, opened for its send; any other row as it is."""
+    if row.sealed is None:
+        return row
+    if sealer is None:
+        raise RuntimeError("a text to a resident cannot be opened without the codec keys")
+    opened = sealer.open(row.sealed, outbox_context(row.request_id))
+    return row.model_copy(update={"message": opened["text"], "sealed": {"phone": opened["phone"]}})
 
 
 class LogGateway:
@@ -69,6 +87,8 @@ class WebhookGateway:
                 "recipient_role": row.recipient_role,
                 "level": row.level,
                 "message": row.message,
+                # A text to the resident's own phone (a rating link, a confirmation code).
+                "phone": recipient_phone(row),
             },
             headers={
                 "Idempotency-Key": f"{row.event_key}/{row.recipient_office}/{row.recipient_role}"
@@ -283,9 +303,16 @@ class Courier(Relay[OutboxRow]):
     table = OutboxRow
     what = "notification"
 
-    def __init__(self, engine: Engine, gateway: NotificationGateway, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        gateway: NotificationGateway,
+        sealer: Sealer | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(engine, **kwargs)
         self._gateway = gateway
+        self._sealer = sealer  # opens the texts to residents, sealed in the outbox
 
     def send(self, row: OutboxRow) -> None:
-        self._gateway.send(row)
+        self._gateway.send(open_row(row, self._sealer))

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta, tzinfo
 
 from sqlalchemy import Engine
@@ -26,15 +27,17 @@ from temporalio import activity
 from activities.calendar_source import CalendarSource
 from activities.notify import Courier, Relay
 from daiban.core.sealed import Sealer
+from daiban.core.settings import Settings, get_settings
 from daiban.domain.notices import NoticeContentError
-from daiban.domain.sms import county_texts
-from daiban.store import residents
+from daiban.domain.sms import county_texts, rating_link_text
+from daiban.store import rating_proofs, residents
 from daiban.store.db import session_scope, upsert_request
 from daiban.store.exports import queue_exports
 from daiban.store.ledger import append_events
 from daiban.store.notices import issue_notice
 from daiban.store.orders import record_orders
 from models.contracts import (
+    RESIDENT_RECIPIENT,
     LedgerEvent,
     Level,
     Notification,
@@ -50,6 +53,24 @@ log = logging.getLogger(__name__)
 # How often an attempt beats when the schedule names no heartbeat timeout (a third of it when it
 # does, so a beat or two may be lost on the way without the attempt being given up).
 HEARTBEAT_EVERY = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class RatingLinks:
+    """How the rating links sent at delivery are made: the key their codes are hashed with, the
+    console's address they point to, and how long they rate (the rating window)."""
+
+    key: str
+    base_url: str
+    ttl: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RatingLinks:
+        return cls(
+            key=settings.rating_link_key,
+            base_url=settings.rating_link_base_url,
+            ttl=timedelta(days=settings.rating_window_natural_days),
+        )
 
 
 class Abandoned(Exception):
@@ -83,6 +104,7 @@ def project(state: RequestState, source: CalendarSource, sealer: Sealer) -> Requ
         decision=state.decision,
         rating_score=rating.score if rating else None,
         rating_default=rating.is_default if rating else False,
+        rating_channel=(rating.channel or None) if rating else None,
         rectified=state.rectified,
         called_back=(
             state.rectification.reached_in_time() if state.rectification is not None else None
@@ -165,6 +187,7 @@ def _save_rating(session: Session, state: RequestState) -> None:
     )
     row.score, row.comment, row.is_default = rating.score, rating.comment, rating.is_default
     row.rated_at, row.fix_score, row.appeal = rating.at, rating.fix_score, rating.appeal
+    row.channel, row.tiers = rating.channel or None, dict(rating.tiers) or None
     session.add(row)
 
 
@@ -183,6 +206,8 @@ def _queue(session: Session, request_id: str, notifications: list[Notification])
     for n in notifications:
         if (n.key, n.recipient_office, n.recipient_role) in existing:
             continue
+        if n.recipient_role == RESIDENT_RECIPIENT:
+            continue  # sent with its link by ``_invite_to_rate``
         session.add(
             OutboxRow(
                 request_id=request_id,
@@ -192,6 +217,37 @@ def _queue(session: Session, request_id: str, notifications: list[Notification])
                 level=n.level,
                 message=n.message,
             )
+        )
+
+
+def _invite_to_rate(
+    session: Session, record: TransitionRecord, links: RatingLinks, sealer: Sealer
+) -> None:
+    """The rating link of a delivery, to the resident's own phone: issued once (a retried
+    recording finds it issued and its text queued) and queued sealed with the phone."""
+    state = record.state
+    for n in record.notifications:
+        if n.recipient_role != RESIDENT_RECIPIENT:
+            continue
+        code = rating_proofs.issue_link(
+            session,
+            links.key,
+            request_id=state.id,
+            village=state.village,
+            event_key=n.key,
+            now=state.updated_at,
+            ttl=links.ttl,
+        )
+        if code is None:
+            continue
+        text = rating_link_text(state.item_name, f"{links.base_url.rstrip('/')}/pj/{code}")
+        rating_proofs.queue_resident_text(
+            session,
+            request_id=state.id,
+            village=state.village,
+            event_key=n.key,
+            sealed=rating_proofs.seal_text(sealer, state.id, state.resident.phone, text),
+            kind="rating_link",
         )
 
 
@@ -209,8 +265,10 @@ class RecordActivities:
         *,
         max_workers: int = 16,
         exporter: Relay[ExportRow] | None = None,
+        links: RatingLinks | None = None,
     ) -> None:
         self._engine = engine
+        self._links = links or RatingLinks.from_settings(get_settings())
         self._source = source
         self._sealer = sealer
         self._courier = courier
@@ -266,6 +324,7 @@ class RecordActivities:
             exported = queue_exports(session, state, row.working_days)
             # Texts as the county sends them (its templates, docs/design.md §3).
             _queue(session, state.id, county_texts(record, self._source.tz))
+            _invite_to_rate(session, record, self._links, self._sealer)
             session.flush()
             if abandoned is not None and abandoned.is_set():
                 raise Abandoned(f"recording of {state.id} v{state.version} given up")

@@ -14,6 +14,7 @@ from models.contracts import (
     CLOSED_STAGES,
     COMMITMENT_SIGNERS,
     PAUSE_REASONS,
+    RATED_TIERS,
     RECTIFY_OUTCOMES,
     REVIEW_STAGES,
     ActionCommand,
@@ -300,8 +301,13 @@ def office_matches(
     if rule.office == "above" and rect is not None:
         return actor.office == rect.appeal_reviewer
     if rule.office in ("handling", "rated"):
-        # Rated before callbacks existed: the office that decided answers the rating.
-        handling = state.handling_office or state.responsible_office
+        # Rated before callbacks existed: the office that decided answers the rating, or in
+        # rectification the rated office holding the request (the workflow's ``_rated_office``).
+        handling = (
+            state.responsible_office
+            if state.stage == Stage.RECTIFICATION
+            else state.handling_office or state.responsible_office
+        )
         tier_role = Role.CITY_STAFF if handling == state.city else Role.TOWNSHIP_STAFF
         return actor.role == tier_role and actor.office == handling
     # "scope" (and "above" before callbacks existed): a supervisor over the request.
@@ -445,6 +451,8 @@ def field_errors(
         errors.append({"field": "score", "message": "score must be between 1 and 5"})
     if cmd.action == "accept_with_gap" and gap_rules:
         errors.extend(_commitment_errors(cmd))
+    if cmd.tiers:
+        errors.extend(_tier_errors(cmd.tiers))
     if cmd.action == "accept_with_gap" and cmd.due:
         errors += _due_errors(cmd.due, today, latest)
     if cmd.action == "rectify" and outcome:
@@ -574,6 +582,45 @@ def check(
         raise ActionRejected("invalid", "; ".join(e["message"] for e in errors), errors=errors)
     if cmd.action in ("reply_order", "review_order"):
         _check_order(state, cmd)
+    if cmd.action == "rate":
+        _check_rating(state, cmd)
+
+
+def _tier_errors(tiers: dict[str, int]) -> list[dict[str, str]]:
+    errors = []
+    for tier, score in tiers.items():
+        if tier not in RATED_TIERS:
+            message = f"tiers: unknown tier {tier!r}; one of {', '.join(RATED_TIERS)}"
+            errors.append({"field": "tiers", "message": message})
+        elif not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+            errors.append({"field": "tiers", "message": f"tiers: {tier} must be between 1 and 5"})
+    return errors
+
+
+def handled_tiers(deciding_tier: str) -> tuple[str, ...]:
+    """The tiers a resident may rate on a request decided at ``deciding_tier``: the village proxy
+    room and the township center take every request; the city center those it decides."""
+    return RATED_TIERS if deciding_tier == "city" else RATED_TIERS[:2]
+
+
+def _check_rating(state: RequestState, cmd: ActionCommand) -> None:
+    """Tiers only of offices that handled the request, and only with the service's rating (a
+    fix is rated as a whole); a link or code that rated already rates no more."""
+    tiers = cmd.tiers or {}
+    handled = handled_tiers(state.deciding_tier)
+    if tiers and state.stage != Stage.AWAITING_RATING:
+        message = "tiers: the fix of a rectification is rated as a whole"
+        raise ActionRejected("invalid", message, errors=[{"field": "tiers", "message": message}])
+    strangers = [tier for tier in tiers if tier not in handled]
+    if strangers:
+        message = f"tiers: {', '.join(strangers)} did not handle this request"
+        raise ActionRejected("invalid", message, errors=[{"field": "tiers", "message": message}])
+    if cmd.rating_proof is not None and cmd.rating_proof in state.rating_proofs:
+        raise ActionRejected(
+            "not_allowed",
+            "this rating link or confirmation code was used already",
+            allowed_actions(state, cmd.actor),
+        )
 
 
 def _schedule_errors(state: RequestState, cmd: ActionCommand) -> list[dict[str, str]]:

@@ -80,6 +80,23 @@ class Expiry(StrEnum):
     CLOSE = "close"  # fix-rating window: nothing more to wait for
 
 
+class RatingChannel(StrEnum):
+    """How a rating was given (docs/design.md §4): by the resident's own act, or not."""
+
+    LINK = "link"  # the single-use rating link sent to the resident's phone (or its QR code)
+    SMS_CODE = "sms_code"  # the agent's device, with the code sent to the resident's phone
+    AGENT_UNCONFIRMED = "agent_unconfirmed"  # entered by the agent without that code
+    DEFAULT = "default"  # the rating window passed
+
+
+# The channels whose ratings enter the satisfaction rate: the resident's own act and defaults.
+COUNTED_CHANNELS = frozenset({RatingChannel.LINK, RatingChannel.SMS_CODE, RatingChannel.DEFAULT})
+# The tiers a resident may rate, in the order of the request's way up.
+RATED_TIERS = ("village", "township", "city")
+# A notification's recipient role for the resident's own phone (the office is the village).
+RESIDENT_RECIPIENT = "resident"
+
+
 PAUSE_REASONS = ("hearing", "expert_review", "inspection", "appraisal", "public_notice")
 # How a bad rating is settled (docs/design.md §4): fixed at once (立行立改), explained (解释说明,
 # the complaint has no legal basis) or scheduled (限期整改: by a due date, then ``fixed``).
@@ -320,6 +337,12 @@ class RatingInfo:
     is_default: bool = False
     fix_score: int | None = None
     appeal: str = "none"  # none | pending | upheld | rejected
+    # How the rating was given (``RatingChannel``), decided by the API from verified facts; empty
+    # for ratings given before channels were recorded.
+    channel: str = ""
+    # The resident's score of each tier that handled the request (``village``, ``township``,
+    # ``city``), as many as the resident chose to rate.
+    tiers: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -411,6 +434,8 @@ class RequestState:
     gap_materials: list[str] = field(default_factory=list)  # the item's gap list, snapshotted
     gap: GapInfo | None = None
     rectification: RectificationInfo | None = None
+    # The rating links and confirmation codes a rating was given with: each rates once.
+    rating_proofs: list[str] = field(default_factory=list)
 
 
 # --- updates -----------------------------------------------------------------------------------
@@ -445,6 +470,11 @@ class ActionCommand:
     authorisation: str | None = None
     outcome: str | None = None  # rectify: one of ``RECTIFY_OUTCOMES``
     reached: bool | None = None  # callback: the resident was reached
+    tiers: dict[str, int] | None = None  # rate: the resident's score of each tier rated
+    # rate: set by the API alone, from what it verified (a rating link, a confirmation code):
+    # the channel and the id of the link or code, which rates once.
+    rating_channel: str | None = None
+    rating_proof: str | None = None
 
 
 # --- activities --------------------------------------------------------------------------------

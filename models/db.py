@@ -201,6 +201,9 @@ class RequestRow(SQLModel, table=True):
     decision: str | None = None
     rating_score: int | None = None
     rating_default: bool = False
+    # How the rating was given (``models.contracts.RatingChannel``); None before channels were
+    # recorded. ``agent_unconfirmed`` ratings are counted apart from the satisfaction rate.
+    rating_channel: str | None = None
     rectified: bool | None = None
     # A bad rating's callback (docs/design.md §4): None when none was due (no bad rating, or rated
     # before callbacks), True when the resident was reached within the callback limit.
@@ -252,6 +255,7 @@ class RequestStatsDaily(SQLModel, table=True):
     callback_due: int = 0
     called_back: int = 0
     appeal_upheld: int = 0
+    agent_unconfirmed: int = 0
 
 
 # --- supervision -------------------------------------------------------------------------------
@@ -319,6 +323,8 @@ class RatingRow(SQLModel, table=True):
     township: str
     fix_score: int | None = None
     appeal: str = "none"
+    channel: str | None = None  # None for ratings given before channels were recorded
+    tiers: dict[str, int] | None = Field(default=None, sa_column=Column(JSON(), nullable=True))
 
 
 class OutboxRow(SQLModel, table=True):
@@ -350,6 +356,9 @@ class OutboxRow(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = _timestamp()
     sent_at: datetime | None = _timestamp(nullable=True)
+    # A text to the resident's own phone: the phone and the text, sealed for the request
+    # (``daiban.core.sealed``); ``message`` then says only what kind of text it is.
+    sealed: dict[str, str] | None = Field(default=None, sa_column=Column(JSON(), nullable=True))
 
 
 class ExportRow(SQLModel, table=True):
@@ -524,3 +533,39 @@ class OrderRow(SQLModel, table=True):
     outcome: str | None = None
     closed_at: datetime | None = _timestamp(nullable=True)
     version: int = 0  # the request's state version that wrote this row
+
+
+# --- the resident's own voice ------------------------------------------------------------------
+
+
+class RatingLinkRow(SQLModel, table=True):
+    """A rating link sent to the resident's phone at delivery: the short code of its address,
+    kept only as its hash. Issued once per delivery (``event_key``: a retried recording finds it);
+    the workflow remembers the links that rated, so each rates once."""
+
+    __tablename__ = "rating_links"
+
+    code_hash: str = Field(primary_key=True, max_length=64)
+    request_id: str = Field(index=True)
+    event_key: str = Field(unique=True)
+    village: str
+    created_at: datetime = _timestamp()
+    expires_at: datetime = _timestamp()
+
+
+class RatingCodeRow(SQLModel, table=True):
+    """The one-time confirmation code of a request's rating on the agent's device, as its hash.
+
+    One per request: a new code replaces the old. ``attempts`` counts wrong tries; at the limit the
+    code is dead. ``code_id`` names it to the workflow, which refuses a code that rated already;
+    ``used_at`` is set once the workflow took the rating."""
+
+    __tablename__ = "rating_codes"
+
+    request_id: str = Field(primary_key=True)
+    code_id: str
+    code_hash: str = Field(max_length=64)
+    attempts: int = 0
+    created_at: datetime = _timestamp()
+    expires_at: datetime = _timestamp()
+    used_at: datetime | None = _timestamp(nullable=True)

@@ -230,11 +230,50 @@ class ActionIn(BaseModel):
         return value
 
 
-class RatingIn(BaseModel):
+Score = Annotated[int, Field(ge=1, le=5)]
+
+
+class TiersIn(BaseModel):
+    """The resident's score of each tier that handled the request; each optional."""
+
     model_config = _INPUT
 
-    score: Annotated[int, Field(ge=1, le=5)]
+    village: Score | None = Field(None, description="the village proxy room (村代办点)")
+    township: Score | None = Field(None, description="the township center (镇便民服务中心)")
+    city: Score | None = Field(None, description="the city center (市行政审批服务中心)")
+
+    def given(self) -> dict[str, int]:
+        return {tier: score for tier, score in self.model_dump().items() if score is not None}
+
+
+class RatingIn(BaseModel):
+    """The resident's rating. The channel is never part of it: the API decides it from what it
+    verified (a rating link, a confirmation code, or neither)."""
+
+    model_config = _INPUT
+
+    score: Score
     comment: Comment | None = None
+    tiers: TiersIn | None = Field(
+        None, description="only tiers that handled the request (the city only for city items)"
+    )
+    confirmation_code: (
+        Annotated[
+            str,
+            Field(
+                pattern=r"^\d{4,8}$",
+                description="the code sent to the resident's phone (rating-code); agents only",
+            ),
+        ]
+        | None
+    ) = None
+
+
+class RatingCodeOut(BaseModel):
+    request_id: str
+    phone: str = Field(description="the resident's phone it was sent to, masked")
+    expires_at: datetime
+    attempts: int = Field(description="wrong tries before the code no longer works")
 
 
 class ListQuery(BaseModel):
@@ -403,6 +442,15 @@ class RatingOut(BaseModel):
     is_default: bool = False
     fix_score: int | None = None
     appeal: str = "none"
+    channel: str = Field(
+        "",
+        description="link, sms_code, agent_unconfirmed (never in the satisfaction rate) or "
+        "default; empty for ratings given before channels were recorded",
+        json_schema_extra={"enum": ["link", "sms_code", "agent_unconfirmed", "default", ""]},
+    )
+    tiers: dict[str, int] = Field(
+        default_factory=dict, description="scores of the tiers rated: village, township, city"
+    )
 
 
 class GapOut(BaseModel):
@@ -562,15 +610,18 @@ class OfficeStats(BaseModel):
     reminder: int
     yellow: int
     red: int
-    ratings: dict[str, int] = Field(description='counts of scores "1".."5"')
+    ratings: dict[str, int] = Field(
+        description='counts of scores "1".."5" as given (agent_unconfirmed ratings counted apart)'
+    )
     satisfaction_rate: float | None = Field(
-        description="ratings 3-5 / all ratings, without ratings whose appeal was upheld"
+        description="ratings 3-5 / ratings, of the resident's own act and defaults only, without "
+        "ratings whose appeal was upheld"
     )
     rectified_rate: float | None = Field(
         description="rectified / bad ratings (1-2), without ratings whose appeal was upheld"
     )
     bad_rate: float | None = Field(
-        None, description="bad ratings (1-2) / all ratings, without upheld appeals"
+        None, description="bad ratings (1-2) / ratings, without upheld appeals"
     )
     callback_rate: float | None = Field(
         None,
@@ -580,6 +631,11 @@ class OfficeStats(BaseModel):
     )
     appeals_upheld: int = Field(
         0, description="ratings taken out of the rates by an upheld appeal (still in the ledger)"
+    )
+    agent_unconfirmed: int = Field(
+        0,
+        description="ratings the agent entered without the resident's code: kept, counted "
+        "apart, never in ratings or the rates",
     )
     orders_issued: int = Field(description="supervision orders issued over these requests")
     orders_overdue: int = Field(description="of those, orders that passed their response deadline")

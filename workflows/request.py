@@ -27,6 +27,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from models import actions as rules
 from models import search_attributes as sa
 from models.contracts import (
+    RESIDENT_RECIPIENT,
     ActionCommand,
     Actor,
     CallbackInfo,
@@ -47,6 +48,7 @@ from models.contracts import (
     Notification,
     OrderQuery,
     PauseInfo,
+    RatingChannel,
     RatingInfo,
     RectificationInfo,
     RequestInput,
@@ -131,6 +133,15 @@ OVERDUE_LIMITS: dict[str, str] = {
     ClockName.RECTIFICATION: "差评整改期限",
     ClockName.RECTIFY_DUE: "限期整改期限",
 }
+# Patch: the resident's own voice (docs/design.md §4): delivery sends the resident a rating link;
+# every rating records its channel and the tiers the resident rated; a bad tier's rectification
+# goes to that tier's office (``_rated_office``). Before it, every bad rating went to the
+# deciding office.
+RATING_CHANNELS = "rating-channels"
+# A bad rating (差评): 1 非常不满意 or 2 不满意.
+BAD_SCORE = 2
+# The workflow's text of the rating invitation; the recording sends the county's, with the link.
+RATING_INVITATION = "请对本次办事服务进行评价"
 
 
 @dataclass
@@ -610,6 +621,10 @@ class ResidentRequestWorkflow:
             offices={ClockName.RATING: s.village},
             expiry={ClockName.RATING: Expiry.DEFAULT_RATING},
         )
+        if workflow.patched(RATING_CHANNELS):
+            # Recorded as a text to the resident's own phone: the recording issues the rating link
+            # (a random code, kept hashed) and sends it; the workflow never sees the link.
+            self._notify(tx, s.village, RESIDENT_RECIPIENT, RATING_INVITATION)
 
     async def _do_withdraw(self, cmd: ActionCommand, tx: _Tx) -> None:
         self._close(tx, cmd, Stage.WITHDRAWN)
@@ -624,6 +639,12 @@ class ResidentRequestWorkflow:
             self._event(tx, cmd.actor, "rating", "rate", note=f"fix score {cmd.score}")
             return
         s.rating = RatingInfo(score=cmd.score, at=tx.now, comment=cmd.comment)
+        if workflow.patched(RATING_CHANNELS):
+            # Without a proof the API verified, a rating is the agent's own word.
+            s.rating.channel = cmd.rating_channel or RatingChannel.AGENT_UNCONFIRMED
+            s.rating.tiers = dict(cmd.tiers or {})
+            if cmd.rating_proof is not None:
+                s.rating_proofs.append(cmd.rating_proof)
         await self._after_rating(tx, cmd.actor)
 
     async def _do_callback(self, cmd: ActionCommand, tx: _Tx) -> None:
@@ -804,12 +825,18 @@ class ResidentRequestWorkflow:
         assert s.rating is not None
         clocks.drop_clocks(self._state, ClockName.RATING)
         note = f"score {s.rating.score}" + (" (default)" if s.rating.is_default else "")
-        if s.rating.score <= 2:
-            office = self._rated_office()
+        channels = workflow.patched(RATING_CHANNELS)
+        if channels:
+            note += "".join(f", {tier} {score}" for tier, score in s.rating.tiers.items())
+            note += f" [{s.rating.channel}]"
+        if s.rating.score <= BAD_SCORE or (channels and self._bad_tiers()):
+            office = self._rated_office() if channels else self._deciding_office()
             self._history(tx, actor, "rate", s.stage, Stage.RECTIFICATION, note)
             self._event(tx, actor, "rating", "rate", to_stage=Stage.RECTIFICATION, note=note)
             s.stage, s.responsible_office = Stage.RECTIFICATION, office
             self._notify(tx, office, self._role_of(office), "收到差评，请在期限内回访整改")
+            if channels:
+                self._notify_other_bad_tiers(tx, office)
             days = self._policy.rectification_days
             queries = [clocks.query(ClockName.RECTIFICATION, tx.now, [clocks.wd(days)])]
             if self._callbacks:
@@ -846,15 +873,44 @@ class ResidentRequestWorkflow:
             appeal_reviewer=clocks.tier_above(self._state, office),
         )
 
-    def _rated_office(self) -> str:
-        """The office a bad rating goes to ("谁办理、谁负责"): the office that decided the
-        request. It calls back, settles the rating and may appeal it."""
-        s = self._state
-        return s.handling_office or s.responsible_office
-
     def _role_of(self, office: str) -> str:
         """Who reads a notification to ``office``: the agent of the village, staff elsewhere."""
         return "agent" if office == self._state.village else "staff"
+
+    def _deciding_office(self) -> str:
+        s = self._state
+        return s.handling_office or s.responsible_office
+
+    def _tier_office(self, tier: str) -> str:
+        s = self._state
+        return {"village": s.village, "township": s.township, "city": s.city}[tier]
+
+    def _bad_tiers(self) -> dict[str, int]:
+        rating = self._state.rating
+        tiers = rating.tiers if rating is not None else {}
+        return {tier: score for tier, score in tiers.items() if score <= BAD_SCORE}
+
+    def _rated_office(self) -> str:
+        """The office a bad rating is rectified by (谁办理、谁负责, docs/design.md §4): the one
+        place that decides it, for the rectification stage to use.
+
+        The tier rated worst, when it alone is worst; two tiers rated equally badly go to the
+        deciding office (it answers for the service as a whole), and so does a bad overall
+        rating that names no bad tier. The other bad tiers' offices are told
+        (``_notify_other_bad_tiers``)."""
+        bad = self._bad_tiers()
+        if not bad:
+            return self._deciding_office()
+        worst = min(bad.values())
+        tiers = [tier for tier, score in bad.items() if score == worst]
+        return self._tier_office(tiers[0]) if len(tiers) == 1 else self._deciding_office()
+
+    def _notify_other_bad_tiers(self, tx: _Tx, rated: str) -> None:
+        for tier in self._bad_tiers():
+            office = self._tier_office(tier)
+            if office != rated:
+                text = "本级服务收到差评，整改由被评单位牵头，请配合"
+                self._notify(tx, office, self._role_of(office), text)
 
     # --- the escalation ladder -----------------------------------------------------------------
 
@@ -1094,6 +1150,8 @@ class ResidentRequestWorkflow:
             self._lapse_gap(clock, tx)
         elif clock.expiry == Expiry.DEFAULT_RATING:
             s.rating = RatingInfo(score=self._policy.default_rating, at=tx.now, is_default=True)
+            if workflow.patched(RATING_CHANNELS):
+                s.rating.channel = RatingChannel.DEFAULT
             await self._after_rating(tx, SYSTEM)
         elif clock.expiry == Expiry.NOTICE:
             clocks.drop_clocks(self._state, clock.name)

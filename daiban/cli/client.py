@@ -137,11 +137,33 @@ def act(request_id: str, action: str, **fields: object) -> Call:
     return Call("POST", f"/v1/requests/{request_id}/actions", body=body)
 
 
-def rate(request_id: str, score: int, comment: str | None = None) -> Call:
+def rate(
+    request_id: str,
+    score: int,
+    comment: str | None = None,
+    tiers: dict[str, int] | None = None,
+    code: str | None = None,
+) -> Call:
+    """The resident's rating; ``tiers`` the tiers rated, ``code`` the confirmation code texted to
+    the resident (without it, an agent's rating is recorded as unconfirmed)."""
     body: JSON = {"score": score}
     if comment is not None:
         body["comment"] = comment
+    if tiers:
+        body["tiers"] = tiers
+    if code is not None:
+        body["confirmation_code"] = code
     return Call("POST", f"/v1/requests/{request_id}/rating", body=body)
+
+
+def rating_code(request_id: str) -> Call:
+    """Text a one-time confirmation code to the resident's phone."""
+    return Call("POST", f"/v1/requests/{request_id}/rating-code")
+
+
+def rating_link(request_id: str) -> Call:
+    """A single-use rating link's token for the resident (what the agent's QR code shows)."""
+    return Call("POST", f"/v1/requests/{request_id}/rating-link")
 
 
 def list_requests(

@@ -116,12 +116,18 @@ def rate(
     request_id: str,
     score: int,
     comment: str | None,
+    code: str | None,
     base_url: str | None,
     bearer: str | None,
     as_json: bool,
 ) -> None:
-    answer = call_api(base_url, bearer, api.rate(request_id, score, comment))
+    answer = call_api(base_url, bearer, api.rate(request_id, score, comment, code=code))
     render.emit(answer, as_json, render.print_change)
+
+
+def rating_code(request_id: str, base_url: str | None, bearer: str | None, as_json: bool) -> None:
+    answer = call_api(base_url, bearer, api.rating_code(request_id))
+    render.emit(answer, as_json, render.print_code_sent)
 
 
 def list_requests(

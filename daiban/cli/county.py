@@ -46,7 +46,15 @@ from temporalio.testing import WorkflowEnvironment
 from activities.calendar_source import CalendarSource
 from activities.notify import NotificationGateway, gateway_for
 from daiban.cli.client import JSON, AsyncApiClient
-from daiban.cli.simulate import Case, CaseFailed, Overtaken, Person, SimulationOptions
+from daiban.cli.simulate import (
+    UNCONFIRMED,
+    Case,
+    CaseFailed,
+    Overtaken,
+    Person,
+    Rating,
+    SimulationOptions,
+)
 from daiban.core.settings import Settings
 from daiban.core.temporal import converter
 from daiban.domain.catalog import Catalog, catalog_from_settings
@@ -280,8 +288,19 @@ class WorkflowDesk:
     async def act(self, case: Case, person: Person, action: str, fields: JSON) -> JSON:
         return await self._command(case, ActionCommand(action, self.actor(person), **fields))
 
-    async def rate(self, case: Case, agent: Person, score: int, comment: str | None) -> JSON:
-        cmd = ActionCommand("rate", self.actor(agent), score=score, comment=comment)
+    async def rate(self, case: Case, agent: Person, rating: Rating) -> JSON:
+        """As the API sends it once it verified the link or the code: with the channel and the
+        id of the proof (a fresh one, as each link and code rates once)."""
+        confirmed = rating.channel != UNCONFIRMED
+        cmd = ActionCommand(
+            "rate",
+            self.actor(agent),
+            score=rating.score,
+            comment=rating.comment,
+            tiers=rating.tiers,
+            rating_channel=rating.channel if confirmed else None,
+            rating_proof=f"{rating.channel}:{uuid.uuid4().hex}" if confirmed else None,
+        )
         return await self._command(case, cmd)
 
     async def _command(self, case: Case, cmd: ActionCommand) -> JSON:

@@ -43,6 +43,14 @@ def emit(payload: JSON, as_json: bool, render: Callable[..., None], *args: Any) 
         render(payload, *args)
 
 
+def print_code_sent(answer: JSON) -> None:
+    """What ``rating-code`` answered, for the agent: where the code went, until when."""
+    echo(
+        f"验证码已发送到 {answer['phone']}，{answer['expires_at']} 前有效"
+        f"（可输错 {answer['attempts']} 次）。"
+    )
+
+
 # --- names -------------------------------------------------------------------------------------
 
 

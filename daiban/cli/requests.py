@@ -204,12 +204,31 @@ def rate(
         int, typer.Argument(min=1, max=5, help="5 very satisfied … 1 very dissatisfied.")
     ],
     comment: Annotated[str | None, typer.Option(show_default=False)] = None,
+    code: Annotated[
+        str | None,
+        typer.Option(
+            help="The code `daiban rating-code` texted to the resident: their own rating.",
+            show_default=False,
+        ),
+    ] = None,
     base_url: ApiOption = None,
     bearer: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Rate a request on the resident's behalf (1 or 2 opens a rectification)."""
-    commands.rate(request_id, score, comment, base_url, bearer, as_json)
+    """Rate a request with the resident (1 or 2 opens a rectification); without --code it is
+    kept as the agent's unconfirmed rating, outside the satisfaction rate."""
+    commands.rate(request_id, score, comment, code, base_url, bearer, as_json)
+
+
+@app.command("rating-code")
+def rating_code(
+    request_id: RequestIdArgument,
+    base_url: ApiOption = None,
+    bearer: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Text a one-time code to the resident's phone, to confirm their rating (`rate --code`)."""
+    commands.rating_code(request_id, base_url, bearer, as_json)
 
 
 @app.command("list")

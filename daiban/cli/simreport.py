@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from daiban.cli.client import JSON
-from daiban.cli.simulate import COMPARED, STATS_RUNGS, Case, SimulationOptions
+from daiban.cli.simulate import COMPARED, STATS_RUNGS, UNCONFIRMED, Case, SimulationOptions
 
 # --- the report --------------------------------------------------------------------------------
 
@@ -40,6 +40,7 @@ class Report:
             "denied": sum(1 for case in self.cases if case.state.get("decision") == "denied"),
             "supplemented": sum(case.supplemented for case in self.cases),
             "bad_ratings": sum(case.bad_rating for case in self.cases),
+            "agent_unconfirmed": sum(c.rating_channel == UNCONFIRMED for c in self.cases),
             "rectified": sum(case.rectified for case in self.cases),
             "left_waiting": sum(case.left_waiting is not None for case in self.cases),
             "overtaken": sum(case.overtaken is not None for case in self.cases),
@@ -93,7 +94,14 @@ class Report:
             "stats_match": self.matches,
             "errors": self.errors,
             "requests": [
-                {"id": c.id, "item": c.item["code"], "village": c.village, "outcome": c.outcome}
+                {
+                    "id": c.id,
+                    "item": c.item["code"],
+                    "village": c.village,
+                    "outcome": c.outcome,
+                    "rating": c.rating_channel,
+                    "tiers": sorted((c.state.get("rating") or {}).get("tiers") or {}),
+                }
                 for c in self.cases
             ],
         }

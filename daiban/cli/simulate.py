@@ -43,6 +43,7 @@ from daiban.cli.client import JSON, ApiError, ApiUnreachable, AsyncApiClient
 from daiban.core.settings import Settings
 from daiban.domain.offices import OfficeTree, demo_city, make_office
 from daiban.http.auth import mint_token
+from models.actions import handled_tiers
 
 if TYPE_CHECKING:
     from daiban.cli.simreport import Report  # the report reads the cases defined here
@@ -64,6 +65,10 @@ ITEM_WEIGHTS = {
     "zhaijidi": 1,
 }
 SCORE_WEIGHTS = {5: 55, 4: 25, 3: 10, 2: 6, 1: 4}
+# How residents rate (docs/design.md §4): on their own phone through the link texted at delivery,
+# on the agent's phone with the code texted to theirs, or the agent enters it unconfirmed.
+CHANNEL_WEIGHTS = {"link": 55, "sms_code": 35, "agent_unconfirmed": 10}
+UNCONFIRMED = "agent_unconfirmed"
 # Where a late request is left untouched: the agent never hands off, the township never accepts,
 # the agent never delivers, the resident never rates.
 LATE_STAGES = ("village_intake", "township_review", "result_delivery", "awaiting_rating")
@@ -71,7 +76,7 @@ LATE_STAGES = ("village_intake", "township_review", "result_delivery", "awaiting
 DAY_SECONDS = 20.0
 TOKEN_TTL_SECONDS = 24 * 3600
 # The totals of GET /v1/stats that the report compares with its own counts.
-COMPARED = ("total", "completed", "bad_ratings")
+COMPARED = ("total", "completed", "bad_ratings", "agent_unconfirmed")
 # The rung columns of GET /v1/stats and the levels each counts (a statutory rung is a red card
 # there too); compared when the run saw the rungs fire, at compressed time.
 STATS_RUNGS = {"reminder": ("reminder",), "yellow": ("yellow",), "red": ("red", "statutory")}
@@ -103,6 +108,8 @@ class Mix:
     hotline: float = 0.1
     rectify: float = 0.9
     rate_fix: float = 0.6
+    rate_tiers: float = 0.5  # the resident also rates each tier that handled the request
+    bad_tier: float = 0.04  # a good rating overall, one tier rated bad all the same
 
 
 @dataclass(frozen=True)
@@ -162,7 +169,8 @@ class Case:
     late_at: str | None
     state: JSON = field(default_factory=dict)
     supplemented: bool = False
-    bad_rating: bool = False
+    bad_rating: bool = False  # a 1 or 2 that counts (not the agent's unconfirmed word)
+    rating_channel: str | None = None
     rectified: bool = False
     left_waiting: str | None = None
     overtaken: str | None = None  # the action time made impossible, and the stage it found
@@ -227,7 +235,39 @@ class Desk(Protocol):
 
     async def act(self, case: Case, person: Person, action: str, fields: JSON) -> JSON: ...
 
-    async def rate(self, case: Case, agent: Person, score: int, comment: str | None) -> JSON: ...
+    async def rate(self, case: Case, agent: Person, rating: Rating) -> JSON: ...
+
+
+@dataclass(frozen=True)
+class Rating:
+    """What a resident says, and how: ``channel`` is one of ``CHANNEL_WEIGHTS``."""
+
+    score: int
+    channel: str
+    comment: str | None = None
+    tiers: dict[str, int] | None = None
+
+
+def draw_rating(rng: random.Random, mix: Mix, deciding_tier: str) -> Rating:
+    """A resident's rating: its score, how it is given (``CHANNEL_WEIGHTS``) and, now and then,
+    the score of each tier that handled the request (``tier_scores``)."""
+    score = rng.choices(list(SCORE_WEIGHTS), list(SCORE_WEIGHTS.values()))[0]
+    channel = rng.choices(list(CHANNEL_WEIGHTS), list(CHANNEL_WEIGHTS.values()))[0]
+    comment = rng.choice(BAD_COMMENTS) if score <= 2 else None
+    rated = rng.random() < mix.rate_tiers
+    tiers = tier_scores(rng, mix, score, deciding_tier) if rated else None
+    return Rating(score, channel, comment, tiers)
+
+
+def tier_scores(rng: random.Random, mix: Mix, score: int, deciding_tier: str) -> dict[str, int]:
+    """Scores of the tiers that handled the request, near the overall one: a bad rating names
+    the township or the city center bad, now and then a good one too. The village proxy room is
+    rated well here: its agent rates on the resident's behalf and cannot rectify."""
+    handled = handled_tiers(deciding_tier)
+    tiers = {tier: rng.choices((5, 4, 3), (6, 3, 1))[0] for tier in handled}
+    if score <= 2 or rng.random() < mix.bad_tier:
+        tiers[rng.choice(handled[1:])] = min(score, rng.choice((1, 2)))
+    return tiers
 
 
 class ApiDesk:
@@ -266,9 +306,16 @@ class ApiDesk:
         assert case.id is not None
         return await self._send(case, api.act(case.id, action, **fields).as_(self.token(person)))
 
-    async def rate(self, case: Case, agent: Person, score: int, comment: str | None) -> JSON:
+    async def rate(self, case: Case, agent: Person, rating: Rating) -> JSON:
+        """By the link for the resident's own act: the made-up residents' phones are out of
+        reach, so a rating confirmed with a texted code is played through the link too (both
+        are the resident's own act); an unconfirmed one with the agent's token."""
         assert case.id is not None
-        return await self._send(case, api.rate(case.id, score, comment).as_(self.token(agent)))
+        call = api.rate(case.id, rating.score, rating.comment, rating.tiers)
+        if rating.channel == UNCONFIRMED:
+            return await self._send(case, call.as_(self.token(agent)))
+        link = await self._send(case, api.rating_link(case.id).as_(self.token(agent)))
+        return await self._send(case, call.as_(str(link["token"])))
 
     async def _send(self, case: Case, call: api.Call) -> JSON:
         async with self._slots:
@@ -347,6 +394,7 @@ class Simulation:
             totals["total"] += office["total"]
             totals["completed"] += office["completed"]
             totals["bad_ratings"] += office["ratings"].get("1", 0) + office["ratings"].get("2", 0)
+            totals["agent_unconfirmed"] += office.get("agent_unconfirmed", 0)
             for name in STATS_RUNGS:
                 totals[name] += office.get(name, 0)
         return {name: totals[name] for name in (*COMPARED, *STATS_RUNGS)}
@@ -456,28 +504,28 @@ class Simulation:
 
     async def _rate(self, case: Case, agent: Person) -> None:
         rng, mix = case.rng, self.options.mix
-        score = rng.choices(list(SCORE_WEIGHTS), list(SCORE_WEIGHTS.values()))[0]
-        comment = rng.choice(BAD_COMMENTS) if score <= 2 else None
+        rating = draw_rating(rng, mix, str(case.item["deciding_tier"]))
         await self.desk.think(case, agent)
-        await self._send(case, await self.desk.rate(case, agent, score, comment))
-        if score > 2:
+        await self._send(case, await self.desk.rate(case, agent, rating))
+        case.rating_channel = (case.state.get("rating") or {}).get("channel") or rating.channel
+        case.bad_rating = rating.score <= 2 and case.rating_channel != UNCONFIRMED
+        if case.stage != "rectification":
             return
-        case.bad_rating = True
         if rng.random() >= mix.rectify:
             case.left_waiting = "rectification"
             return
-        handling = case.state.get("handling_office") or case.township
-        role = "city_staff" if handling == self.city else "township_staff"
-        # The rated office calls the resident back first, then explains or puts it right.
-        await self._act(case, (role, handling), "callback", note="已电话回访", reached=True)
+        # The rated office (the deciding office, or the tier the resident rated bad) calls the
+        # resident back first, then explains or puts it right.
+        rated = str(case.state.get("responsible_office") or case.township)
+        role = "city_staff" if rated == self.city else "township_staff"
+        await self._act(case, (role, rated), "callback", note="已电话回访", reached=True)
         outcome = rng.choice(("fixed", "explained"))
-        await self._act(
-            case, (role, handling), "rectify", note=rng.choice(FIX_NOTES), outcome=outcome
-        )
+        await self._act(case, (role, rated), "rectify", note=rng.choice(FIX_NOTES), outcome=outcome)
         case.rectified = True
         if rng.random() < mix.rate_fix:
             await self.desk.think(case, agent)
-            await self._send(case, await self.desk.rate(case, agent, rng.choice((3, 4, 5)), None))
+            fix = Rating(rng.choice((3, 4, 5)), rating.channel)
+            await self._send(case, await self.desk.rate(case, agent, fix))
 
 
 async def simulate(

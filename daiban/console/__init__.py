@@ -15,7 +15,8 @@ to that person and every form meets the API's validation.
 - ``work``      the window staff's queue, lists, the request page and its actions;
 - ``agent``     the village agent's phone screens: list, register (offline too), rating QR code;
 - ``board``     the supervisor's board, its change polling and the Excel export;
-- ``resident``  the rating page behind a rating link;
+- ``resident``  the rating page behind a rating link (texted, or its QR code);
+- ``confirm``   the agent's screen for a rating confirmed with a code texted to the resident;
 - ``progress``  the resident's progress lookup by number and ID digits;
 - ``admin``     the catalog and the offices;
 - ``docs``      Swagger UI from vendored assets.
@@ -26,11 +27,22 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from daiban.console import admin, agent, board, docs, login, oidc, progress, resident, work
+from daiban.console import (
+    admin,
+    agent,
+    board,
+    confirm,
+    docs,
+    login,
+    oidc,
+    progress,
+    resident,
+    work,
+)
 from daiban.console.web import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
-for _module in (login, oidc, work, agent, board, resident, progress, admin, docs):
+for _module in (login, oidc, work, agent, board, resident, confirm, progress, admin, docs):
     router.include_router(_module.router)
 
 

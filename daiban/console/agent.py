@@ -29,7 +29,7 @@ from daiban.console.web import (
     validation_problem,
 )
 from daiban.domain.intake import item_spec, policy
-from daiban.http import routes_requests
+from daiban.http import routes_rating, routes_requests
 from daiban.http.problems import Problem
 from models.contracts import Role, Stage
 from models.schemas import ListQuery, SubmitIn
@@ -141,6 +141,6 @@ async def rating_qr(console: ConsoleDep, request_id: str) -> Response:
     me = console.person(Role.AGENT)
     s = console.services
     state = await routes_requests.get_request(request_id, me, s)
-    link = await routes_requests.rating_link(request_id, me, s, s.settings)
+    link = await routes_rating.rating_link(request_id, me, s, s.settings)
     url = str(console.request.base_url).rstrip("/") + f"/rate/{link.token}"
     return console.render("qr.html", r=state, url=url, qr=qr_svg(url))

@@ -194,13 +194,14 @@ async def export(console: ConsoleDep) -> Response:
     sheet.append(
         ["乡镇", "代码", "办件数", "已办结", "按时办结率", "平均工作日", "提示", "黄牌", "红牌"]
         + ["满意率", "整改率", "差评率", "回访率", "申诉成立", "督办单", "逾期督办单"]
+        + ["未经本人确认的评价"]
     )
     for o in stats.offices:
         sheet.append(
             [o.name or o.office, o.office, o.total, o.completed, o.on_time_rate,
              o.avg_working_days, o.reminder, o.yellow, o.red, o.satisfaction_rate,
              o.rectified_rate, o.bad_rate, o.callback_rate, o.appeals_upheld, o.orders_issued,
-             o.orders_overdue]
+             o.orders_overdue, o.agent_unconfirmed]
         )  # fmt: skip
     trends = book.create_sheet("月度趋势")
     trends.append(["月份", "办件数", "按时办结率", "满意率"])

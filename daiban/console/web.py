@@ -180,7 +180,8 @@ def problem_words(problem: Problem, action: str | None = None) -> list[str]:
     if problem.status == 403:
         return ["您的岗位不能办理这项业务。"]
     if problem.status == 429:
-        return ["提交太频繁，请稍候再试。"]
+        codes = [e["message"] for e in problem.errors or [] if e["field"] == "confirmation_code"]
+        return [words.code_message(codes[0])] if codes else ["提交太频繁，请稍候再试。"]
     if problem.status == 503:
         return ["系统暂时无法办理（服务连接中断），请稍后再试。"]
     return ["系统未能完成这项操作，请稍后再试。"]
@@ -197,6 +198,8 @@ def validation_problem(error: ValidationError) -> InvalidInput:
 
 def error_fields(problem: Problem | None, action: str | None = None) -> dict[str, str]:
     """Field → message in words, to put each message beside its field."""
+    if problem is not None and problem.status == 429 and problem.errors:
+        return {e["field"]: words.field_message(e["field"], e["message"]) for e in problem.errors}
     if not isinstance(problem, InvalidInput):
         return {}
     return {

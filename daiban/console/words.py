@@ -9,6 +9,7 @@ here is presentation: the rules (which action is allowed, what it requires) come
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -32,7 +33,7 @@ NEXT_STEP: Final = {
     "village_intake": "把材料送到乡镇便民服务中心",
     "awaiting_supplement": "收齐补正材料后交回",
     "result_delivery": "把结果送到群众手中",
-    "awaiting_rating": "请群众扫码评价",
+    "awaiting_rating": "请群众本人评价（短信链接、扫码或本机验证码）",
 }
 
 
@@ -48,6 +49,15 @@ PAUSE_REASONS: Final = {
 
 SCORES: Final = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 
+# How a rating was given, as the request page says it; an unconfirmed one is marked plainly, since
+# it is not counted in the satisfaction rate.
+RATING_CHANNELS: Final = {
+    "link": "群众本人用手机评价",
+    "sms_code": "群众本人短信验证码确认",
+    "agent_unconfirmed": "未经本人确认",
+    "default": "到期未评价，按默认评价",
+}
+
 FIELDS: Final = {
     "note": "说明",
     "missing_materials": "缺少的材料",
@@ -58,6 +68,8 @@ FIELDS: Final = {
     "outcome": "整改方式",
     "reached": "是否联系上群众",
     "score": "评分",
+    "tiers": "分级评价",
+    "confirmation_code": "验证码",
     "comment": "意见",
     "item": "办理事项",
     "resident.name": "姓名",
@@ -127,8 +139,53 @@ def office_name(offices: OfficeTree, code: str | None) -> str:
     return office.name if office is not None else code
 
 
+# The confirmation code's refusals, by what the API's message says (``routes_rating.REFUSALS``).
+CODE_HINTS: Final = (
+    ("too many", "验证码输错次数太多，已经失效。请重新发送验证码"),
+    ("expired", "验证码已过期，请重新发送验证码"),
+    ("used already", "这个验证码已经用过，请重新发送验证码"),
+    ("no confirmation code", "还没有给群众发送验证码，请先发送"),
+    ("needs no", "用链接评价不需要验证码"),
+)
+
+
+RATING_NOTE = re.compile(
+    r"^(?P<fix>fix )?score (?P<score>[1-5])(?P<default> \(default\))?(?P<tiers>(, \w+ [1-5])*)"
+    r"( \[(?P<channel>\w+)\])?$"
+)
+
+
+def _rating_note(note: str) -> str | None:
+    """A rating's ``score 2, township 1 [link]`` in words; None for another note."""
+    found = RATING_NOTE.match(note)
+    if found is None:
+        return None
+    score = int(found["score"])
+    text = ("整改评价 " if found["fix"] else "") + f"{score}分 {SCORES[score]}"
+    for part in filter(None, (found["tiers"] or "").split(", ")):
+        tier, value = part.split()
+        text += f"；{TIERS.get(tier, tier)} {value}分"
+    channel = found["channel"] or ("default" if found["default"] else None)
+    return text + (f"（{RATING_CHANNELS.get(channel, channel)}）" if channel else "")
+
+
+def code_message(message: str) -> str:
+    """Why a confirmation code was refused, in words; a wrong one says how many tries are left."""
+    for phrase, hint in CODE_HINTS:
+        if phrase in message:
+            return hint
+    left = re.search(r"\((\d+) tries left\)", message)
+    return "验证码不正确，请核对群众手机收到的短信" + (
+        f"（还可以再试{left.group(1)}次）" if left else ""
+    )
+
+
 def field_message(field: str, message: str, action: str | None = None) -> str:
     """A field's error in words: the hint for that field, else '请填写…' for a missing one."""
+    if field == "confirmation_code":
+        return code_message(message)
+    if field == "tiers" or field.startswith("tiers."):
+        return "分级评价有误：只能评价办理过此件的单位"
     if field == "note" and action in NOTE_LABELS:
         return f"请填写{NOTE_LABELS[action]}"
     if field == "due" and "promised deadline" in message:
@@ -147,10 +204,14 @@ def field_message(field: str, message: str, action: str | None = None) -> str:
 
 
 def history_note(action: str, note: str | None) -> str:
-    """A history note in words: a rectification step's (the workflow records ``reached: …``,
-    ``fixed: …`` or ``scheduled by 2030-03-15: …`` before what the office wrote) or one the system
-    wrote (``SYSTEM_NOTES``)."""
+    """A history note as people read it: a rating's (``score 2, township 1 [link]``), a
+    rectification step's (the workflow records ``reached: …``, ``fixed: …`` or ``scheduled by
+    2030-03-15: …`` before what the office wrote) or one the system wrote (``SYSTEM_NOTES``); any
+    other note as it was written."""
     text = note or ""
+    rating = _rating_note(text) if action == "rate" else None
+    if rating is not None:
+        return rating
     head, sep, rest = text.partition(": ")
     if not sep or action not in ("callback", "rectify"):
         return SYSTEM_NOTES.get(text, text)

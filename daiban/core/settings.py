@@ -89,6 +89,13 @@ class Settings(BaseSettings):
 
     # Ratings of docs/design.md §4.
     default_rating: int = Field(3, ge=1, le=5)
+    # The one-time code sent to the resident's phone to confirm a rating on the agent's device:
+    # how long it is good for, and how many wrong tries kill it.
+    rating_code_minutes: int = Field(10, ge=1, le=1440)
+    rating_code_attempts: int = Field(5, ge=1, le=20)
+    # Where the console serves the resident's rating page: the rating link sent at delivery is
+    # this address followed by /pj/ and a short code (a link must fit one SMS with its text).
+    rating_link_base_url: str = "http://localhost:8000"
 
     # Written notices (文书) are printed as PDF with this font, embedded: Noto Serif CJK of
     # Debian's fonts-noto-cjk, face 2 of the collection (Simplified Chinese). Checked at start-up.

@@ -37,6 +37,7 @@ class Principal:
     role: str
     office: str
     request: str | None = None  # the one request a rating link is for
+    link: str | None = None  # a rating link's id (``jti``): it rates once
     # The office's tier (``principal_from_claims`` takes it from the tree): what a supervisor
     # oversees depends on it.
     tier: str | None = None
@@ -70,7 +71,13 @@ def principal_from_claims(claims: dict[str, Any], offices: OfficeTree) -> Princi
         office=office,
         request=request if role == RATING_LINK else None,
         tier=known.tier,
+        link=_link_id(claims) if role == RATING_LINK else None,
     )
+
+
+def _link_id(claims: dict[str, Any]) -> str | None:
+    jti = claims.get("jti")
+    return jti if isinstance(jti, str) and 0 < len(jti) <= SUB_MAX else None
 
 
 def supervised_field(principal: Principal) -> str:

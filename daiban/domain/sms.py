@@ -33,6 +33,11 @@ REFUSAL_PREFIX = "申请不予受理："
 RESULT = "{signature}待送达：“{item}”已办结（{decision}），请及时将结果送达申请人。"
 RESULT_PREFIX = "办理结果（"
 DECISIONS = {"approved": "准予", "denied": "不予批准"}
+# Texts to the resident's own phone (docs/design.md §4): the rating link sent at delivery, and the
+# code that confirms a rating given on the agent's device. The link's address is short (a base
+# URL, ``/pj/`` and ten characters), so the item's name is what gives way.
+RATING_LINK = "{signature}“{item}”已办结，请您本人评价：{link}"
+RATING_CODE = "{signature}“{item}”评价确认码{code}，{minutes}分钟内有效。"
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,8 @@ class Templates:
     clocks: dict[str, str]
     refusal: str = REFUSAL
     result: str = RESULT
+    rating_link: str = RATING_LINK
+    rating_code: str = RATING_CODE
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Templates:
@@ -58,6 +65,8 @@ class Templates:
             clocks={str(k): str(v) for k, v in clocks.items()},
             refusal=str(data.get("refusal", REFUSAL)),
             result=str(data.get("result", RESULT)),
+            rating_link=str(data.get("rating_link", RATING_LINK)),
+            rating_code=str(data.get("rating_code", RATING_CODE)),
         )
 
 
@@ -92,6 +101,18 @@ def fit(template: str, t: Templates, **fields: str) -> str:
         item = item[:-2] + "…"
         text = template.format(signature="", **(fields | {"item": item}))
     return text
+
+
+def rating_link_text(item: str, link: str, t: Templates | None = None) -> str:
+    """The rating invitation sent to the resident's phone at delivery."""
+    t = t or templates()
+    return fit(t.rating_link, t, item=item, link=link)
+
+
+def rating_code_text(item: str, code: str, minutes: int, t: Templates | None = None) -> str:
+    """The one-time code that confirms a rating on the agent's device."""
+    t = t or templates()
+    return fit(t.rating_code, t, item=item, code=code, minutes=str(minutes))
 
 
 def rung_text(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any, Final
 
 import jwt
@@ -122,8 +123,11 @@ def mint_rating_link(
     village: str,
     ttl_seconds: int,
     offices: OfficeTree | None = None,
+    link_id: str | None = None,
 ) -> str:
-    """A rating-link token for one request, signed with the rating-link key."""
+    """A rating-link token for one request, signed with the rating-link key. Its ``jti`` names
+    the link to the workflow, which lets each link rate once (a fresh one unless given: the link
+    sent by SMS keeps its id however often its address is opened)."""
     sub = f"resident:{request_id}"
     claims = {"sub": sub, "role": RATING_LINK, "office": village, "req": request_id}
     principal_from_claims(claims, offices or demo_tree())
@@ -135,6 +139,7 @@ def mint_rating_link(
         "req": request_id,
         "iat": now,
         "exp": now + ttl_seconds,
+        "jti": link_id or uuid.uuid4().hex,
     }
     headers = {"kid": RATING_LINK_KID}
     return jwt.encode(payload, settings.rating_link_key, algorithm=HS256, headers=headers)

@@ -99,6 +99,7 @@ MONTH = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"  # a month of this service's lifetime
 COLUMNS = (
     "office", "name", "month", "requests", "completed", "rated", "bad", "satisfaction_rate",
     "bad_rate", "callback_rate", "rectified_rate", "on_time_rate", "appeals_upheld",
+    "agent_unconfirmed",
 )  # fmt: skip
 
 
@@ -109,7 +110,8 @@ class PublicOfficeStats(BaseModel):
     requests: int = Field(description="requests registered in the month")
     completed: int
     rated: int = Field(
-        description="ratings given (defaults included), without those an upheld appeal took out"
+        description="ratings by the resident's own act (rating link, confirmation code) and "
+        "defaults, without those an upheld appeal took out"
     )
     bad: int = Field(description="ratings of 1 or 2 (差评), without upheld appeals")
     satisfaction_rate: float | None = Field(description="ratings of 3–5 over all ratings")
@@ -122,6 +124,9 @@ class PublicOfficeStats(BaseModel):
     on_time_rate: float | None = Field(description="decisions within their limit over decisions")
     appeals_upheld: int = Field(
         0, description="bad ratings taken out of these figures by an upheld appeal (申诉成立)"
+    )
+    agent_unconfirmed: int = Field(
+        0, description="ratings an agent entered without the resident's confirmation: not rated"
     )
 
 
@@ -159,6 +164,7 @@ def _published(row: dict[str, Any], month: str) -> PublicOfficeStats:
         rectified_rate=row["rectified_rate"],
         on_time_rate=row["on_time_rate"],
         appeals_upheld=upheld,
+        agent_unconfirmed=row["agent_unconfirmed"],
     )
 
 

@@ -33,14 +33,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from daiban.domain.intake import item_spec, policy
 from daiban.domain.privacy import for_viewer, mask_resident, sees_resident
 from daiban.domain.scope import RATING_LINK, Principal, state_in_scope
-from daiban.http.auth import mint_rating_link
 from daiban.http.deps import (
     AgentDep,
     CatalogDep,
     ClientDep,
     EngineDep,
     PrincipalDep,
-    RaterDep,
     Services,
     ServicesDep,
     SettingsDep,
@@ -66,8 +64,6 @@ from models.schemas import (
     ActionIn,
     ListQuery,
     PageQuery,
-    RatingIn,
-    RatingLinkOut,
     RequestOut,
     RequestPage,
     ResidentOut,
@@ -319,6 +315,14 @@ async def _live_state_in_scope(
 async def _act(
     services: Services, client: Client, principal: Principal, request_id: str, cmd: ActionCommand
 ) -> RequestOut:
+    state = await act_on(services, client, principal, request_id, cmd)
+    return await present(services, principal, state, cmd.action)
+
+
+async def act_on(
+    services: Services, client: Client, principal: Principal, request_id: str, cmd: ActionCommand
+) -> RequestState:
+    """Send one action to the request's workflow; its new state, or the problem it answered."""
     outcome = "error"
     try:
         if cmd.actor.role not in ACTIONS[cmd.action].roles:
@@ -343,7 +347,7 @@ async def _act(
         except (WorkflowUpdateFailedError, RPCError, RPCTimeoutOrCancelledError) as error:
             raise from_temporal(error) from None
         outcome = "ok"
-        return await present(services, principal, state, cmd.action)
+        return state
     except Problem as problem:
         outcome = problem.slug
         raise
@@ -359,43 +363,12 @@ async def _act(
 async def act(
     id: RequestId, body: ActionIn, principal: PrincipalDep, services: ServicesDep, client: ClientDep
 ) -> RequestOut:
-    """One action of the stage/action table; the reply is the request's new state."""
+    """One action of the stage/action table; the reply is the request's new state. A ``rate``
+    sent here is the agent's word (``agent_unconfirmed``): the resident's own rating goes through
+    ``POST /v1/requests/{id}/rating`` with a rating link or a confirmation code."""
     # mode="json": dates cross the workflow boundary as ISO strings (the contract says so).
     cmd = ActionCommand(actor=principal.actor(), **body.model_dump(mode="json"))
     return await _act(services, client, principal, id, cmd)
-
-
-@router.post(
-    "/requests/{id}/rating",
-    response_model=RequestOut,
-    responses=responses(401, 403, 404, 409, 413, 422, 503),
-)
-async def rate(
-    id: RequestId, body: RatingIn, principal: RaterDep, services: ServicesDep, client: ClientDep
-) -> RequestOut:
-    """The resident's rating, through the village agent or a rating-link token for this request;
-    a score of 1 or 2 opens a rectification."""
-    cmd = ActionCommand(
-        action="rate", actor=principal.actor(), score=body.score, comment=body.comment
-    )
-    return await _act(services, client, principal, id, cmd)
-
-
-@router.post(
-    "/requests/{id}/rating-link",
-    response_model=RatingLinkOut,
-    status_code=201,
-    responses=responses(401, 403, 404, 422),
-)
-async def rating_link(
-    id: RequestId, principal: AgentDep, services: ServicesDep, settings: SettingsDep
-) -> RatingLinkOut:
-    """A token the resident can rate this one request with (valid for the rating window)."""
-    await scoped_row(services, principal, id)
-    ttl = settings.rating_window_natural_days * 86400
-    offices = await services.offices()
-    token = mint_rating_link(settings, id, principal.office, ttl, offices)
-    return RatingLinkOut(token=token, request_id=id, expires_in=ttl)
 
 
 # --- lists -------------------------------------------------------------------------------------

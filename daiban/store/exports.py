@@ -14,7 +14,6 @@ sign with a name or a phone number.
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -40,19 +39,6 @@ def export_key(number: str, kind: str, seq: int) -> str:
 
 def _instant(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _plain(value: object) -> Any:
-    """A JSON value of a contract field whose shape this module does not own (a rating's tiers)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _plain(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
 
 
 def _office(session: Session, code: str | None) -> dict[str, str] | None:
@@ -106,8 +92,8 @@ def rating_record(session: Session, state: RequestState, rating: RatingInfo) -> 
         **_header(session, state, "rating"),
         "rated_office": _office(session, rated),
         "score": rating.score,
-        "channel": _plain(getattr(rating, "channel", None)),
-        "tiers": _plain(getattr(rating, "tiers", None)),
+        "channel": rating.channel or None,
+        "tiers": dict(rating.tiers) or None,
         "is_default": rating.is_default,
         "rated_at": _instant(rating.at),
         "fix_score": rating.fix_score,

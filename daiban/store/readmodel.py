@@ -332,8 +332,10 @@ def township_stats(
     ``satisfaction_rate`` = ratings of 3–5 over all ratings (defaults included), ``bad_rate`` =
     bad ratings (1–2) over all ratings, ``rectified_rate`` = rectified requests over bad ratings,
     ``callback_rate`` = bad ratings whose resident the rated office reached within the callback
-    limit over bad ratings that owed a callback. A rating whose appeal was upheld is in none of
-    them (``appeals_upheld`` counts them; ``ratings`` keeps every score as given).
+    limit over bad ratings that owed a callback. Ratings are those of the resident's own act and
+    defaults, the agent's unconfirmed ones only in ``agent_unconfirmed``
+    (``daiban.store.rollup.counts_in_rate``). A rating whose appeal was upheld is in no rate
+    (``appeals_upheld`` counts them; ``ratings`` keeps every score as given).
     """
     scope = rollup_scope(principal)
     if scope is None or community is not None:
@@ -382,6 +384,7 @@ def _stats_row(office: str, values: list[int], name: str | None) -> dict[str, An
         "rectified_rate": _ratio(sums["rectified_true"], bad),
         "callback_rate": _ratio(sums["called_back"], sums["callback_due"]),
         "appeals_upheld": upheld,
+        "agent_unconfirmed": sums["agent_unconfirmed"],
     }
 
 

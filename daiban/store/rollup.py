@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Table, and_, case, cast, func, text, true
+from sqlalchemy import Date, Table, and_, case, cast, func, not_, or_, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -34,13 +34,19 @@ STATS = (
     "total", "completed", "on_time_true", "on_time_count", "working_days_sum",
     "working_days_count", "reminder", "yellow", "red", "rating_1", "rating_2", "rating_3",
     "rating_4", "rating_5", "rated", "rectified_true", "callback_due", "called_back",
-    "appeal_upheld",
+    "appeal_upheld", "agent_unconfirmed",
 )  # fmt: skip
 # The read-model columns a row's contribution depends on.
 SOURCE_COLUMNS = (
     "created_at", "township", "city", "stage", "on_time", "working_days", "reminder_count",
     "yellow_count", "red_count", "rating_score", "rectified", "called_back", "appeal_upheld",
+    "rating_channel",
 )  # fmt: skip
+# The channel whose ratings are kept and counted apart, never among the counted ratings
+# (docs/design.md §4); a rating without a channel was given before channels were recorded.
+UNCONFIRMED = "agent_unconfirmed"
+# A bad rating (差评): 1 非常不满意 or 2 不满意.
+BAD_SCORE = 2
 KEY_COLUMNS = ("day", "township", "city")
 # The SQLite function that gives a stored UTC timestamp's local date (registered by
 # daiban.store.db).
@@ -136,7 +142,13 @@ def split(created_from: datetime | None, created_to: datetime | None, tz: ZoneIn
 def contribution(row: Mapping[str, Any], tz: ZoneInfo) -> tuple[Key, Sums]:
     """The rollup row a read-model row counts in, and what it adds there (``sum_columns`` of one
     row)."""
-    score, days, on_time = row["rating_score"], row["working_days"], row["on_time"]
+    days, on_time = row["working_days"], row["on_time"]
+    unconfirmed = row["rating_score"] is not None and not counts_in_rate(row["rating_channel"])
+    score = None if unconfirmed else row["rating_score"]
+    # The rectification figures count the bad ratings the rates count (a tier rated bad under a
+    # good overall score is rectified by its office but is not a bad rating of the service).
+    bad = score is not None and score <= BAD_SCORE
+    counted = bad and row["appeal_upheld"] is not True
     sums = {
         "total": 1,
         "completed": int(row["stage"] == "completed"),
@@ -149,11 +161,13 @@ def contribution(row: Mapping[str, Any], tz: ZoneInfo) -> tuple[Key, Sums]:
         "red": row["red_count"],
         **{f"rating_{n}": int(score == n) for n in range(1, 6)},
         "rated": int(score is not None),
-        "rectified_true": int(row["rectified"] is True),
-        # A rating out of the statistics by an upheld appeal owes no callback either.
-        "callback_due": int(row["called_back"] is not None and not row["appeal_upheld"]),
-        "called_back": int(row["called_back"] is True and not row["appeal_upheld"]),
-        "appeal_upheld": int(row["appeal_upheld"] is True),
+        "rectified_true": int(bad and row["rectified"] is True),
+        # A rating out of the statistics by an upheld appeal owes no callback either; one the
+        # agent entered unconfirmed is in no rate at all.
+        "callback_due": int(counted and row["called_back"] is not None),
+        "called_back": int(counted and row["called_back"] is True),
+        "appeal_upheld": int(bad and row["appeal_upheld"] is True),
+        "agent_unconfirmed": int(unconfirmed),
     }
     return (local_day(row["created_at"], tz), row["township"], row["city"]), sums
 
@@ -207,10 +221,29 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.sum(case((condition, 1), else_=0))
 
 
+def counts_in_rate(channel: str | None) -> bool:
+    """Whether a rating given through ``channel`` counts in ratings and rates: the resident's own
+    act (link, confirmation code) and defaults, not the agent's unconfirmed word (``_counted``
+    below is its SQL twin). Ratings taken out by an upheld appeal stay in the counts of scores,
+    as given; the rates leave them out through ``appeal_upheld``."""
+    return channel != UNCONFIRMED
+
+
+def _counted(c: Any) -> ColumnElement[bool]:
+    """``counts_in_rate`` as SQL over the read model's columns."""
+    channel = c.rating_channel
+    return or_(channel.is_(None), channel != UNCONFIRMED)
+
+
 def sum_columns(c: Any) -> list[ColumnElement[Any]]:
     """The sums of ``STATS`` over read-model rows; ``c`` is the ``requests`` table's columns or a
-    subquery's with the same names."""
-    score = c.rating_score
+    subquery's with the same names. Ratings (counts, ``rated``) are those that count
+    (``_counted``); ``agent_unconfirmed`` counts the others, whose rectifications are left out
+    of ``rectified_true`` too."""
+    score = case((_counted(c), c.rating_score), else_=None)
+    unconfirmed = and_(c.rating_score.is_not(None), not_(_counted(c)))
+    bad = score <= BAD_SCORE  # NULL (no counted rating): not bad
+    counted = and_(bad, c.appeal_upheld.is_not(True))
     return [
         func.count().label("total"),
         _count(c.stage == "completed").label("completed"),
@@ -223,10 +256,11 @@ def sum_columns(c: Any) -> list[ColumnElement[Any]]:
         func.coalesce(func.sum(c.red_count), 0).label("red"),
         *(_count(score == n).label(f"rating_{n}") for n in range(1, 6)),
         func.count(score).label("rated"),
-        _count(c.rectified.is_(True)).label("rectified_true"),
-        _count(and_(c.called_back.is_not(None), c.appeal_upheld.is_(False))).label("callback_due"),
-        _count(and_(c.called_back.is_(True), c.appeal_upheld.is_(False))).label("called_back"),
-        _count(c.appeal_upheld.is_(True)).label("appeal_upheld"),
+        _count(and_(bad, c.rectified.is_(True))).label("rectified_true"),
+        _count(and_(counted, c.called_back.is_not(None))).label("callback_due"),
+        _count(and_(counted, c.called_back.is_(True))).label("called_back"),
+        _count(and_(bad, c.appeal_upheld.is_(True))).label("appeal_upheld"),
+        _count(unconfirmed).label("agent_unconfirmed"),
     ]
 
 

@@ -4,6 +4,7 @@ nothing, a gateway that hangs holds nothing up and receives nothing twice."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 import time
@@ -18,7 +19,10 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from activities.notify import Courier, WebhookGateway
+from daiban.core.sealed import Sealer
 from daiban.store.db import make_engine, session_scope, upgrade
+from daiban.store.rating_proofs import queue_resident_text, seal_text
+from models.contracts import RESIDENT_RECIPIENT
 from models.db import OutboxRow
 
 
@@ -93,6 +97,30 @@ def test_webhook_delivers_each_notification_once(engine: Engine, sms: FakeSmsGat
     assert [m["message"] for m in sms.received] == ["红牌 0", "红牌 1"]
     assert len(set(sms.keys)) == 2
     assert statuses(engine) == [("sent", 1), ("sent", 1)]
+
+
+def test_a_text_to_the_resident_is_opened_only_for_its_send(
+    engine: Engine, sms: FakeSmsGateway
+) -> None:
+    """The phone and the text (a rating link, a confirmation code) stay sealed in the outbox; the
+    courier opens them for the gateway, which gets the phone to text. Without the codec keys the
+    row cannot be opened and stays pending, never posted half-empty."""
+    sealer = Sealer.from_spec(f"k1:{base64.b64encode(bytes(32)).decode()}")
+    text = "【莱西便民代办】“临时救助”评价确认码381906，10分钟内有效。"
+    with session_scope(engine) as session:
+        queue_resident_text(
+            session, request_id="r1", village="370285004001", event_key="r1:code:1",
+            sealed=seal_text(sealer, "r1", "13805321234", text), kind="rating_code",
+        )  # fmt: skip
+    with Session(engine) as session:
+        (row,) = session.exec(select(OutboxRow)).all()
+    assert "381906" not in json.dumps(row.model_dump(mode="json"), ensure_ascii=False)
+    assert Courier(engine, WebhookGateway(sms.url)).deliver_round() == 0
+    assert statuses(engine) == [("pending", 1)] and sms.received == []
+    assert Courier(engine, WebhookGateway(sms.url), sealer=sealer, interval=0).deliver_round() == 1
+    (posted,) = sms.received
+    assert (posted["phone"], posted["message"]) == ("13805321234", text)
+    assert posted["recipient_role"] == RESIDENT_RECIPIENT
 
 
 def test_a_gateway_outage_keeps_rows_pending_until_a_later_round(

@@ -112,15 +112,24 @@ async def test_supervision_events_and_verify(stack: Stack, supervisor: Caller) -
 async def test_stats_per_township(stack: Stack) -> None:
     agent = stack.caller("agent", QUIET_VILLAGE)
     staff = stack.caller("township_staff", QUIET_TOWNSHIP)
-    for score in (5, 1):
+    # Two ratings by the residents' own act (their rating links), one the agent entered without
+    # the resident's code: kept, counted apart, not in the ratings or the rates.
+    rated: dict[int, str] = {}
+    for score, own in ((5, True), (1, True), (4, False)):
         rid = await agent.new_request()
         await agent.do(rid, "handoff")
         await staff.do(rid, "accept")
         await staff.do(rid, "approve")
         await agent.do(rid, "deliver")
-        await agent.post(f"/v1/requests/{rid}/rating", {"score": score})
-    await staff.do(rid, "callback", note="已回访", reached=True)
-    await staff.do(rid, "rectify", note="已整改", outcome="fixed")
+        rater = agent
+        if own:
+            link = (await agent.post(f"/v1/requests/{rid}/rating-link")).json()["token"]
+            rater = stack.anonymous(link)
+        response = await rater.post(f"/v1/requests/{rid}/rating", {"score": score})
+        assert response.status_code == 200, response.text
+        rated[score] = rid
+    await staff.do(rated[1], "callback", note="已回访", reached=True)
+    await staff.do(rated[1], "rectify", note="已整改", outcome="fixed")
     still_open = await agent.new_request()
     supervisor = stack.caller("supervisor", QUIET_TOWNSHIP)
     await supervisor.do(still_open, "issue_order", note="请尽快递交乡镇")
@@ -129,8 +138,8 @@ async def test_stats_per_township(stack: Stack) -> None:
     assert row == {
         "office": QUIET_TOWNSHIP,
         "name": demo_tree().get(QUIET_TOWNSHIP).name,
-        "total": 3,
-        "completed": 2,
+        "total": 4,
+        "completed": 3,
         "on_time_rate": 1.0,
         "avg_working_days": row["avg_working_days"],
         "reminder": 0,
@@ -144,6 +153,7 @@ async def test_stats_per_township(stack: Stack) -> None:
         "bad_rate": 0.5,
         "callback_rate": 1.0,
         "appeals_upheld": 0,
+        "agent_unconfirmed": 1,
     }
     assert row["avg_working_days"] is not None and row["avg_working_days"] <= 1
     city = (await stack.caller("supervisor", CITY).get("/v1/stats", township=QUIET_TOWNSHIP)).json()

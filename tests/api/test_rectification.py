@@ -28,13 +28,19 @@ def refused(response: Any) -> list[str]:
     return [error["field"] for error in response.json()["errors"]]
 
 
-async def rated_bad(agent: Caller, staff: Caller) -> str:
+async def rated_bad(stack: Stack, agent: Caller, staff: Caller) -> str:
+    """A request rated 1 by the resident through the texted rating link (counted in the rates)."""
     rid = await agent.new_request()
     await agent.do(rid, "handoff")
     await staff.do(rid, "accept")
     await staff.do(rid, "approve")
     await agent.do(rid, "deliver")
-    state = await agent.do(rid, "rate", score=1, comment="态度差")
+    link = (await agent.post(f"/v1/requests/{rid}/rating-link")).json()["token"]
+    rated = await stack.anonymous(link).post(
+        f"/v1/requests/{rid}/rating", {"score": 1, "comment": "态度差"}
+    )
+    assert rated.status_code == 200, rated.text
+    state = rated.json()
     assert (state["stage"], state["responsible_office"]) == ("rectification", staff.office)
     assert state["rectification"]["appeal_reviewer"] == CITY
     return rid
@@ -42,7 +48,7 @@ async def rated_bad(agent: Caller, staff: Caller) -> str:
 
 async def test_callback_and_rectify_fields(stack: Stack) -> None:
     agent, staff = stack.caller("agent", VILLAGE), stack.caller("township_staff", TOWN)
-    rid = await rated_bad(agent, staff)
+    rid = await rated_bad(stack, agent, staff)
     assert refused(await staff.act(rid, "callback", note="已联系")) == ["reached"]
     assert refused(await staff.act(rid, "callback", reached=True)) == ["note"]
     assert refused(await staff.act(rid, "callback", note="x", reached="maybe")) == ["reached"]
@@ -84,10 +90,10 @@ async def test_callback_and_rectify_fields(stack: Stack) -> None:
 async def test_appeal_reviewed_by_the_tier_above_and_the_statistics(stack: Stack) -> None:
     agent = stack.caller("agent", COUNTED_VILLAGE)
     staff = stack.caller("township_staff", COUNTED_TOWN)
-    answered = await rated_bad(agent, staff)
+    answered = await rated_bad(stack, agent, staff)
     await staff.do(answered, "callback", note="已联系", reached=True)
     await staff.do(answered, "rectify", note="已说明", outcome="explained")
-    rid = await rated_bad(agent, staff)
+    rid = await rated_bad(stack, agent, staff)
     assert refused(await staff.act(rid, "appeal_rating")) == ["note"]
     await staff.do(rid, "appeal_rating", note="评价人误评")
     township_supervisor = stack.caller("supervisor", COUNTED_TOWN)

@@ -95,10 +95,14 @@ def as_a_client_sends(case: Any) -> Any:
     one is refused, as it should be), and a fresh Idempotency-Key for each new body (a key sent
     again with another body is refused too: that is the key's purpose, not the schema's).
 
-    Two rules depend on what JSON Schema's regular expressions cannot say portably, so a client
-    follows them as the document's descriptions state: a name holds a letter of any script (a
-    pattern's ``\\p{L}`` is not understood everywhere), and a ``due`` date is not in the past
-    (that depends on today). A positive case gets a real name and a date ahead."""
+    Some rules depend on what JSON Schema's regular expressions cannot say portably, or on the
+    request, so a client follows them as the document's descriptions state: a name holds a letter
+    of any script (a pattern's ``\\p{L}`` is not understood everywhere), a ``due`` date is not in
+    the past (that depends on today), a rating's ``confirmation_code`` is the one texted to the
+    resident (never made up) and its ``tiers`` only those that handled the request, and a
+    ``rectify`` names a ``due`` date with the outcome ``scheduled`` and with no other. A positive
+    case gets a real name, a date ahead where one belongs, and a rating without a code or
+    tiers."""
     if case.meta is not None and case.meta.generation.mode.is_positive:
         if case.query:
             case.query.pop("cursor", None)
@@ -108,8 +112,15 @@ def as_a_client_sends(case: Any) -> Any:
         resident = body.get("resident")
         if isinstance(resident, dict) and "name" in resident:
             resident["name"] = "王秀英"
+        if body.get("action") == "rectify":
+            body.pop("due", None)
+            if body.get("outcome") == "scheduled":
+                body["due"] = "soon"
         if "due" in body:
             body["due"] = (date.today() + timedelta(days=7)).isoformat()
+        if case.operation.path.endswith("/rating"):
+            body.pop("confirmation_code", None)
+            body.pop("tiers", None)
     return case
 
 

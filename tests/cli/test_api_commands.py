@@ -6,12 +6,18 @@ import json
 import uuid
 from typing import Any
 
+from sqlmodel import Session, select
 from typer.testing import CliRunner, Result
 
 from daiban.cli.main import app
 from daiban.cli.text import cells
+from daiban.core.sealed import Sealer
+from daiban.core.settings import Settings
 from daiban.domain.catalog import load_catalog
-from tests.cli.conftest import CITY, RESIDENT, TOWNSHIP, VILLAGE, token
+from daiban.store.db import make_engine
+from daiban.store.rating_proofs import outbox_context
+from models.db import OutboxRow
+from tests.cli.conftest import CITY, RESIDENT, TOWNSHIP, VILLAGE, ServedApi, token
 
 AGENT = token("agent", VILLAGE)
 STAFF = token("township_staff", TOWNSHIP)
@@ -51,6 +57,7 @@ def test_a_request_from_submit_to_rectification(runner: CliRunner, api_url: str)
         assert run_json(runner, api_url, bearer, "act", request_id, action)["stage"] == stage
     rated = run_json(runner, api_url, AGENT, "rate", request_id, "2", "--comment", "等了太久")
     assert rated["stage"] == "rectification"
+    assert rated["rating"]["channel"] == "agent_unconfirmed"  # no code texted to the resident
     called = run_json(
         runner, api_url, STAFF, "act", request_id, "callback", "--note", "已回访", "--reached"
     )
@@ -63,6 +70,35 @@ def test_a_request_from_submit_to_rectification(runner: CliRunner, api_url: str)
     shown = run(runner, api_url, STAFF, "show", request_id)
     assert shown.exit_code == 0, shown.output
     assert "回访1次（已联系上），解释说明" in shown.output
+
+
+def test_a_rating_confirmed_with_the_texted_code(runner: CliRunner, served_api: ServedApi) -> None:
+    api_url = served_api.base_url
+    request_id = submit(runner, api_url, "yanglao-dengji")["id"]
+    for bearer, action in ((AGENT, "handoff"), (STAFF, "accept"), (STAFF, "approve")):
+        run_json(runner, api_url, bearer, "act", request_id, action)
+    run_json(runner, api_url, AGENT, "act", request_id, "deliver")
+    sent = run(runner, api_url, AGENT, "rating-code", request_id)
+    assert sent.exit_code == 0 and "验证码已发送到 138****1234" in sent.stdout, sent.stderr
+    # The code as the resident's phone gets it (the SMS gateway is outside the system).
+    engine = make_engine(served_api.database_url)
+    try:
+        with Session(engine) as session:
+            row = session.exec(
+                select(OutboxRow).where(
+                    OutboxRow.request_id == request_id, OutboxRow.message == "rating_code"
+                )
+            ).one()
+    finally:
+        engine.dispose()
+    assert row.sealed is not None
+    text = Sealer.from_settings(Settings()).open(row.sealed, outbox_context(request_id))["text"]
+    code = text.split("确认码", 1)[1][:6]
+    other = f"{(int(code) + 1) % 1_000_000:06d}"
+    wrong = run(runner, api_url, AGENT, "rate", request_id, "5", "--code", other)
+    assert wrong.exit_code != 0 and "confirmation_code" in wrong.stderr
+    rated = run_json(runner, api_url, AGENT, "rate", request_id, "5", "--code", code)
+    assert rated["rating"]["channel"] == "sms_code"
 
 
 def test_submit_hands_in_the_catalog_materials_by_default(runner: CliRunner, api_url: str) -> None:

@@ -18,7 +18,14 @@ from typer.testing import CliRunner
 
 from daiban.cli.county import SimulatedGateway
 from daiban.cli.main import app
-from daiban.cli.simulate import fake_resident, id_check_char, poisson
+from daiban.cli.simulate import (
+    CHANNEL_WEIGHTS,
+    Mix,
+    draw_rating,
+    fake_resident,
+    id_check_char,
+    poisson,
+)
 from daiban.domain.privacy import check_id_number, check_name, check_phone
 from daiban.store.db import make_engine
 from models.db import LedgerRow, OutboxRow, RequestRow
@@ -42,6 +49,24 @@ def test_generated_residents_pass_the_checks_of_the_api() -> None:
 def test_check_character_of_a_known_number() -> None:
     # GB 11643-1999's own example: 11010519491231002X.
     assert id_check_char("11010519491231002") == "X"
+
+
+def test_ratings_mix_channels_and_tiers_as_residents_do() -> None:
+    rng, mix = random.Random(5), Mix()
+    ratings = [draw_rating(rng, mix, rng.choice(("city", "township"))) for _ in range(4000)]
+    channels = Counter(r.channel for r in ratings)
+    for channel, weight in CHANNEL_WEIGHTS.items():
+        share = channels[channel] / len(ratings)
+        assert abs(share - weight / sum(CHANNEL_WEIGHTS.values())) < 0.03, channels
+    tiered = [r for r in ratings if r.tiers]
+    assert 0.45 < len(tiered) / len(ratings) < 0.55
+    assert any("city" in (r.tiers or {}) for r in tiered)
+    for r in tiered:
+        assert r.tiers is not None and r.tiers["village"] >= 3  # the proxy room cannot rectify
+        if r.score <= 2:  # a bad rating names the tier it blames
+            assert min(r.tiers.values()) <= 2
+    township = [r for r in tiered if "city" not in (r.tiers or {})]
+    assert township and all(set(r.tiers or {}) == {"village", "township"} for r in township)
 
 
 def test_arrivals_average_the_rate() -> None:
@@ -173,6 +198,9 @@ def test_a_compressed_run_fires_the_ladder_and_matches_the_stats(
     assert after["yellow"] - before["yellow"] == rungs["yellow"]
     assert after["red"] - before["red"] == rungs["red"] + rungs.get("statutory", 0)
     assert after["rated"] - before["rated"] > 0
+    # Every rating recorded how it was given (the unconfirmed ones are in stats_match above).
+    channels = {r["rating"] for r in report["requests"] if r["rating"]}
+    assert channels and channels <= {"link", "sms_code", "agent_unconfirmed", "default"}
     # Weeks went by in the run, and the county it leaves has requests in flight on the board.
     start, end = (datetime.fromisoformat(moment) for moment in report["period"])
     assert end - start >= timedelta(days=5)

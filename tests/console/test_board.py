@@ -99,11 +99,13 @@ async def test_a_passed_deadline_appears_on_the_board_by_itself(
     sheet = book["各乡镇统计"]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:3] == ("乡镇", "代码", "办件数")
-    assert rows[0][11:] == ("差评率", "回访率", "申诉成立", "督办单", "逾期督办单")
+    assert rows[0][11:16] == ("差评率", "回访率", "申诉成立", "督办单", "逾期督办单")
     by_code = {row[1]: row for row in rows[1:]}
     assert by_code[TOWNSHIP][0] == "姜山镇"
     assert by_code[TOWNSHIP][2] == 1  # one request
     assert by_code[TOWNSHIP][7] == 1  # one yellow card
     assert by_code[TOWNSHIP][8] == 1  # one red card: the statutory rung counts as red
     assert by_code[TOWNSHIP][14] == 1  # the yellow card's supervision order
+    # The agent's unconfirmed ratings, counted apart from the satisfaction rate.
+    assert rows[0][-1] == "未经本人确认的评价" and by_code[TOWNSHIP][-1] == 0
     assert next(book["月度趋势"].iter_rows(values_only=True))[0] == "月份"

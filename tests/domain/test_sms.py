@@ -134,3 +134,16 @@ def test_a_decision_to_deliver_is_named_in_words(decision: str, word: str) -> No
         f"【莱西便民代办】待送达：“最低生活保障审核确认”已办结（{word}），请及时将结果送达申请人。"
     )
     assert len(sent.message) <= 70 and decision not in sent.message
+
+
+def test_texts_to_the_resident_fit_one_segment_for_every_item() -> None:
+    t = sms.templates()
+    link = "https://daiban.laixi.gov.cn/pj/" + "x" * 10
+    for item in (item.name for item in load_catalog().items):
+        invitation = sms.rating_link_text(item, link, t)
+        assert len(invitation) <= t.max_length and invitation.endswith(link), invitation
+        code = sms.rating_code_text(item, "381906", 10, t)
+        assert len(code) <= t.max_length and "381906" in code and "10分钟" in code, code
+    assert sms.rating_code_text("临时救助", "381906", 10, t) == (
+        "【莱西便民代办】“临时救助”评价确认码381906，10分钟内有效。"
+    )

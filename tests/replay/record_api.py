@@ -207,6 +207,7 @@ async def gap_lapsed(harness: Harness) -> str:
     )  # fmt: skip
     await harness.skip_to(cst("2030-03-08 17:00"))
     await harness.eventually(rid, lambda s: s.stage == "lapsed")
+    return rid
 
 
 async def bad_rating_called_back_late_scheduled_and_appealed(harness: Harness) -> str:
@@ -237,6 +238,30 @@ async def bad_rating_called_back_late_scheduled_and_appealed(harness: Harness) -
     return rid
 
 
+async def city_item_rated_by_tier_with_a_code(harness: Harness) -> str:
+    """Delivery texts the resident a rating link; the resident confirms a rating on the agent's
+    device with a code, the township rated bad, and the township rectifies."""
+    rid = await submit_through_api(harness, "dibao")
+    await harness.act(rid, "handoff", AGENT)
+    await harness.act(rid, "accept", TOWNSHIP_STAFF)
+    await harness.act(rid, "forward", TOWNSHIP_STAFF)
+    await harness.act(rid, "accept", CITY_STAFF)
+    await harness.act(rid, "approve", CITY_STAFF)
+    await harness.act(rid, "deliver", AGENT)
+    await harness.act(
+        rid,
+        "rate",
+        AGENT,
+        score=3,
+        tiers={"village": 5, "township": 2, "city": 4},
+        rating_channel="sms_code",
+        rating_proof="code:recorded",
+    )
+    await harness.act(rid, "callback", TOWNSHIP_STAFF, note="已联系", reached=True)
+    await harness.act(rid, "rectify", TOWNSHIP_STAFF, note="已说明", outcome="explained")
+    return rid
+
+
 Scenario = Callable[[Harness], Awaitable[str]]
 # name: (scenario, whether it needs the time-skipping server for its rungs)
 SCENARIOS: dict[str, tuple[Scenario, bool]] = {
@@ -253,6 +278,7 @@ SCENARIOS: dict[str, tuple[Scenario, bool]] = {
         bad_rating_called_back_late_scheduled_and_appealed,
         True,
     ),
+    "api_city_item_rated_by_tier_with_a_code": (city_item_rated_by_tier_with_a_code, False),
 }
 # Update-with-start is a multi-operation; the dev server needs it switched on.
 DEV_SERVER_ARGS = ["--dynamic-config-value", "frontend.enableExecuteMultiOperation=true"]

@@ -49,13 +49,19 @@ def expected(rows: Iterable[RequestRow], tz: ZoneInfo) -> dict[Key, dict[str, in
         c["reminder"] += r.reminder_count
         c["yellow"] += r.yellow_count
         c["red"] += r.red_count
-        if r.rating_score is not None:
+        unconfirmed = r.rating_score is not None and r.rating_channel == "agent_unconfirmed"
+        if unconfirmed:
+            c["agent_unconfirmed"] += 1
+        elif r.rating_score is not None:
             c[f"rating_{r.rating_score}"] += 1
             c["rated"] += 1
-        c["rectified_true"] += r.rectified is True
-        upheld = r.appeal_upheld is True  # out of the rates, callbacks included
-        c["callback_due"] += r.called_back is not None and not upheld
-        c["called_back"] += r.called_back is True and not upheld
+        # The rectification figures count the bad ratings the rates count; an upheld appeal takes
+        # its rating out of the rates, callbacks included.
+        bad = not unconfirmed and r.rating_score is not None and r.rating_score <= 2
+        upheld = bad and r.appeal_upheld is True
+        c["rectified_true"] += bad and r.rectified is True
+        c["callback_due"] += bad and not upheld and r.called_back is not None
+        c["called_back"] += bad and not upheld and r.called_back is True
         c["appeal_upheld"] += upheld
     return {key: {name: c[name] for name in STATS} for key, c in out.items()}
 

@@ -220,6 +220,7 @@ def test_stats_per_township(engine: Engine) -> None:
         "rectified_rate": 0.5,
         "callback_rate": None,  # rated before callbacks: none was owed
         "appeals_upheld": 0,
+        "agent_unconfirmed": 0,
     }
     assert city[1]["satisfaction_rate"] == 1.0 and city[1]["rectified_rate"] is None
 
@@ -254,6 +255,34 @@ def test_callback_rate_and_upheld_appeals(engine: Engine) -> None:
         0.75,
         round(1 / 3, 4),
     )
+
+
+def test_unconfirmed_ratings_are_counted_apart_from_the_rate(engine: Engine) -> None:
+    """Ratings the agent entered without the resident's code are kept and counted, never in the
+    ratings or the rates; the same whole-day figures from the rollup and from ``requests``."""
+    day = timedelta(days=1)
+    add(
+        engine,
+        [
+            row("c1", stage="completed", rating_score=5, rating_channel="link"),
+            row("c2", stage="completed", rating_score=1, rating_channel="sms_code",
+                rectified=True),
+            row("c3", stage="completed", rating_score=3, rating_channel="default"),
+            row("c4", stage="completed", rating_score=5, rating_channel="agent_unconfirmed"),
+            row("c5", stage="rectification", rating_score=1, rating_channel="agent_unconfirmed",
+                rectified=True),
+            row("c6", stage="completed", rating_score=4),  # rated before channels were kept
+        ],
+    )  # fmt: skip
+    start = datetime.combine(T0.astimezone(TZ).date(), datetime.min.time(), tzinfo=TZ)
+    fast, direct, sql = stats_both_ways(engine, at("supervisor", CITY), None, start, start + day)
+    assert reads(sql, "request_stats_daily") and not reads(sql, "requests")
+    assert fast == direct
+    (town,) = fast
+    assert town["ratings"] == {"1": 1, "2": 0, "3": 1, "4": 1, "5": 1}
+    assert town["satisfaction_rate"] == 0.75  # 3 of the 4 counted; the unconfirmed 5 and 1 not
+    assert town["rectified_rate"] == 1.0  # the counted bad rating, rectified
+    assert town["agent_unconfirmed"] == 2
 
 
 CENTER, NEXT_CENTER = "370285004S01", "370285004S02"  # villages 001-008 and 009-016 of TOWN
@@ -321,6 +350,7 @@ def spread(engine: Engine, count: int = 80) -> None:
                 reminder_count=rng.randint(0, 2), yellow_count=rng.randint(0, 1),
                 red_count=rng.randint(0, 1), rating_score=rng.choice([None, 1, 2, 3, 4, 5]),
                 rectified=rng.choice([None, True, False]),
+                rating_channel=rng.choice([None, "link", "sms_code", "agent_unconfirmed"]),
             )
         )  # fmt: skip
     add(engine, rows)

@@ -66,6 +66,9 @@ fields = st.fixed_dictionaries(
         "rectified": st.none() | st.booleans(),
         "called_back": st.none() | st.booleans(),
         "appeal_upheld": st.booleans(),
+        "rating_channel": st.sampled_from(
+            [None, "link", "sms_code", "default", "agent_unconfirmed"]
+        ),
     }
 )
 # (request, version, fields, retry: send the previous write again instead).
@@ -144,6 +147,7 @@ def test_concurrent_upserts_leave_the_rollup_exact(engine: Engine) -> None:
             rectified=rng.choice([None, True, False]),
             called_back=rng.choice([None, True, False]),
             appeal_upheld=rng.choice([True, False]),
+            rating_channel=rng.choice([None, "sms_code", "agent_unconfirmed"]),
         )
         for n in range(requests)
         for v in range(1, versions + 1)
@@ -206,6 +210,8 @@ def test_the_migration_backfills_what_rebuild_computes(db_url: str, zone: str) -
     engine = make_engine(db_url)
     try:
         rng = random.Random(3)
+        # Rows as they were then: only a bad rating (1 or 2) was ever rectified.
+        scores = [rng.choice([None, 1, 5]) for _ in range(60)]
         rows_then = [
             request(
                 f"m{n}",
@@ -216,10 +222,10 @@ def test_the_migration_backfills_what_rebuild_computes(db_url: str, zone: str) -
                 on_time=rng.choice([None, True, False]),
                 working_days=rng.choice([None, 3, 7]),
                 yellow_count=rng.randint(0, 2),
-                rating_score=rng.choice([None, 1, 5]),
-                rectified=rng.choice([None, True]),
+                rating_score=score,
+                rectified=rng.choice([None, True]) if score == 1 else None,
             )
-            for n in range(60)
+            for n, score in enumerate(scores)
         ]
         # Written as the schema of revision 0001 has them (columns added later do not exist yet).
         then = Table("requests", MetaData(), autoload_with=engine)

@@ -67,7 +67,10 @@ async def test_a_completed_rated_request_is_exported_as_two_records(
     number = "370285-20300304-0042"
     rid = await harness.submit("linshi-jiuzhu", number=number)
     await harness.drive(rid)
-    await harness.act(rid, "rate", AGENT, score=5, comment="很好")
+    await harness.act(
+        rid, "rate", AGENT, score=5, comment="很好", tiers={"village": 5, "township": 4},
+        rating_channel="link", rating_proof="link:exported",
+    )  # fmt: skip
     request, rating = await exported(path, 2)
     assert (request["key"], rating["key"]) == (f"{number}:request:1", f"{number}:rating:1")
     assert request["item"] == {"code": "linshi-jiuzhu", "name": "临时救助"}
@@ -85,6 +88,7 @@ async def test_a_completed_rated_request_is_exported_as_two_records(
     assert all(v.endswith("+00:00") for v in instants.values())  # UTC
     assert request["working_days"] == 0  # accepted and decided the same day
     assert (rating["score"], rating["is_default"]) == (5, False)
+    assert (rating["channel"], rating["tiers"]) == ("link", {"village": 5, "township": 4})
     assert rating["rated_office"] == {"code": TOWNSHIP, "name": "姜山镇"}
     assert_no_resident([request, rating])
     await harness.handles[rid].result()
@@ -100,5 +104,5 @@ async def test_a_default_rating_is_exported_as_such(exporting: tuple[Harness, Pa
     await harness.eventually(rid, lambda s: s.stage == "completed")
     request, rating = await exported(path, 2)
     assert request["stage"] == "completed"
-    assert (rating["score"], rating["is_default"]) == (3, True)
+    assert (rating["score"], rating["is_default"], rating["channel"]) == (3, True, "default")
     assert_no_resident([request, rating])

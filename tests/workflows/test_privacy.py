@@ -53,6 +53,7 @@ PATCHES = (
     request.WRITTEN_NOTICES,
     request.GAP_RULES,
     request.RECTIFICATION_CALLBACK,
+    request.RATING_CHANNELS,
 )
 
 

@@ -37,7 +37,11 @@ from tests.workflows.test_paths import rejected
 async def rated_bad(harness: Harness, score: int = 1) -> str:
     rid = await harness.submit()
     await harness.drive(rid)
-    state = await harness.act(rid, "rate", AGENT, score=score, comment="态度不好")
+    # Confirmed by the resident's code (the API's verified channel): it counts in the statistics.
+    state = await harness.act(
+        rid, "rate", AGENT, score=score, comment="态度不好", rating_channel="sms_code",
+        rating_proof=f"code:{rid}",
+    )  # fmt: skip
     assert (state.stage, state.responsible_office) == ("rectification", TOWNSHIP)
     return rid
 
@@ -218,7 +222,7 @@ async def test_appeal_upheld_leaves_the_statistics_not_the_ledger(harness: Harne
         1,
     )
     ledger = harness.ledger(rid)
-    assert [r.note for r in ledger if r.kind == "rating"] == ["score 1"]  # still in the ledger
+    assert [r.note for r in ledger if r.kind == "rating"] == ["score 1 [sms_code]"]  # kept
     assert [r.action for r in ledger if r.kind == "rectification"] == [
         "appeal_rating",
         "review_appeal",

@@ -8,7 +8,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -20,7 +20,8 @@ from activities.records import RecordActivities
 from daiban.core.sealed import Sealer
 from daiban.core.settings import Settings
 from daiban.store.ledger import verify
-from models.contracts import TransitionRecord
+from models.contracts import RESIDENT_RECIPIENT, TransitionRecord
+from models.db import RatingLinkRow
 from tests.workflows.conftest import AGENT, Harness
 from worker import SANDBOXED_RUNNER
 from workflows.request import ResidentRequestWorkflow
@@ -67,8 +68,14 @@ async def test_retried_record_writes_no_duplicate_rows(
     outbox = harness.outbox(rid)
     keys = [(r.event_key, r.recipient_office, r.recipient_role) for r in outbox]
     assert len(keys) == len(set(keys)) and all(r.status == "pending" for r in outbox)
-    # Recording only queued them: the courier sends each once.
-    assert Courier(engine, LogGateway()).deliver_round() == len(outbox)
+    # The delivery's rating link to the resident: issued and queued once, however often retried.
+    assert [r.recipient_role for r in outbox].count(RESIDENT_RECIPIENT) == 1
+    with Session(engine) as session:
+        assert len(session.exec(select(RatingLinkRow)).all()) == 1
+    # Recording only queued them: the courier sends each once (the resident's text opened with
+    # the codec keys).
+    courier = Courier(engine, LogGateway(), sealer=Sealer.from_settings(settings))
+    assert courier.deliver_round() == len(outbox)
     assert all((r.status, r.attempts) == ("sent", 1) for r in harness.outbox(rid))
     with Session(engine) as session:
         assert verify(session, rid).ok
