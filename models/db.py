@@ -173,6 +173,14 @@ class RequestRow(SQLModel, table=True):
             postgresql_where=text("status = 'open'"),
             sqlite_where=text("status = 'open'"),
         ),
+        # The same for a township supervisor, whose scope is one township of the city.
+        Index(
+            "ix_requests_open_township",
+            "township",
+            "overdue",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
         Index(
             "ix_requests_open_deadline",
             "deadline",

@@ -5,7 +5,7 @@ catalog and the offices. All of it is read from the database; none of it asks Te
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlmodel import Session, col, select
@@ -82,7 +82,12 @@ async def orders(
     requests in its scope, staff's those addressed to their office."""
     filters = OrderFilters(query.status, query.office, query.township, query.overdue)
     page = await services.db(list_orders, principal, filters, query.limit, query.cursor)
-    tz = services.tz
+    return order_page(page, services.tz)
+
+
+def order_page(page: readmodel.Page, tz: tzinfo) -> OrderPage:
+    """A page of order rows as the API answers it, times in the offices' zone (also what the
+    console shows for rows it read itself)."""
     items = [
         OrderListOut.model_validate(
             {
@@ -149,6 +154,11 @@ async def stats(
         _day_start(to, services.tz),
         query.community,
     )
+    return stats_out(rows)
+
+
+def stats_out(rows: list[dict[str, Any]]) -> StatsOut:
+    """``readmodel.township_stats`` rows as the API answers them."""
     return StatsOut(offices=[OfficeStats.model_validate(row) for row in rows])
 
 
