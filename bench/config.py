@@ -80,7 +80,7 @@ QUICK = Sizes(
     query_runs=60,
     escalation_requests=100,
     closing_lead_seconds=35,
-    board_rows=1_000_000,
+    board_rows=100_000,
     board_runs=40,
 )
 

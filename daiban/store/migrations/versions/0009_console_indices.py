@@ -1,6 +1,10 @@
-"""A partial index on open requests by township for the board of a township supervisor: the
-board's cards filter on ``township`` alone there, which ``ix_requests_open_board`` (led by
-``city``) cannot serve, so at a million rows the cards read the township's whole history.
+"""Partial indexes on open requests for the supervisor's board, led by the scope's column.
+
+A township supervisor's cards filter on ``township`` alone, which ``ix_requests_open_board`` (led
+by ``city``) cannot serve: without it they read the township's whole history (220 ms at a million
+requests on SQLite). What falls due today filters on the scope's column and a range of deadlines:
+``ix_requests_open_deadline`` alone made SQLite choose the scope's index and sort every open
+request of the city (16 ms); ``(city | township, deadline, id)`` answers it from the range (0.2 ms).
 
 Revision ID: 0009
 Revises: 0008
@@ -21,17 +25,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 OPEN = sa.text("status = 'open'")
+INDEXES = {
+    "ix_requests_open_township": ["township", "overdue"],
+    "ix_requests_open_city_deadline": ["city", "deadline", "id"],
+    "ix_requests_open_township_deadline": ["township", "deadline", "id"],
+}
 
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_requests_open_township",
-        "requests",
-        ["township", "overdue"],
-        postgresql_where=OPEN,
-        sqlite_where=OPEN,
-    )
+    for name, columns in INDEXES.items():
+        op.create_index(name, "requests", columns, postgresql_where=OPEN, sqlite_where=OPEN)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_requests_open_township", table_name="requests")
+    for name in reversed(INDEXES):
+        op.drop_index(name, table_name="requests")
