@@ -287,14 +287,26 @@ def queries(now: datetime, tz: ZoneInfo) -> dict[str, Callable[[Session], object
 
         return run
 
-    def board_due_today(session: Session) -> object:
-        day = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-        return board_data.due_today(session, supervisor, day, day + timedelta(days=1))
+    def township_supervisor() -> Principal:
+        code = rng.choice(townships)
+        return Principal(f"bench-{code}", Role.SUPERVISOR, code, tier="township")
+
+    def board_due_today(township: bool) -> Callable[[Session], object]:
+        def run(session: Session) -> object:
+            day = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+            who = township_supervisor() if township else supervisor
+            return board_data.due_today(session, who, day, day + timedelta(days=1))
+
+        return run
 
     return {
         # The supervisor's board (daiban.console.board_data): what it asks on every render and poll.
         "board_cards_city": lambda s: board_data.township_cards(s, supervisor),
-        "board_due_today_city": board_due_today,
+        "board_cards_township": lambda s: board_data.township_cards(s, township_supervisor()),
+        "board_due_today_city": board_due_today(False),
+        "board_due_today_township": board_due_today(True),
+        "board_render_city": lambda s: board_data.board_rows(s, supervisor, tz, now),
+        "board_render_township": lambda s: board_data.board_rows(s, township_supervisor(), tz, now),
         "board_poll_unchanged": lambda s: board_data.last_change(s),
         "board_poll_changes": lambda s: board_data.changed_since(s, supervisor, 0),
         "list_township_red": listing("red", False),
