@@ -5,6 +5,7 @@ supervisor's board holds its own township only."""
 
 from __future__ import annotations
 
+import calendar
 import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -188,3 +189,22 @@ def test_the_cards_count_the_open_requests_of_each_rung(board_engine: Engine) ->
             assert card.open == len(mine)
             for level in ("reminder", "yellow", "red", "statutory"):
                 assert getattr(card, level) == sum(1 for r in mine if r.overdue == level)
+
+
+def test_the_trends_are_the_statistics_of_each_whole_month(board_engine: Engine) -> None:
+    """What ``/v1/stats?from=<first>&to=<last day>`` answers for each of the last six months."""
+    today = NOW.astimezone(TZ).date()
+    with Session(board_engine) as session:
+        for p in supervisors():
+            months = board_data.trend_stats(session, p, TZ, today)
+            assert [start.day for start, _ in months] == [1] * board_data.TREND_MONTHS
+            assert months[-1][0] == today.replace(day=1)
+            for start, rows in months:
+                last = start.replace(day=calendar.monthrange(start.year, start.month)[1])
+                expected = readmodel.township_stats(
+                    session, p, TZ, None, rollup.day_start(start, TZ),
+                    rollup.day_start(last + timedelta(days=1), TZ),
+                )  # fmt: skip
+                assert rows == expected
+        county_months = board_data.trend_stats(session, county(), TZ, today)
+        assert sum(len(rows) for _, rows in county_months) > 0
