@@ -34,6 +34,10 @@ class Sizes:
     # 5. escalation punctuality: requests, and how far ahead of now the closing time is set.
     escalation_requests: int
     closing_lead_seconds: int
+    # 6. the supervisor's board: read-model rows (a SQLite file kept under var/bench) and timed
+    # runs per query and scope.
+    board_rows: int
+    board_runs: int
 
 
 FULL = Sizes(
@@ -54,6 +58,8 @@ FULL = Sizes(
     query_runs=200,
     escalation_requests=1_000,
     closing_lead_seconds=120,
+    board_rows=1_000_000,
+    board_runs=100,
 )
 
 QUICK = Sizes(
@@ -74,6 +80,8 @@ QUICK = Sizes(
     query_runs=60,
     escalation_requests=100,
     closing_lead_seconds=35,
+    board_rows=100_000,
+    board_runs=40,
 )
 
 SMOKE = Sizes(
@@ -94,6 +102,8 @@ SMOKE = Sizes(
     query_runs=5,
     escalation_requests=5,
     closing_lead_seconds=25,
+    board_rows=2_000,
+    board_runs=5,
 )
 
 MODES: dict[Mode, Sizes] = {"full": FULL, "quick": QUICK, "smoke": SMOKE}

@@ -1,6 +1,6 @@
 """4. Read-model queries at scale on PostgreSQL: the supervisor list, the staff work queue, the
 statistics and the supervisor's board, through the same functions the API and the console call
-(``daiban.store.readmodel``, ``daiban.console.board``), over tables of
+(``daiban.store.readmodel``, ``daiban.console.board_data``), over tables of
 100,000 and 1,000,000 synthetic requests; p50/p95 of each, and its EXPLAIN (ANALYZE, BUFFERS)
 plan with the indexes it used.
 
@@ -40,7 +40,7 @@ from bench.config import Sizes
 from bench.load import JSON, percentile
 from bench.procs import TAIL_LINES
 from bench.system import System
-from daiban.console import board
+from daiban.console import board_data
 from daiban.domain.catalog import load_catalog
 from daiban.domain.offices import demo_city, demo_offices, demo_tree
 from daiban.domain.scope import Principal
@@ -89,6 +89,14 @@ def _text(value: object) -> str:
 
 def synthetic_rows(count: int, start: int, now: datetime, seed: int = 5) -> Iterator[str]:
     """COPY text lines of ``count`` requests numbered from ``start`` (oldest first)."""
+    for values in synthetic_values(count, start, now, seed):
+        yield "\t".join(_text(v) for v in values) + "\n"
+
+
+def synthetic_values(
+    count: int, start: int, now: datetime, seed: int = 5
+) -> Iterator[tuple[Any, ...]]:
+    """``count`` requests numbered from ``start`` (oldest first), as values of ``COLUMNS``."""
     rng = random.Random(seed + start)
     offices = demo_offices()
     tree = demo_tree()
@@ -132,7 +140,7 @@ def synthetic_rows(count: int, start: int, now: datetime, seed: int = 5) -> Iter
             f"agent-{village}", created, closed or created, closed, 8,
             json.dumps(state, ensure_ascii=False),
         )  # fmt: skip
-        yield "\t".join(_text(v) for v in values) + "\n"
+        yield values
 
 
 def bulk_load(url: str, total: int, already: int, now: datetime, tz: ZoneInfo) -> JSON:
@@ -279,16 +287,28 @@ def queries(now: datetime, tz: ZoneInfo) -> dict[str, Callable[[Session], object
 
         return run
 
-    def board_due_today(session: Session) -> object:
-        day = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-        return board.due_today(session, supervisor, day, day + timedelta(days=1))
+    def township_supervisor() -> Principal:
+        code = rng.choice(townships)
+        return Principal(f"bench-{code}", Role.SUPERVISOR, code, tier="township")
+
+    def board_due_today(township: bool) -> Callable[[Session], object]:
+        def run(session: Session) -> object:
+            day = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+            who = township_supervisor() if township else supervisor
+            return board_data.due_today(session, who, day, day + timedelta(days=1))
+
+        return run
 
     return {
-        # The supervisor's board (daiban.console.board): what it asks on every render and poll.
-        "board_cards_city": lambda s: board.township_cards(s, supervisor),
-        "board_due_today_city": board_due_today,
-        "board_poll_unchanged": lambda s: board.last_change(s),
-        "board_poll_changes": lambda s: board.changes_since(s, supervisor, 0),
+        # The supervisor's board (daiban.console.board_data): what it asks on every render and poll.
+        "board_cards_city": lambda s: board_data.township_cards(s, supervisor),
+        "board_cards_township": lambda s: board_data.township_cards(s, township_supervisor()),
+        "board_due_today_city": board_due_today(False),
+        "board_due_today_township": board_due_today(True),
+        "board_render_city": lambda s: board_data.board_rows(s, supervisor, tz, now),
+        "board_render_township": lambda s: board_data.board_rows(s, township_supervisor(), tz, now),
+        "board_poll_unchanged": lambda s: board_data.last_change(s),
+        "board_poll_changes": lambda s: board_data.changed_since(s, supervisor, 0),
         "list_township_red": listing("red", False),
         "list_township_red_page2": listing("red", True),
         "list_township_any_overdue": listing("any", False),

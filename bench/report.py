@@ -72,6 +72,11 @@ def _iter_targets(doc: JSON) -> Iterator[JSON]:
         for name, query in largest["queries"].items():
             rows = f"{largest['rows']:,}"
             yield _target(f"{name} p95 at {rows} rows", query["p95_ms"], 50, True, " ms")
+    board = doc.get("board")
+    if board and "queries" in board:
+        rows = f"{board['rows']:,}"
+        for name, query in board["queries"].items():
+            yield _target(f"board {name} p95 at {rows} rows", query["p95_ms"], 50, True, " ms")
     esc = doc.get("escalation")
     if esc and "delay_ms" in esc:
         # Both readings of "the delay to the ledger row": the time the row says (the workflow's
@@ -200,6 +205,18 @@ def escalation_table(esc: JSON) -> Table:
     return t
 
 
+def board_table(board: JSON) -> Table:
+    quick = " (the quick run's size)" if board["rows"] < 1_000_000 else ""
+    t = _table(
+        f"6. The supervisor's board at {board['rows']:,} read-model rows{quick}, SQLite "
+        f"(p95 / {board['budget_ms']:g} ms budget)",
+        "query (scope)", "runs", "p50 ms", "p95 ms", "p95 / budget",
+    )  # fmt: skip
+    for name, q in board["queries"].items():
+        t.add_row(name, _fmt(q["runs"]), _fmt(q["p50_ms"]), _fmt(q["p95_ms"]), f"{q['ratio']:.2f}×")
+    return t
+
+
 def targets_table(rows: list[JSON]) -> Table:
     t = _table("Targets", "target", "limit", "measured", "")
     for row in rows:
@@ -218,6 +235,7 @@ def print_tables(console: Console, doc: JSON) -> None:
         ("open_work", open_work_table),
         ("read_model", read_model_table),
         ("escalation", escalation_table),
+        ("board", board_table),
     )
     for key, build in builders:
         section = doc.get(key)

@@ -4,7 +4,8 @@ Order matters. The lifecycle section runs on an empty server; the open-work sect
 empty point next (nothing open yet), then the latency section runs; then N open requests are made
 (while the read model's bulk loads for section 4 run: nothing is measured then) and the open-work
 section measures again; the escalation section runs on that full server (a county always has open
-work); the read-model queries run last, on a quiet machine.
+work); the read-model queries run after it, on a quiet machine, and the board's queries at a
+million rows last.
 
 Every child process is stopped in a ``finally`` (also on Ctrl-C or SIGTERM), and the process
 ends with ``os._exit`` after flushing (temporalio/sdk-python#300, docs/operations.md).
@@ -30,12 +31,12 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import escalation, latency, lifecycle, openwork, readmodel, report
+from bench import board, escalation, latency, lifecycle, openwork, readmodel, report
 from bench.config import MODES, Mode, Sizes
 from bench.load import JSON, Api, http_client
 from bench.system import System
 
-SECTIONS = ("lifecycle", "latency", "open_work", "read_model", "escalation")
+SECTIONS = ("lifecycle", "latency", "open_work", "read_model", "escalation", "board")
 OUT_DIR = Path("var/bench")
 
 
@@ -97,6 +98,8 @@ async def run_sections(system: System, sizes: Sizes, only: set[str], console: Co
         await section("escalation", lambda: escalation.run(system, sizes, api))
         if loader is not None:
             await section("read_model", loader.measure)
+        # Needs none of the running system: its own SQLite file, kept between runs.
+        await section("board", lambda: asyncio.to_thread(board.run, sizes))
     results["section_seconds"] = timings
     return results
 

@@ -173,6 +173,31 @@ class RequestRow(SQLModel, table=True):
             postgresql_where=text("status = 'open'"),
             sqlite_where=text("status = 'open'"),
         ),
+        # The same for a township supervisor (whose scope is one township of the city), and what
+        # falls due today in either scope: the scope's column first, then the deadline.
+        Index(
+            "ix_requests_open_township",
+            "township",
+            "overdue",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+        Index(
+            "ix_requests_open_city_deadline",
+            "city",
+            "deadline",
+            "id",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+        Index(
+            "ix_requests_open_township_deadline",
+            "township",
+            "deadline",
+            "id",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
         Index(
             "ix_requests_open_deadline",
             "deadline",

@@ -5,162 +5,67 @@ It updates itself by short polling whose cost follows the changes, not the numbe
 every change of a request writes a ledger row in the same transaction as its read-model row, so
 the page keeps the last ledger id it has seen and asks ``/board/changes?after=<id>``. An unchanged
 system answers from the ledger's primary key alone; only then is the board rendered again.
+What it reads, and why in one transaction: ``daiban.console.board_data``.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Any, Final
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import exists, func
-from sqlmodel import Session, col, select
 
+from daiban.console import board_data
 from daiban.console.web import Console, ConsoleDep, ConsoleRoute
 from daiban.domain.scope import Principal
 from daiban.http import routes_requests, routes_supervision
 from daiban.http.deps import OVERSIGHT
-from daiban.store.readmodel import scope_clause
-from models.contracts import Level
-from models.db import LedgerRow, RequestRow
-from models.schemas import ListQuery, OrdersQuery, StatsQuery
+from models.schemas import StatsOut, StatsQuery
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
-TREND_MONTHS: Final = 6
-DUE_TODAY_LIMIT: Final = 50
 XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-# --- queries (the read model, in the supervisor's scope) ---------------------------------------
-
-
-def last_change(session: Session) -> int:
-    """The newest ledger id: one lookup on the primary key."""
-    return int(session.exec(select(func.max(LedgerRow.id))).one() or 0)
-
-
-def changes_since(session: Session, principal: Principal, after: int) -> int:
-    """Ledger rows newer than ``after`` on requests in scope: a range on the primary key, each
-    row checked against its request (cost grows with the changes, not the requests)."""
-    in_scope = exists().where(
-        col(RequestRow.id) == col(LedgerRow.request_id), scope_clause(principal)
-    )
-    query = select(func.count()).select_from(LedgerRow).where(col(LedgerRow.id) > after, in_scope)
-    return int(session.exec(query).one())
-
-
-@dataclass
-class TownshipCard:
-    code: str
-    open: int = 0
-    reminder: int = 0
-    yellow: int = 0
-    red: int = 0
-    statutory: int = 0
-
-    @property
-    def worst(self) -> str:
-        for level in (Level.STATUTORY, Level.RED, Level.YELLOW, Level.REMINDER):
-            if getattr(self, level.value):
-                return level.value
-        return Level.NONE.value
-
-
-def township_cards(session: Session, principal: Principal) -> list[TownshipCard]:
-    """Open requests per township, and how many of them stand at each rung now."""
-    query = (
-        select(col(RequestRow.township), col(RequestRow.overdue), func.count())
-        .where(scope_clause(principal), col(RequestRow.status) == "open")
-        .group_by(col(RequestRow.township), col(RequestRow.overdue))
-    )
-    cards: dict[str, TownshipCard] = {}
-    for township, level, n in session.exec(query):
-        card = cards.setdefault(township, TownshipCard(township))
-        card.open += int(n)
-        if level in ("reminder", "yellow", "red", "statutory"):
-            setattr(card, level, getattr(card, level) + int(n))
-    return sorted(cards.values(), key=lambda c: c.code)
-
-
-def due_today(
-    session: Session, principal: Principal, start: datetime, end: datetime
-) -> list[RequestRow]:
-    query = (
-        select(RequestRow)
-        .where(
-            scope_clause(principal),
-            col(RequestRow.status) == "open",
-            col(RequestRow.deadline) >= start,
-            col(RequestRow.deadline) < end,
-        )
-        .order_by(col(RequestRow.deadline), col(RequestRow.id))
-        .limit(DUE_TODAY_LIMIT)
-    )
-    return list(session.exec(query).all())
 
 
 # --- pages -------------------------------------------------------------------------------------
 
 
-def _month_starts(today: date, months: int) -> list[date]:
-    first = today.replace(day=1)
-    starts = [first]
-    for _ in range(months - 1):
-        first = (first - timedelta(days=1)).replace(day=1)
-        starts.append(first)
-    return list(reversed(starts))
+def _trend(start: date, stats: StatsOut) -> dict[str, Any]:
+    """One month: requests, on-time rate and satisfaction rate over the scope (the API's stats)."""
+    total = sum(o.total for o in stats.offices)
+    ratings = [sum(o.ratings.get(str(n), 0) for o in stats.offices) for n in range(1, 6)]
+    rated = sum(ratings)
+    # On time over decided requests, weighted by each township's decided count.
+    decided = sum(o.completed for o in stats.offices if o.on_time_rate is not None)
+    on_time = sum(
+        (o.on_time_rate or 0) * o.completed for o in stats.offices if o.on_time_rate is not None
+    )
+    return {
+        "month": f"{start.month}月",
+        "label": f"{start.year}-{start.month:02d}",
+        "total": total,
+        "on_time": round(on_time / decided, 3) if decided else None,
+        "satisfaction": round(sum(ratings[2:]) / rated, 3) if rated else None,
+    }
 
 
-async def _trends(console: Console, me: Principal) -> list[dict[str, Any]]:
-    """Per month: requests, on-time rate and satisfaction rate over the scope (the API's stats)."""
-    today = console.now.astimezone(console.services.tz).date()
-    out = []
-    for start in _month_starts(today, TREND_MONTHS):
-        end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-        query = StatsQuery.model_validate({"from": start, "to": end})
-        stats = await routes_supervision.stats(query, me, console.services)
-        total = sum(o.total for o in stats.offices)
-        ratings = [sum(o.ratings.get(str(n), 0) for o in stats.offices) for n in range(1, 6)]
-        rated = sum(ratings)
-        # On time over decided requests, weighted by each township's decided count.
-        decided = sum(o.completed for o in stats.offices if o.on_time_rate is not None)
-        on_time = sum(
-            (o.on_time_rate or 0) * o.completed for o in stats.offices if o.on_time_rate is not None
-        )
-        out.append(
-            {
-                "month": f"{start.month}月",
-                "label": f"{start.year}-{start.month:02d}",
-                "total": total,
-                "on_time": round(on_time / decided, 3) if decided else None,
-                "satisfaction": round(sum(ratings[2:]) / rated, 3) if rated else None,
-            }
-        )
-    return out
+def _trends(months: list[tuple[date, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    return [_trend(start, routes_supervision.stats_out(rows)) for start, rows in months]
 
 
 async def _board(console: Console, me: Principal) -> dict[str, Any]:
     s = console.services
-    local_now = console.now.astimezone(s.tz)
-    start_of_day = datetime.combine(local_now.date(), time(0), tzinfo=s.tz)
-    end_of_day = start_of_day + timedelta(days=1)
-    red = await routes_requests.list_requests(ListQuery(overdue="red", limit=20), me, s)
-    # Supervision orders not yet closed: waiting for a reply or for review, oldest deadline first.
-    waiting = await routes_supervision.orders(OrdersQuery(status="open", limit=50), me, s)
-    replied = await routes_supervision.orders(OrdersQuery(status="replied", limit=50), me, s)
+    rows = await s.db(board_data.board_rows, me, s.tz, console.now)
     return {
-        "orders": waiting.items,
-        "replied": replied.items,
-        "cards": await s.db(township_cards, me),
-        # Due today: those still to come and those that passed earlier today.
-        "due": await s.db(due_today, me, start_of_day, end_of_day),
-        "red": red,
-        "trends": await _trends(console, me),
-        "after": await s.db(last_change),
-        "updated": local_now,
+        "orders": routes_supervision.order_page(rows.waiting, s.tz).items,
+        "replied": routes_supervision.order_page(rows.replied, s.tz).items,
+        "cards": rows.cards,
+        "due": rows.due,
+        "red": routes_requests.summaries(s, rows.red),
+        "trends": _trends(rows.trends),
+        "after": rows.after,
+        "updated": console.now.astimezone(s.tz),
     }
 
 
@@ -175,8 +80,7 @@ async def board(console: ConsoleDep, part: bool = False) -> Response:
 async def changes(console: ConsoleDep, after: int = Query(0, ge=0)) -> Response:
     me = console.person(*OVERSIGHT)
     s = console.services
-    newest = await s.db(last_change)
-    changed = newest > after and await s.db(changes_since, me, after) > 0
+    newest, changed = await s.db(board_data.poll, me, after)
     return JSONResponse({"after": newest, "changed": changed})
 
 
@@ -205,7 +109,9 @@ async def export(console: ConsoleDep) -> Response:
         )  # fmt: skip
     trends = book.create_sheet("月度趋势")
     trends.append(["月份", "办件数", "按时办结率", "满意率"])
-    for month in await _trends(console, me):
+    today = console.now.astimezone(console.services.tz).date()
+    months = await console.services.db(board_data.trend_stats, me, console.services.tz, today)
+    for month in _trends(months):
         trends.append([month["label"], month["total"], month["on_time"], month["satisfaction"]])
     buffer = io.BytesIO()
     book.save(buffer)

@@ -7,11 +7,13 @@ session's principal: the same scope (404 outside it), the same allowed actions, 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Final
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlmodel import Session
 
 from daiban.console.web import ConsoleDep, ConsoleRoute, error_fields, problem_words
 from daiban.console.web import validation_problem as _validation_problem
@@ -19,10 +21,13 @@ from daiban.domain.scope import Principal
 from daiban.http import routes_notices, routes_requests, routes_supervision
 from daiban.http.deps import OVERSIGHT, PEOPLE, STAFF
 from daiban.http.problems import Problem
-from daiban.store.readmodel import MAX_LIMIT
+from daiban.http.routes_supervision import order_page
+from daiban.store import readmodel
+from daiban.store.orders import OrderFilters, list_orders
+from daiban.store.readmodel import MAX_LIMIT, Page
 from models.actions import ACTIONS
 from models.contracts import PAUSE_REASONS, RECTIFY_OUTCOMES
-from models.schemas import ActionIn, EventsQuery, ListQuery, OrdersQuery, PageQuery, RequestOut
+from models.schemas import ActionIn, EventsQuery, ListQuery, PageQuery, RequestOut
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -35,6 +40,7 @@ OPTIONAL_OF: Final = {"accept_with_gap": ("commitment_by", "authorisation")}
 CONDITIONAL: Final = {"rectify": {"due": ("outcome", "scheduled")}}
 # Actions the request page does not offer as a plain form (rating has its own page).
 OWN_PAGES: Final = frozenset({"rate"})
+QUEUE_LIMIT: Final = 100
 
 
 def form_fields(action: str) -> list[str]:
@@ -50,11 +56,22 @@ async def queue_page(
     console: ConsoleDep, cursor: str | None = Query(None, max_length=512)
 ) -> Response:
     me = console.person(*STAFF)
-    page = await routes_requests.queue(PageQuery(limit=100, cursor=cursor), me, console.services)
-    # The supervision orders addressed to this office still waiting for its reply.
-    waiting = OrdersQuery(status="open", limit=MAX_LIMIT)
-    orders = await routes_supervision.orders(waiting, me, console.services)
-    return console.render("queue.html", page=page, orders=orders.items)
+    query = PageQuery(limit=QUEUE_LIMIT, cursor=cursor)
+    s = console.services
+    rows, orders = await s.db(_queue_rows, me, query.limit, query.cursor)
+    page = routes_requests.summaries(s, rows)
+    return console.render("queue.html", page=page, orders=order_page(orders, s.tz).items)
+
+
+def _queue_rows(
+    session: Session, me: Principal, limit: int, cursor: str | None
+) -> tuple[Page, Page]:
+    """The office's queue (``/v1/queue``) and the supervision orders addressed to it still
+    waiting for its reply (``/v1/supervision/orders?status=open``), in one transaction: one
+    worker thread and one connection per page instead of one per part."""
+    queue = readmodel.work_queue(session, me.office, limit, cursor)
+    waiting = list_orders(session, me, OrderFilters(status="open"), MAX_LIMIT)
+    return queue, waiting
 
 
 @router.get("/requests")
@@ -91,6 +108,27 @@ async def _ledger(console: ConsoleDep, me: Principal, request_id: str) -> list[A
     return list(reversed(page.items))  # oldest first, as a timeline reads
 
 
+async def _request_parts(
+    console: ConsoleDep, me: Principal, request_id: str
+) -> tuple[RequestOut, list[Any], list[Any]]:
+    """The request (``GET /v1/requests/{id}``), its ledger and its notices, asked at once: the
+    page waits for the slowest of the three (the workflow query, under load) instead of their
+    sum. Each applies the caller's scope itself; when the request is out of scope its 404 is the
+    page's answer and the other two are dropped."""
+    s = console.services
+    ledger = asyncio.ensure_future(_ledger(console, me, request_id))
+    notices = asyncio.ensure_future(routes_notices.list_notices(request_id, me, s))
+    try:
+        state: RequestOut = await routes_requests.get_request(request_id, me, s)
+    except BaseException:
+        for task in (ledger, notices):
+            task.cancel()
+        await asyncio.gather(ledger, notices, return_exceptions=True)
+        raise
+    events, notice_list = await asyncio.gather(ledger, notices)
+    return state, events, notice_list.items
+
+
 async def render_request(
     console: ConsoleDep,
     request_id: str,
@@ -101,7 +139,7 @@ async def render_request(
     verified: Any = None,
 ) -> Response:
     me = console.person(*PEOPLE)
-    state: RequestOut = await routes_requests.get_request(request_id, me, console.services)
+    state, ledger, notices = await _request_parts(console, me, request_id)
     forms = [a for a in state.allowed_actions if a not in OWN_PAGES]
     done = console.request.query_params.get("done")
     return console.render(
@@ -118,8 +156,8 @@ async def render_request(
         failed_action=action,
         values=values or {},
         done=done if done in ACTIONS or done == "submit" else None,
-        ledger=await _ledger(console, me, request_id),
-        notices=(await routes_notices.list_notices(request_id, me, console.services)).items,
+        ledger=ledger,
+        notices=notices,
         verified=verified,
     )
 

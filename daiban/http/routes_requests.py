@@ -374,7 +374,9 @@ async def act(
 # --- lists -------------------------------------------------------------------------------------
 
 
-def _summaries(services: Services, page: readmodel.Page) -> RequestPage:
+def summaries(services: Services, page: readmodel.Page) -> RequestPage:
+    """A page of read-model rows as the lists answer it (residents masked, never opened): also
+    what the console shows for rows it read itself."""
     items = [
         summary_out(
             row,
@@ -402,7 +404,7 @@ async def list_requests(
         created_to=services.local_time(query.created_to),
     )
     page = await services.db(readmodel.list_requests, principal, filters, query.limit, query.cursor)
-    return _summaries(services, page)
+    return summaries(services, page)
 
 
 @router.get("/queue", response_model=RequestPage, responses=responses(401, 403, 422))
@@ -411,4 +413,4 @@ async def queue(
 ) -> RequestPage:
     """Open requests waiting on the caller's office, earliest deadline first."""
     page = await services.db(readmodel.work_queue, principal.office, query.limit, query.cursor)
-    return _summaries(services, page)
+    return summaries(services, page)

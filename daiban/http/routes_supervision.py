@@ -4,8 +4,9 @@ catalog and the offices. All of it is read from the database; none of it asks Te
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlmodel import Session, col, select
@@ -82,7 +83,12 @@ async def orders(
     requests in its scope, staff's those addressed to their office."""
     filters = OrderFilters(query.status, query.office, query.township, query.overdue)
     page = await services.db(list_orders, principal, filters, query.limit, query.cursor)
-    tz = services.tz
+    return order_page(page, services.tz)
+
+
+def order_page(page: readmodel.Page, tz: tzinfo) -> OrderPage:
+    """A page of order rows as the API answers it, times in the offices' zone (also what the
+    console shows for rows it read itself)."""
     items = [
         OrderListOut.model_validate(
             {
@@ -150,12 +156,21 @@ async def stats(
         query.community,
     )
     orders = await services.db(order_counts, principal, query.township, *created, query.community)
+    return stats_out(rows, orders)
+
+
+def stats_out(
+    rows: list[dict[str, Any]], orders: Mapping[str, tuple[int, int]] | None = None
+) -> StatsOut:
+    """``readmodel.township_stats`` rows as the API answers them, with the supervision orders
+    issued and overdue per township (``orders.order_counts``; none given, none counted)."""
+    counts = orders or {}
     return StatsOut(
         offices=[
             OfficeStats(
                 **row,
-                orders_issued=orders.get(row["office"], (0, 0))[0],
-                orders_overdue=orders.get(row["office"], (0, 0))[1],
+                orders_issued=counts.get(row["office"], (0, 0))[0],
+                orders_overdue=counts.get(row["office"], (0, 0))[1],
             )
             for row in rows
         ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from sqlalchemy import Integer, func
+from sqlalchemy import ColumnElement, Integer, exists, func
 from sqlmodel import Session, col, select
 
 from daiban.domain.notices import office_short_name
@@ -92,6 +92,15 @@ class OrderFilters:
     overdue: bool | None = None
 
 
+def _request_in_scope(principal: Principal) -> ColumnElement[bool]:
+    """The order's request lies in the supervisor's scope: one lookup on the request's primary
+    key per order. (``IN (ids in scope)`` gave the same rows, but SQLite built the whole list of a
+    city's request ids first: 0.6 s at a million requests, for a handful of orders.)"""
+    return exists().where(
+        col(RequestRow.id) == col(OrderRow.request_id), readmodel.scope_clause(principal)
+    )
+
+
 def list_orders(
     session: Session,
     principal: Principal,
@@ -103,7 +112,7 @@ def list_orders(
     (and a village agent's) those addressed to their office."""
     query = select(OrderRow)
     if principal.role == Role.SUPERVISOR:
-        query = query.where(col(OrderRow.request_id).in_(readmodel.ids_in_scope(principal)))
+        query = query.where(_request_in_scope(principal))
     elif principal.role != Role.ADMIN:
         query = query.where(col(OrderRow.office) == principal.office)
     if filters.status is not None:

@@ -1,5 +1,5 @@
 """The bench runs end to end: ``python -m bench --smoke`` (tiny sizes, about a minute) starts its
-own Temporal dev server, databases, worker and API, and writes the JSON with all five sections.
+own Temporal dev server, databases, worker and API, and writes the JSON with all six sections.
 
 No timing is asserted: the figures of a smoke run mean nothing. The real runs are ``make bench``
 and ``make bench QUICK=1`` (BENCHMARKS.md).
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-SECTIONS = ("lifecycle", "latency", "open_work", "read_model", "escalation")
+SECTIONS = ("lifecycle", "latency", "open_work", "read_model", "escalation", "board")
 
 
 @pytest.mark.timeout(280)
@@ -43,6 +43,10 @@ def test_smoke_run_writes_every_section(tmp_path: Path) -> None:
     assert document["open_work"]["full"]["open_requests"] >= document["open_work"]["n"]
     assert all(size["queries"] for size in document["read_model"]["sizes"])
     assert document["escalation"]["rows"] > 0
+    board = document["board"]["queries"]
+    for scope in ("county", "township"):
+        assert board[f"whole_render ({scope})"]["runs"] > 0
+        assert board[f"cards ({scope})"]["p95_ms"] > 0
     assert {t["target"] for t in document["targets"]}
     # Every child process was stopped: nothing the run started still listens or runs.
     assert "Traceback" not in done.stdout
