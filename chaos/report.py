@@ -18,7 +18,7 @@ from chaos.checks import Verdict
 from chaos.workload import PHASES
 
 # The release whose workers start the late cohort (the one before this code).
-PREVIOUS_RELEASE = "4ca9102"
+PREVIOUS_RELEASE = "bafb704"
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,9 @@ NOTIFY_RELAY_SECONDS = 5.0
 WORKER_KILLS = 5
 API_DOWN_SECONDS = 1.0
 INFLIGHT_WAIT = 15.0  # seconds a fault waits for work in flight before it is injected anyway
+# Seconds the deploy over the previous release waits for that release to answer half the late
+# cohort; bounded well inside the time left before the cohort's closing time.
+ANSWERED_WAIT = 20.0
 PROBE_INTERVAL = 0.5
 REPORT_WIDTH = 150
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -233,7 +236,7 @@ class ChaosRun:
         elif name == "db-outage":
             await self._database_outage(driver, spread, cases)
         elif name == "previous-release":
-            await self._deploy_current(driver, spread)
+            await self._deploy_current(driver, spread, cases)
         else:
             await self._hang_webhook(driver)
 
@@ -280,8 +283,9 @@ class ChaosRun:
         with session_scope(self.engine) as session:
             session.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
 
-    async def _deploy_current(self, driver: Driver, spread: float) -> None:
+    async def _deploy_current(self, driver: Driver, spread: float, cases: list[Case]) -> None:
         await asyncio.sleep(self.rng.uniform(0.6, 0.8) * spread)
+        await self._when_answered([c for c in cases if c.late])
         injection = self._record(
             f"deploy over release {PREVIOUS_RELEASE}", await self._when_busy(driver)
         )
@@ -412,6 +416,16 @@ class ChaosRun:
         await asyncio.sleep(self.profile.hang)
         self.webhook.recover()
         injection.back_after = round(time.monotonic() - start, 1)
+
+    async def _when_answered(self, late: list[Case]) -> None:
+        """Wait (bounded) until the previous release has answered half the late cohort: on a
+        loaded machine its workers and the restarted API start late, and a deploy before they
+        answered anything would test nothing of that release."""
+        deadline = time.monotonic() + ANSWERED_WAIT
+        while time.monotonic() < deadline:
+            if 2 * sum(c.submitted_at is not None for c in late) >= len(late):
+                return
+            await asyncio.sleep(0.1)
 
     async def _when_busy(self, driver: Driver) -> int:
         """Wait (bounded) until writes are in flight; how many there are."""

@@ -9,7 +9,7 @@ own converters in ``daiban.console.board``, so the board shows what the API woul
 
 The trends read the per-day statistics rollup (``daiban.store.rollup``) through
 ``township_stats``, never the whole read model; the cards and what falls due read the open
-requests only (partial indexes of migrations 0004 and 0009, led by the scope's column: the
+requests only (partial indexes of migrations 0004 and 0012, led by the scope's column: the
 county's ``city`` or a township's ``township``).
 """
 

@@ -63,7 +63,7 @@ def test_every_fault_was_injected_while_work_was_in_flight(run: dict[str, Any]) 
     assert sum(f.startswith("SIGKILL worker-") for f in faults) == 5
     assert "SIGKILL temporal, restart" in faults
     assert "stop postgres 20 s" in faults
-    assert "deploy over release 4ca9102" in faults
+    assert "deploy over release bafb704" in faults
     assert "stop postgres 80 s" in faults
     assert "webhook hangs 20 s" in faults
     assert len(faults) == 11

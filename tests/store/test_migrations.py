@@ -128,3 +128,32 @@ def test_check_schema_refuses_an_unmigrated_database(db_url: str) -> None:
             check_schema(engine)
     finally:
         engine.dispose()
+
+
+# The schema of the previous release: its workers keep writing while this release's migrations
+# are applied (a rolling deploy; the chaos run deploys over that release's workers).
+PREVIOUS_RELEASE_REVISION = "0008"
+TABLES_BEFORE = TABLES - {"export_outbox"}
+
+
+def test_columns_added_since_the_previous_release_let_its_writers_go_on(db_url: str) -> None:
+    """A column the previous release does not know is nullable or has a default in the database
+    itself, so that release's inserts (which leave it out) still succeed."""
+    upgrade(db_url, PREVIOUS_RELEASE_REVISION)
+    engine = make_engine(db_url)
+    try:
+        before = {t: {c["name"] for c in inspect(engine).get_columns(t)} for t in TABLES_BEFORE}
+        upgrade(db_url)
+        added = [
+            (table, column)
+            for table, known in before.items()
+            for column in inspect(engine).get_columns(table)
+            if column["name"] not in known
+        ]
+    finally:
+        engine.dispose()
+    assert added  # the releases since did add columns to tables the previous one writes
+    blocking = [
+        f"{table}.{c['name']}" for table, c in added if not c["nullable"] and c["default"] is None
+    ]
+    assert blocking == []

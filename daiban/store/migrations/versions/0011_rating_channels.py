@@ -34,8 +34,6 @@ def upgrade() -> None:
         "request_stats_daily",
         sa.Column("agent_unconfirmed", sa.Integer(), nullable=False, server_default="0"),
     )
-    with op.batch_alter_table("request_stats_daily") as batch:
-        batch.alter_column("agent_unconfirmed", server_default=None)
     op.add_column("ratings", sa.Column("channel", sa.String(), nullable=True))
     op.add_column("ratings", sa.Column("tiers", sa.JSON(), nullable=True))
     op.add_column("notification_outbox", sa.Column("sealed", sa.JSON(), nullable=True))
