@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
@@ -110,6 +111,13 @@ class Mix:
     rate_fix: float = 0.6
     rate_tiers: float = 0.5  # the resident also rates each tier that handled the request
     bad_tier: float = 0.04  # a good rating overall, one tier rated bad all the same
+    unreached: float = 0.2  # the first callback finds nobody: the office calls again
+    # How a bad rating is settled: 立行立改, 解释说明, or 限期整改 (fixed after its due date).
+    outcomes: tuple[tuple[str, float], ...] = (
+        ("fixed", 0.6),
+        ("explained", 0.25),
+        ("scheduled", 0.15),
+    )
 
 
 @dataclass(frozen=True)
@@ -261,12 +269,13 @@ def draw_rating(rng: random.Random, mix: Mix, deciding_tier: str) -> Rating:
 
 def tier_scores(rng: random.Random, mix: Mix, score: int, deciding_tier: str) -> dict[str, int]:
     """Scores of the tiers that handled the request, near the overall one: a bad rating names
-    the township or the city center bad, now and then a good one too. The village proxy room is
-    rated well here: its agent rates on the resident's behalf and cannot rectify."""
+    one tier bad (mostly the township or the city center, sometimes the village proxy room), now
+    and then a good one too."""
     handled = handled_tiers(deciding_tier)
     tiers = {tier: rng.choices((5, 4, 3), (6, 3, 1))[0] for tier in handled}
     if score <= 2 or rng.random() < mix.bad_tier:
-        tiers[rng.choice(handled[1:])] = min(score, rng.choice((1, 2)))
+        bad = rng.choices(handled, [1] + [3] * (len(handled) - 1))[0]
+        tiers[bad] = min(score, rng.choice((1, 2)))
     return tiers
 
 
@@ -420,10 +429,13 @@ class Simulation:
         return answer
 
     async def _act(self, case: Case, person: Person, action: str, **fields: object) -> None:
+        """``person`` takes ``action`` at their next turn; a field given as a function (a date
+        counted from today) is read when they act, not when they meant to."""
         await self.desk.think(case, person)
         assert case.id is not None
+        sent = {name: value() if callable(value) else value for name, value in fields.items()}
         try:
-            await self._send(case, await self.desk.act(case, person, action, dict(fields)))
+            await self._send(case, await self.desk.act(case, person, action, sent))
         except Overtaken as overtaken:
             if not (action in ACCEPTANCE and overtaken.state.get("deemed_accepted")):
                 raise
@@ -494,13 +506,23 @@ class Simulation:
             gap = [rng.choice(list(case.item["gap_materials"]))]
             await self._act(
                 case, staff, "accept_with_gap",
-                missing_materials=gap, due=(self.desk.today() + timedelta(days=1)).isoformat(),
+                missing_materials=gap, due=partial(self._days_ahead, 1),
                 commitment=f"承诺书：次日补交{gap[0]}",
             )  # fmt: skip
             await self._act(case, agent, "supply_gap")
             return True
         await self._act(case, staff, "accept")
         return True
+
+    def _days_ahead(self, days: int) -> str:
+        return (self.desk.today() + timedelta(days=days)).isoformat()
+
+    def _role_at(self, case: Case, office: str) -> str:
+        """Who works for ``office`` on this request: the village's agent, the city's or the
+        township's window staff."""
+        if office == case.village:
+            return "agent"
+        return "city_staff" if office == self.city else "township_staff"
 
     async def _rate(self, case: Case, agent: Person) -> None:
         rng, mix = case.rng, self.options.mix
@@ -514,13 +536,24 @@ class Simulation:
         if rng.random() >= mix.rectify:
             case.left_waiting = "rectification"
             return
-        # The rated office (the deciding office, or the tier the resident rated bad) calls the
-        # resident back first, then explains or puts it right.
+        # The rated office (the deciding office, or the tier the resident rated bad: a village
+        # proxy room's agent answers for it) calls the resident back first, again if nobody
+        # answered, then explains, puts it right, or schedules the fix and makes it later.
         rated = str(case.state.get("responsible_office") or case.township)
-        role = "city_staff" if rated == self.city else "township_staff"
-        await self._act(case, (role, rated), "callback", note="已电话回访", reached=True)
-        outcome = rng.choice(("fixed", "explained"))
-        await self._act(case, (role, rated), "rectify", note=rng.choice(FIX_NOTES), outcome=outcome)
+        office: Person = (self._role_at(case, rated), rated)
+        if rng.random() < mix.unreached:
+            await self._act(case, office, "callback", note="电话无人接听", reached=False)
+            await self.desk.think(case, office)
+        await self._act(case, office, "callback", note="已电话回访", reached=True)
+        names, weights = zip(*mix.outcomes, strict=True)
+        outcome = rng.choices(names, weights)[0]
+        if outcome == "scheduled":
+            due = partial(self._days_ahead, rng.randint(3, 10))
+            note = "需更换设备，限期整改"
+            await self._act(case, office, "rectify", note=note, outcome=outcome, due=due)
+            await self.desk.think(case, office)
+            outcome = "fixed"
+        await self._act(case, office, "rectify", note=rng.choice(FIX_NOTES), outcome=outcome)
         case.rectified = True
         if rng.random() < mix.rate_fix:
             await self.desk.think(case, agent)
