@@ -15,6 +15,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from daiban.domain import labels
+from daiban.domain.notices import notice_kinds
 from daiban.domain.offices import OfficeTree
 from daiban.domain.workdays import WorkdayCalendar
 
@@ -222,6 +223,12 @@ def history_note(action: str, note: str | None) -> str:
     if head.startswith("scheduled by "):
         return f"限期整改（{head.removeprefix('scheduled by ')}前完成）：{rest}"
     return text
+
+
+def notice_title(kind: str | None) -> str:
+    """A written notice's kind as its title (受理通知书), for the ledger row that issued it."""
+    found = notice_kinds().get(kind or "")
+    return found.title if found is not None else kind or ""
 
 
 def short_time(moment: datetime | None, tz: ZoneInfo) -> str:

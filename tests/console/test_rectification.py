@@ -107,4 +107,8 @@ async def test_appeal_reviewed_by_the_tier_above_by_clicking(
         await submit(city, "review_appeal")
         await expect(city.locator("#rectification")).to_contain_text("申诉成立")
         await expect(city.locator("#rectification")).to_contain_text("不计入满意度统计")
+        # The ledger names the written notice the acceptance issued, in words.
+        ledger = city.locator("section.ledger")
+        await expect(ledger).to_contain_text("受理通知书")
+        await expect(ledger).not_to_contain_text("acceptance")
         await shoot(city, "supervisor-appeal-upheld")
