@@ -148,9 +148,9 @@ ACTIONS: dict[str, ActionRule] = {
         REVIEW_STAGES,
         STAFF_ROLES,
         "stage",
-        required=("reason",),
+        required=("reason", "expected_days"),
         conditions=("accepted", "not_paused"),
-        summary="stop the clock (中止) for a procedure excluded by law",
+        summary="stop the clock (中止) for a procedure excluded by law, with its expected days",
     ),
     "resume": ActionRule(
         REVIEW_STAGES,
@@ -428,13 +428,15 @@ def field_errors(
     rule = ACTIONS[cmd.action]
     errors: list[dict[str, str]] = []
     for name in rule.required:
-        if (name == "commitment" and not gap_rules) or (name == "outcome" and not outcome):
+        if (
+            (name == "commitment" and not gap_rules)
+            or (name == "outcome" and not outcome)
+            or (name == "expected_days" and not pause_days)
+        ):
             continue
         value = getattr(cmd, name)
         if value is None or (isinstance(value, str | list) and not value):
             errors.append({"field": name, "message": f"{name} is required for {cmd.action}"})
-    if cmd.action == "pause" and pause_days and cmd.expected_days is None:
-        errors.append({"field": "expected_days", "message": "expected_days is required for pause"})
     if cmd.expected_days is not None and not 1 <= cmd.expected_days <= 366:
         errors.append({"field": "expected_days", "message": "expected_days must be 1 to 366"})
     if cmd.missing_materials is not None and any(not m.strip() for m in cmd.missing_materials):

@@ -10,6 +10,7 @@ from daiban.console.web import problem_words
 from daiban.console.work import action_body, form_fields
 from daiban.domain.workdays import WorkdayCalendar
 from daiban.http.problems import ActionNotAllowed, InvalidInput, NotFound
+from models.actions import ACTIONS
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAL = WorkdayCalendar(tz="Asia/Shanghai", closing=time(17))
@@ -90,3 +91,11 @@ def test_a_date_left_behind_by_another_outcome_is_not_sent() -> None:
     assert action_body(form) == {"action": "rectify", "outcome": "fixed", "note": "已修好"}
     assert action_body(form | {"outcome": "scheduled"})["due"] == "2030-03-15"
     assert form_fields("rectify") == ["note", "outcome", "due"]
+
+
+def test_every_form_asks_every_field_its_action_requires() -> None:
+    """A form the console offers carries each field the API would refuse without (a pause its
+    expected days, an accept-with-gap its commitment), so no clerk meets a 422 the form caused."""
+    for action, rule in ACTIONS.items():
+        assert set(rule.required) <= set(form_fields(action)), action
+    assert form_fields("pause")[:2] == ["reason", "expected_days"]
