@@ -42,10 +42,9 @@ NO_NUL = r"^[^\x00]*$"
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 Text = Annotated[str, Field(max_length=2000, pattern=NO_NUL)]
 Comment = Annotated[str, Field(max_length=500, pattern=NO_NUL)]
-# A material names something: not only spaces (the action checks refuse a blank one as missing).
-Material = Annotated[
-    str, Field(min_length=1, max_length=200, pattern=r"^[^\x00]*[^\s\x00-\x1f][^\x00]*$")
-]
+# Text that names something: not only spaces (the action checks refuse a blank one as missing).
+NOT_BLANK = r"^[^\x00]*[^\s\x00-\x1f][^\x00]*$"
+Material = Annotated[str, Field(min_length=1, max_length=200, pattern=NOT_BLANK)]
 OfficeCode = Annotated[str, Field(max_length=32, pattern=PRINTABLE)]
 Cursor = Annotated[
     str,
@@ -175,7 +174,7 @@ class ActionIn(BaseModel):
             Field(
                 min_length=1,
                 max_length=500,
-                pattern=NO_NUL,
+                pattern=NOT_BLANK,
                 description="accept_with_gap: the resident's written commitment (承诺书) as "
                 "recorded, its reference or a short text",
             ),
@@ -200,7 +199,7 @@ class ActionIn(BaseModel):
             Field(
                 min_length=1,
                 max_length=200,
-                pattern=NO_NUL,
+                pattern=NOT_BLANK,
                 description="accept_with_gap: the resident's authorisation (授权委托书) the agent "
                 "holds; required when commitment_by is agent",
             ),

@@ -100,7 +100,8 @@ def as_a_client_sends(case: Any) -> Any:
     of any script (a pattern's ``\\p{L}`` is not understood everywhere), a ``due`` date is not in
     the past (that depends on today), a rating's ``confirmation_code`` is the one texted to the
     resident (never made up) and its ``tiers`` only those that handled the request, and a
-    ``rectify`` names a ``due`` date with the outcome ``scheduled`` and with no other. A positive
+    ``rectify`` names a ``due`` date with the outcome ``scheduled`` and with no other, and a
+    commitment the agent signed names the authorisation it holds. A positive
     case gets a real name, a date ahead where one belongs, and a rating without a code or
     tiers."""
     if case.meta is not None and case.meta.generation.mode.is_positive:
@@ -112,6 +113,8 @@ def as_a_client_sends(case: Any) -> Any:
         resident = body.get("resident")
         if isinstance(resident, dict) and "name" in resident:
             resident["name"] = "王秀英"
+        if body.get("commitment_by") == "agent" and not body.get("authorisation"):
+            body["authorisation"] = "授权委托书"
         if body.get("action") == "rectify":
             body.pop("due", None)
             if body.get("outcome") == "scheduled":
