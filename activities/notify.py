@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import httpx
@@ -101,7 +102,7 @@ def gateway_for(webhook_url: str | None) -> NotificationGateway:
     return WebhookGateway(webhook_url) if webhook_url else LogGateway()
 
 
-class Relay(Generic[Row]):
+class Relay(ABC, Generic[Row]):
     """Delivers an outbox, apart from the recording of transitions (the courier its
     notifications, the exporter its records for the province).
 
@@ -256,9 +257,9 @@ class Relay(Generic[Row]):
             return self._interval <= 0
         return now - seen[1] >= self._interval * self._others_wait
 
+    @abstractmethod
     def send(self, row: Row) -> None:
         """Deliver one row; raise to keep it pending."""
-        raise NotImplementedError
 
     def backoff(self, attempts: int) -> float:
         """How many intervals a row that failed here waits before its next try: one."""

@@ -182,6 +182,11 @@ def read_model_table(model: JSON) -> Table:
     return t
 
 
+def _delays(s: JSON) -> list[str]:
+    """A row of delay figures: count, p50, p99 and max."""
+    return [_fmt(s[k]) for k in ("count", "p50", "p99", "max")]
+
+
 def escalation_table(esc: JSON) -> Table:
     t = _table(
         f"5. Escalation punctuality ({esc['requests']:,} requests due at "
@@ -189,19 +194,16 @@ def escalation_table(esc: JSON) -> Table:
         "rung", "count", "p50 ms", "p99 ms", "max ms",
     )  # fmt: skip
     for level, s in esc["delay_ms_by_level"].items():
-        t.add_row(level, *(_fmt(s[k]) for k in ("count", "p50", "p99", "max")))
-    s = esc["delay_ms"]
-    t.add_row("all (ledger at)", *(_fmt(s[k]) for k in ("count", "p50", "p99", "max")))
-    w = esc["write_delay_ms"]
-    t.add_row("all (row written)", *(_fmt(w[k]) for k in ("count", "p50", "p99", "max")))
+        t.add_row(level, *_delays(s))
+    t.add_row("all (ledger at)", *_delays(esc["delay_ms"]))
+    t.add_row("all (row written)", *_delays(esc["write_delay_ms"]))
     # The yellow cards' supervision orders (督办单), from the closing time.
     for label, key in (
         ("orders issued", "order_issue_delay_ms"),
         ("orders told", "order_write_delay_ms"),
     ):
         if key in esc:
-            o = esc[key]
-            t.add_row(label, *(_fmt(o[k]) for k in ("count", "p50", "p99", "max")))
+            t.add_row(label, *_delays(esc[key]))
     return t
 
 

@@ -105,9 +105,8 @@ async def submit_through_api(harness: Harness, item: str) -> str:
     return request_id
 
 
-async def township_item_at_the_counter(harness: Harness) -> str:
-    """The ordinary path of a township item in real time (on the dev server, whose histories
-    order an update's completion as production does)."""
+async def township_item_delivered(harness: Harness) -> str:
+    """A township item handed off, accepted, approved and delivered: waiting for its rating."""
     rid = await submit_through_api(harness, "linshi-jiuzhu")
     for action, actor in (
         ("handoff", AGENT),
@@ -116,6 +115,13 @@ async def township_item_at_the_counter(harness: Harness) -> str:
         ("deliver", AGENT),
     ):
         await harness.act(rid, action, actor)
+    return rid
+
+
+async def township_item_at_the_counter(harness: Harness) -> str:
+    """The ordinary path of a township item in real time (on the dev server, whose histories
+    order an update's completion as production does)."""
+    rid = await township_item_delivered(harness)
     await harness.act(rid, "rate", AGENT, score=2)
     await harness.act(rid, "callback", TOWNSHIP_STAFF, note="已回访", reached=True)
     await harness.act(rid, "rectify", TOWNSHIP_STAFF, note="已整改", outcome="fixed")
@@ -214,14 +220,7 @@ async def bad_rating_called_back_late_scheduled_and_appealed(harness: Harness) -
     """A bad rating whose callback limit passes (its yellow card and order), a callback that does
     not reach the resident then one that does, an appeal the city rejects, a scheduled fix whose
     due date passes, and the fix."""
-    rid = await submit_through_api(harness, "linshi-jiuzhu")
-    for action, actor in (
-        ("handoff", AGENT),
-        ("accept", TOWNSHIP_STAFF),
-        ("approve", TOWNSHIP_STAFF),
-        ("deliver", AGENT),
-    ):
-        await harness.act(rid, action, actor)
+    rid = await township_item_delivered(harness)
     await harness.act(rid, "rate", AGENT, score=1)
     await harness.skip_to(cst("2030-03-06 09:00"))  # the callback limit passed
     await harness.eventually(rid, lambda s: bool(s.orders))
