@@ -11,6 +11,7 @@ this module connects to nothing. Routes live in ``daiban/http/routes_*.py``; dep
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -62,6 +63,8 @@ from models.schemas import Problem as ProblemSchema
 
 log = get_logger("daiban.api")
 HEALTH_TIMEOUT = timedelta(seconds=2)
+# The interpreter's GIL switch interval in the API's process (the default is 5 ms).
+SWITCH_INTERVAL_SECONDS = 0.0005
 DESCRIPTION = """The engine of a county's three-tier proxy service for residents.
 Authenticate with `Authorization: Bearer <JWT>` (claims `sub`, `role`, `office`, `exp`).
 Errors are RFC 9457 `application/problem+json`: `errors` on 422, `allowed_actions` on 409."""
@@ -80,6 +83,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level)
+        # Database reads run in worker threads beside the event loop; each round trip hands the
+        # GIL back. At the default 5 ms interval a busy loop kept every handback waiting up to
+        # 5 ms, so a page of a dozen queries waited longer for the GIL than for the database
+        # (BENCHMARKS.md, "Pages at the offered load").
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         own_engine = engine is None
         services = Services(
             settings=settings,

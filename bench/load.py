@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import math
 import random
+import re
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,6 +36,7 @@ class NotYetReadable(BenchError):
 
 
 RETRIES_404 = 100
+SERVER_TIMING = re.compile(r"app;dur=([0-9.]+)")
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -63,6 +65,9 @@ def summary(values: Sequence[float]) -> JSON:
 @dataclass
 class Latencies:
     by_kind: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # The server's own time of each answer (its ``Server-Timing``), without the time the call
+    # waited in this process or on the wire: the pages' target is held to it.
+    server_by_kind: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     # First actions answered 404 because the read model did not have the request yet (retried).
     not_yet_readable: int = 0
@@ -70,8 +75,16 @@ class Latencies:
     def add(self, kind: str, ms: float) -> None:
         self.by_kind[kind].append(ms)
 
+    def add_server(self, kind: str, response: httpx.Response) -> None:
+        timing = SERVER_TIMING.fullmatch(response.headers.get("server-timing", ""))
+        if timing is not None:
+            self.server_by_kind[kind].append(float(timing[1]))
+
     def report(self) -> dict[str, JSON]:
         return {kind: summary(values) for kind, values in sorted(self.by_kind.items())}
+
+    def server_report(self) -> dict[str, JSON]:
+        return {kind: summary(values) for kind, values in sorted(self.server_by_kind.items())}
 
 
 # --- residents ---------------------------------------------------------------------------------
@@ -159,6 +172,7 @@ class Api:
             self.latencies.errors[kind] += 1
             raise BenchError(f"{kind}: {type(error).__name__}: {error}") from error
         self.latencies.add(kind, (time.perf_counter() - start) * 1000)
+        self.latencies.add_server(kind, response)
         return response
 
     def _failed(self, kind: str, response: httpx.Response) -> NoReturn:

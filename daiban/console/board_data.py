@@ -145,21 +145,10 @@ def trend_stats(
     session: Session, principal: Principal, tz: ZoneInfo, today: date
 ) -> list[tuple[date, list[dict[str, Any]]]]:
     """Per month (whole local days, as ``/v1/stats?from=…&to=…`` counts them): the statistics rows
-    of the scope, read from the rollup."""
-    return [
-        (
-            start,
-            readmodel.township_stats(
-                session,
-                principal,
-                tz,
-                None,
-                rollup.day_start(start, tz),
-                rollup.day_start(next_month(start), tz),
-            ),
-        )
-        for start in month_starts(today)
-    ]
+    of the scope, read from the rollup in one query for the six months."""
+    starts = month_starts(today)
+    months = readmodel.monthly_township_stats(session, principal, tz, starts, next_month(today))
+    return list(zip(starts, months, strict=True))
 
 
 @dataclass

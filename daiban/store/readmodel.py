@@ -24,7 +24,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -350,11 +350,40 @@ def township_stats(
             for office, edge in _direct_sums(session, principal, township, parts.edges).items():
                 whole = sums.setdefault(office, [0] * len(edge))
                 sums[office] = [a + b for a, b in zip(whole, edge, strict=True)]
+    return stats_rows(session, [sums])[0]
+
+
+def monthly_township_stats(
+    session: Session, principal: Principal, tz: ZoneInfo, starts: list[date], end: date
+) -> list[list[dict[str, Any]]]:
+    """``township_stats`` of each whole-day period [starts[i], starts[i+1]) (the last to ``end``):
+    from the rollup in one query where the scope allows, else period by period."""
+    scope = rollup_scope(principal)
+    if scope is None:
+        bounds = [*starts[1:], end]
+        return [
+            township_stats(
+                session, principal, tz, None, rollup.day_start(a, tz), rollup.day_start(b, tz)
+            )
+            for a, b in zip(starts, bounds, strict=True)
+        ]
+    return stats_rows(session, rollup.township_sums_by_period(session, scope, starts, end))
+
+
+def stats_rows(session: Session, periods: list[dict[str, list[int]]]) -> list[list[dict[str, Any]]]:
+    """Each period's sums per township as the statistics' rows, with the townships' names (read
+    once for every period)."""
     # A rollup row whose requests all moved to another day stays, summing to zero: not listed.
-    codes = sorted(office for office, values in sums.items() if values[0])
-    offices = select(Office.code, Office.name).where(col(Office.code).in_(codes))
-    names = dict(session.exec(offices).all())
-    return [_stats_row(code, sums[code], names.get(code)) for code in codes]
+    codes = [sorted(office for office, values in sums.items() if values[0]) for sums in periods]
+    every = sorted({code for listed in codes for code in listed})
+    names: dict[str, str] = {}
+    if every:
+        offices = select(Office.code, Office.name).where(col(Office.code).in_(every))
+        names = dict(session.exec(offices).all())
+    return [
+        [_stats_row(code, sums[code], names.get(code)) for code in listed]
+        for sums, listed in zip(periods, codes, strict=True)
+    ]
 
 
 def _ratio(part: int, whole: int) -> float | None:

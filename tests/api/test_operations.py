@@ -4,6 +4,7 @@ for what no route handles."""
 from __future__ import annotations
 
 import re
+import sys
 import time
 
 import httpx
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from api import create_app
+from api import SWITCH_INTERVAL_SECONDS, create_app
 from daiban.http.telemetry import Metrics
 from daiban.store.db import make_engine
 from models.db import ExportRow
@@ -89,6 +90,32 @@ async def test_request_id_is_echoed_or_made(stack: Stack, agent: Caller) -> None
     # Errors carry it too.
     response = await stack.http.get("/v1/requests", headers={"X-Request-ID": "trace-43"})
     assert (response.status_code, response.headers["X-Request-ID"]) == (401, "trace-43")
+
+
+async def test_every_answer_tells_its_server_time(stack: Stack, agent: Caller) -> None:
+    for path, caller in (("/healthz", None), ("/v1/requests", None), ("/v1/catalog", agent)):
+        started = time.perf_counter()
+        if caller is None:
+            response = await stack.http.get(path)  # the problem of a 401 carries it too
+        else:
+            response = await caller.get(path)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        timing = re.fullmatch(r"app;dur=(\d+\.\d)", response.headers["Server-Timing"])
+        assert timing is not None, response.headers["Server-Timing"]
+        # The server's part of the answer, measured inside it: never more than the whole.
+        assert 0 <= float(timing[1]) <= elapsed_ms
+
+
+async def test_the_api_shortens_the_gil_switch_interval(stack: Stack) -> None:
+    """Its database reads run in threads beside a busy event loop (api.SWITCH_INTERVAL_SECONDS)."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)  # the interpreter's default, whatever ran before in this process
+    try:
+        app = create_app(stack.settings, engine=stack.engine, client=stack.client)
+        async with serve(app):
+            assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_SECONDS)
+    finally:
+        sys.setswitchinterval(before)
 
 
 async def test_request_id_is_on_the_log_lines(

@@ -40,6 +40,12 @@ def test_smoke_run_writes_every_section(tmp_path: Path) -> None:
     pages = ("page_queue", "page_request", "page_board")
     assert all(document["latency"]["latency_ms"][page]["count"] > 0 for page in pages)
     assert not set(pages) & set(document["latency"]["errors_by_kind"])  # each page was HTML, 200
+    # Every page told its server time, and the pages' targets are held to it.
+    server = document["latency"]["server_ms"]
+    assert all(server[page]["count"] == document["latency"]["latency_ms"][page]["count"]
+               for page in pages)  # fmt: skip
+    held = {t["target"] for t in document["targets"] if "page p95 server time" in t["target"]}
+    assert len(held) == len(pages), held
     assert document["open_work"]["full"]["open_requests"] >= document["open_work"]["n"]
     assert all(size["queries"] for size in document["read_model"]["sizes"])
     assert document["escalation"]["rows"] > 0
