@@ -192,43 +192,59 @@ class Relay(ABC, Generic[Row]):
             log.warning(f"{self.what} delivery failed", error=str(error))
 
     def deliver_round(self) -> int:
-        """Send pending rows, oldest first, within the budget (blocking); the number sent."""
+        """Send pending rows, oldest first, within the budget (blocking); the number sent.
+
+        The pending rows are listed a batch at a time, each batch after the last row listed, so
+        rows waiting for a later try (a record the receiver keeps refusing, for hours of
+        backoff) never hide the newer rows behind them, however many they are."""
         until = time.monotonic() + self._budget
         self._settle_unsettled()
+        listed: set[int] = set()
+        after, sent = 0, 0
+        while True:
+            pending = self._pending_after(after)
+            listed.update(row_id for row_id, _ in pending)
+            for row_id, attempts in pending:
+                now = time.monotonic()
+                if now >= until or self._stopping.is_set():
+                    return sent
+                if self._deliver(row_id, attempts, now):
+                    sent += 1
+            if len(pending) < self._batch:  # every pending row is listed: forget the others
+                self._seen = {k: v for k, v in self._seen.items() if k in listed}
+                return sent
+            after = pending[-1][0]
+
+    def _pending_after(self, after: int) -> list[tuple[int, int]]:
+        """The ids and attempt counts of the next ``batch`` pending rows after ``after``."""
+        table = self.table
         with Session(self._engine) as session:
-            table = self.table
-            pending = session.exec(
+            rows = session.exec(
                 select(col(table.id), col(table.attempts))
-                .where(col(table.status) == "pending")
+                .where(col(table.status) == "pending", col(table.id) > after)
                 .order_by(col(table.id))
                 .limit(self._batch)
             ).all()
-        if len(pending) < self._batch:  # every pending row is listed: forget the others
-            listed = {row_id for row_id, _ in pending}
-            self._seen = {k: v for k, v in self._seen.items() if k in listed}
-        sent = 0
-        for row_id, attempts in pending:
-            now = time.monotonic()
-            if now >= until or self._stopping.is_set():
-                break
-            assert row_id is not None
-            if not self._due(row_id, attempts, now):
-                continue
-            row = self._claim(row_id, attempts)
-            if row is None:
-                continue  # another courier has it
-            # Tried here: due again after its backoff (its own relay knows its outcome).
-            wait = self._others_wait - self.backoff(attempts + 1)
-            self._seen[row_id] = (attempts + 1, now - self._interval * wait)
-            try:
-                self.send(row)
-            except Exception as error:  # any gateway failure: keep it pending, record why
-                self._settle_or_keep(row_id, f"{type(error).__name__}: {error}"[:500])
-            else:
-                self._settle_or_keep(row_id, None)
-                self._seen.pop(row_id, None)
-                sent += 1
-        return sent
+        return [(row_id, attempts) for row_id, attempts in rows if row_id is not None]
+
+    def _deliver(self, row_id: int, attempts: int, now: float) -> bool:
+        """Claim and send one row when it is due here; whether it was sent."""
+        if not self._due(row_id, attempts, now):
+            return False
+        row = self._claim(row_id, attempts)
+        if row is None:
+            return False  # another courier has it
+        # Tried here: due again after its backoff (its own relay knows its outcome).
+        wait = self._others_wait - self.backoff(attempts + 1)
+        self._seen[row_id] = (attempts + 1, now - self._interval * wait)
+        try:
+            self.send(row)
+        except Exception as error:  # any gateway failure: keep it pending, record why
+            self._settle_or_keep(row_id, f"{type(error).__name__}: {error}"[:500])
+            return False
+        self._settle_or_keep(row_id, None)
+        self._seen.pop(row_id, None)
+        return True
 
     def _settle_or_keep(self, row_id: int, error: str | None) -> None:
         """Mark the outcome of a send; when the database is away, keep it to mark first thing

@@ -146,6 +146,29 @@ def test_rows_failing_too_often_are_marked_failed(engine: Engine, sms: FakeSmsGa
     assert statuses(engine) == [("failed", 2)]
 
 
+def test_rows_waiting_for_a_later_try_do_not_hide_newer_ones(
+    engine: Engine, sms: FakeSmsGateway
+) -> None:
+    """More failed rows than a batch, each waiting for its next try: a row queued after them is
+    still sent at the next round, not once they are all marked failed."""
+    queue(engine, 12)
+    courier = Courier(engine, WebhookGateway(sms.url), interval=3600, batch=5)
+    sms.failing = True
+    assert courier.deliver_round() == 0
+    assert statuses(engine) == [("pending", 1)] * 12
+    sms.failing = False
+    with session_scope(engine) as session:
+        session.add(
+            OutboxRow(
+                request_id="r2", event_key="r2:1:n0", recipient_office="370285004",
+                recipient_role="staff", level="red", message="新的红牌",
+            )
+        )  # fmt: skip
+    assert courier.deliver_round() == 1
+    assert [m["message"] for m in sms.received] == ["新的红牌"]
+    assert statuses(engine) == [("pending", 1)] * 12 + [("sent", 1)]
+
+
 def test_a_hanging_gateway_is_tried_once_per_interval_within_the_budget(
     engine: Engine, sms: FakeSmsGateway
 ) -> None:
