@@ -644,6 +644,27 @@ class StatsOut(BaseModel):
     offices: list[OfficeStats]
 
 
+class RatedOfficeStats(BaseModel):
+    """One office's ratings by the residents it served (好差评, "谁办理、谁负责")."""
+
+    office: str = Field(description="a village proxy room, township center or city center")
+    name: str | None
+    tier: Annotated[str, _closed(OFFICE_TIERS)]
+    rated: int = Field(
+        description="requests on which the office was rated: its tier's score where the resident "
+        "gave one, else the overall score when the office decided the request; ratings by the "
+        "resident's own act and defaults, without upheld appeals"
+    )
+    ratings: dict[str, int] = Field(description='counts of scores "1".."5"')
+    bad: int = Field(description="ratings of 1 or 2 (差评)")
+    satisfaction_rate: float | None = Field(description="ratings of 3–5 over ratings")
+    bad_rate: float | None = Field(description="ratings of 1–2 over ratings")
+
+
+class RatedOfficesOut(BaseModel):
+    offices: list[RatedOfficeStats]
+
+
 class OfficeOut(BaseModel):
     code: str
     name: str

@@ -17,7 +17,7 @@ from typing import Any, Final
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from daiban.console import board_data
+from daiban.console import board_data, words
 from daiban.console.web import Console, ConsoleDep, ConsoleRoute
 from daiban.domain.scope import Principal
 from daiban.http import routes_requests, routes_supervision
@@ -86,7 +86,8 @@ async def changes(console: ConsoleDep, after: int = Query(0, ge=0)) -> Response:
 
 @router.get("/board/export.xlsx")
 async def export(console: ConsoleDep) -> Response:
-    """The statistics per township (the API's ``/v1/stats``) and the monthly trends."""
+    """The statistics per township (the API's ``/v1/stats``), the monthly trends and the ratings
+    of each office served (``/v1/stats/ratings``)."""
     from openpyxl import Workbook  # imported where used: only the export needs it
 
     me = console.person(*OVERSIGHT)
@@ -113,6 +114,16 @@ async def export(console: ConsoleDep) -> Response:
     months = await console.services.db(board_data.trend_stats, me, console.services.tz, today)
     for month in _trends(months):
         trends.append([month["label"], month["total"], month["on_time"], month["satisfaction"]])
+    rated = await routes_supervision.rated_offices(StatsQuery(), me, console.services)
+    offices = book.create_sheet("各办理单位评价")
+    offices.append(["办理单位", "代码", "层级", "评价数", "非常满意", "满意", "基本满意", "不满意"]
+                   + ["非常不满意", "差评", "满意率", "差评率"])  # fmt: skip
+    for r in rated.offices:
+        offices.append(
+            [r.name or r.office, r.office, words.TIERS.get(r.tier, r.tier), r.rated,
+             *(r.ratings[str(n)] for n in (5, 4, 3, 2, 1)), r.bad, r.satisfaction_rate,
+             r.bad_rate]
+        )  # fmt: skip
     buffer = io.BytesIO()
     book.save(buffer)
     day = console.now.astimezone(console.services.tz).date().isoformat()

@@ -2,7 +2,9 @@
 
 ``GET /v1/public/stats`` and ``.csv``: the monthly figures a county publishes per office (评价结果
 向社会公开) — requests, decisions on time, ratings, bad ratings and their rectification — counts
-and rates only, never a request or a person, from the same per-day rollup as ``/v1/stats``.
+and rates only, never a request or a person, from the same per-day rollup as ``/v1/stats``; and
+the ratings of each office that served residents (``rated_offices``, ``/v1/public/ratings.csv``),
+village proxy rooms and city centers included, as ``/v1/stats/ratings`` counts them.
 
 ``GET /v1/public/progress``: a resident looks up their own request by its number (办件编号, on the
 registration slip) and the last four characters of their ID number. The answer is the stage in
@@ -29,9 +31,10 @@ from daiban.domain import labels
 from daiban.domain.scope import Principal
 from daiban.http.deps import Services, ServicesDep
 from daiban.http.problems import NotFound, responses
-from daiban.store import readmodel, residents
+from daiban.store import office_ratings, readmodel, residents
 from models.contracts import Role
 from models.db import RequestRow
+from models.schemas import RatedOfficeStats
 
 router = APIRouter(prefix="/v1/public", tags=["public"])
 NO_MATCH = "no request with this number and these ID digits"
@@ -101,6 +104,10 @@ COLUMNS = (
     "bad_rate", "callback_rate", "rectified_rate", "on_time_rate", "appeals_upheld",
     "agent_unconfirmed",
 )  # fmt: skip
+RATED_COLUMNS = (
+    "office", "name", "tier", "month", "rated", "bad", "satisfaction_rate", "bad_rate",
+    "rating_1", "rating_2", "rating_3", "rating_4", "rating_5",
+)  # fmt: skip
 
 
 class PublicOfficeStats(BaseModel):
@@ -133,6 +140,12 @@ class PublicOfficeStats(BaseModel):
 class PublicStats(BaseModel):
     month: str
     offices: list[PublicOfficeStats]
+    rated_offices: list[RatedOfficeStats] = Field(
+        default_factory=list,
+        description="each office that served residents (village proxy rooms, township centers, "
+        "city centers) with the ratings they gave it: its tier's score, or the overall score "
+        "where it decided",
+    )
 
 
 def _month_bounds(month: str | None, services: Services) -> tuple[str, datetime, datetime]:
@@ -173,7 +186,12 @@ async def _public_stats(services: Services, month: str | None) -> PublicStats:
     rows = await services.db(
         readmodel.township_stats, PUBLIC_READER, services.tz, None, start, end, None
     )
-    return PublicStats(month=month, offices=[_published(row, month) for row in rows])
+    rated = await services.db(office_ratings.office_ratings, PUBLIC_READER, None, start, end)
+    return PublicStats(
+        month=month,
+        offices=[_published(row, month) for row in rows],
+        rated_offices=[RatedOfficeStats(**row) for row in rated],
+    )
 
 
 MonthQuery = Annotated[
@@ -195,13 +213,33 @@ async def public_stats(services: ServicesDep, month: MonthQuery = None) -> Publi
 async def public_stats_csv(services: ServicesDep, month: MonthQuery = None) -> Response:
     """The same figures as CSV (UTF-8 with a byte-order mark, so that Excel reads the names)."""
     stats = await _public_stats(services, month)
+    rows = [office.model_dump() for office in stats.offices]
+    return _csv(COLUMNS, rows, f"daiban-stats-{stats.month}.csv")
+
+
+@router.get(
+    "/ratings.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **responses(422)},
+)
+async def public_ratings_csv(services: ServicesDep, month: MonthQuery = None) -> Response:
+    """The month's ratings per office served (``rated_offices`` of ``/v1/public/stats``) as CSV,
+    one column per score."""
+    stats = await _public_stats(services, month)
+    rows = [
+        {"month": stats.month, **office.model_dump(), **{
+            f"rating_{n}": office.ratings[str(n)] for n in range(1, 6)}}
+        for office in stats.rated_offices
+    ]  # fmt: skip
+    return _csv(RATED_COLUMNS, rows, f"daiban-ratings-{stats.month}.csv")
+
+
+def _csv(columns: tuple[str, ...], rows: list[dict[str, Any]], filename: str) -> Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for office in stats.offices:
-        values = office.model_dump()
-        writer.writerow(["" if values[c] is None else values[c] for c in COLUMNS])
-    filename = f"daiban-stats-{stats.month}.csv"
+    writer.writerow(columns)
+    for values in rows:
+        writer.writerow(["" if values[c] is None else values[c] for c in columns])
     return Response(
         "\ufeff" + out.getvalue(),
         media_type="text/csv; charset=utf-8",

@@ -15,7 +15,7 @@ from daiban.domain.catalog import ServiceItem
 from daiban.domain.scope import Principal
 from daiban.http.deps import CatalogDep, OversightDep, PrincipalDep, ServicesDep
 from daiban.http.problems import not_found, responses
-from daiban.store import readmodel
+from daiban.store import office_ratings, readmodel
 from daiban.store.ledger import Verification, verify
 from daiban.store.orders import OrderFilters, list_orders, order_counts
 from models.contracts import Role
@@ -32,6 +32,8 @@ from models.schemas import (
     OrderListOut,
     OrderPage,
     OrdersQuery,
+    RatedOfficesOut,
+    RatedOfficeStats,
     StatsOut,
     StatsQuery,
     VerifyOut,
@@ -42,6 +44,12 @@ router = APIRouter(prefix="/v1")
 
 def _day_start(day: date | None, tz: tzinfo) -> datetime | None:
     return None if day is None else datetime.combine(day, time(0), tzinfo=tz)
+
+
+def _created(query: StatsQuery, tz: tzinfo) -> tuple[datetime | None, datetime | None]:
+    """The statistics' [from, to] local dates as the instants [from 00:00, the day after to)."""
+    to = query.to + timedelta(days=1) if query.to is not None else None
+    return _day_start(query.from_, tz), _day_start(to, tz)
 
 
 @router.get(
@@ -145,8 +153,7 @@ async def stats(
 ) -> StatsOut:
     """Per township (requests created in [from, to], local dates): volumes, timeliness,
     escalations, satisfaction and the supervision orders issued over them."""
-    to = query.to + timedelta(days=1) if query.to is not None else None
-    created = (_day_start(query.from_, services.tz), _day_start(to, services.tz))
+    created = _created(query, services.tz)
     rows = await services.db(
         readmodel.township_stats,
         principal,
@@ -157,6 +164,25 @@ async def stats(
     )
     orders = await services.db(order_counts, principal, query.township, *created, query.community)
     return stats_out(rows, orders)
+
+
+@router.get(
+    "/stats/ratings",
+    response_model=RatedOfficesOut,
+    tags=["supervision"],
+    responses=responses(401, 403, 422),
+)
+async def rated_offices(
+    query: Annotated[StatsQuery, Query()], principal: OversightDep, services: ServicesDep
+) -> RatedOfficesOut:
+    """Per office that served the residents (village proxy rooms, township centers, city
+    centers), the ratings they gave it, over requests created in [from, to]: a tier rated bad
+    under a good overall score counts bad for that tier's office."""
+    created = _created(query, services.tz)
+    rows = await services.db(
+        office_ratings.office_ratings, principal, query.township, *created, query.community
+    )
+    return RatedOfficesOut(offices=[RatedOfficeStats(**row) for row in rows])
 
 
 def stats_out(

@@ -163,9 +163,14 @@ ENDPOINTS = {
     ("get", "/v1/supervision/orders"),
     ("get", "/v1/public/stats"),
     ("get", "/v1/public/stats.csv"),
+    ("get", "/v1/stats/ratings"),
+    ("get", "/v1/public/ratings.csv"),
 }
 # Read without a login: no 401 or 403 to document, no bearer token.
-PUBLIC = {"/v1/notices/verify", "/v1/public/progress", "/v1/public/stats", "/v1/public/stats.csv"}
+PUBLIC = {
+    "/v1/notices/verify", "/v1/public/progress", "/v1/public/stats", "/v1/public/stats.csv",
+    "/v1/public/ratings.csv",
+}  # fmt: skip
 
 
 async def test_openapi_documents_every_endpoint_and_its_problems(stack: Stack) -> None:

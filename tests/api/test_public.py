@@ -148,3 +148,60 @@ async def test_published_figures_match_the_supervisors_and_need_no_login(
 def _month_end(month: str) -> date:
     year, number = (int(p) for p in month.split("-"))
     return date(year + number // 12, number % 12 + 1, 1) - timedelta(days=1)
+
+
+async def test_each_office_served_is_published_with_the_ratings_it_gave(
+    stack: Stack, agent: Caller, staff: Caller
+) -> None:
+    """A township rated bad under a good overall score counts bad for that township, in the
+    supervisors' figures per office and in the published ones; the village proxy room counts
+    the score the resident gave it, and the city, which did not serve, nothing."""
+    month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    span = {"from": f"{month}-01", "to": _month_end(month).isoformat()}
+    admin = stack.caller("admin", CITY)
+
+    async def by_office() -> dict[tuple[str, str], dict[str, int]]:
+        response = await admin.get("/v1/stats/ratings", **span)
+        assert response.status_code == 200, response.text
+        return {(o["tier"], o["office"]): o["ratings"] for o in response.json()["offices"]}
+
+    before = await by_office()
+    rid = await agent.new_request()  # decided at the township
+    await agent.do(rid, "handoff")
+    await staff.do(rid, "accept")
+    await staff.do(rid, "approve", note="符合条件")
+    await agent.do(rid, "deliver")
+    link = (await agent.post(f"/v1/requests/{rid}/rating-link")).json()["token"]
+    rating = {"score": 5, "tiers": {"village": 4, "township": 1}}
+    rated = await stack.anonymous(link).post(f"/v1/requests/{rid}/rating", rating)
+    assert rated.status_code == 200, rated.text
+    after = await by_office()
+
+    def added(tier: str, office: str) -> dict[str, int]:
+        was, now = before.get((tier, office), {}), after.get((tier, office), {})
+        return {n: c - was.get(n, 0) for n, c in now.items() if c != was.get(n, 0)}
+
+    assert added("township", TOWNSHIP) == {"1": 1}  # its own score, not the overall 5
+    assert added("village", agent.office) == {"4": 1}
+    assert {key for key in after if key[0] == "city"} == {key for key in before if key[0] == "city"}
+    # Published without login: the same rows, and the same as CSV.
+    anonymous = stack.anonymous()
+    published = (await anonymous.get("/v1/public/stats", month=month)).json()["rated_offices"]
+    internal = (await admin.get("/v1/stats/ratings", **span)).json()["offices"]
+    assert published == internal
+    sheet = await anonymous.get("/v1/public/ratings.csv", month=month)
+    assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(sheet.content.decode("utf-8-sig"))))
+    assert [(r["tier"], r["office"]) for r in rows] == [(o["tier"], o["office"]) for o in internal]
+    ours = next(r for r in rows if (r["tier"], r["office"]) == ("township", TOWNSHIP))
+    mine = next(o for o in internal if (o["tier"], o["office"]) == ("township", TOWNSHIP))
+    assert int(ours["rating_1"]) == mine["ratings"]["1"] and int(ours["bad"]) == mine["bad"]
+    assert RESIDENT["name"] not in sheet.text and rid not in sheet.text
+    # A township's supervisor sees its own township's offices only; an agent, none.
+    other = stack.caller("supervisor", "370285010")
+    seen = (await other.get("/v1/stats/ratings", **span)).json()["offices"]
+    assert TOWNSHIP not in {o["office"] for o in seen} and agent.office not in {
+        o["office"] for o in seen
+    }
+    assert (await agent.get("/v1/stats/ratings")).status_code == 403
+    assert (await anonymous.get("/v1/stats/ratings")).status_code == 401

@@ -7,6 +7,10 @@ the codec keys as the courier opens it."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
+from openpyxl import load_workbook
 from playwright.async_api import Browser, Page, expect
 from sqlmodel import Session, col, select
 
@@ -79,6 +83,20 @@ async def test_the_texted_link_rates_overall_and_by_tier(
     assert state["rating"]["channel"] == "link"
     assert state["rating"]["tiers"] == {"township": 2}
     assert (state["stage"], state["responsible_office"]) == ("rectification", TOWNSHIP)
+    # The supervisor's Excel export counts the township's bad score in its sheet of the offices
+    # served, though the service as a whole was rated 基本满意.
+    async with person(browser, stack, "supervisor") as supervisor:
+        await supervisor.goto("/board")
+        async with supervisor.expect_download() as download_info:
+            await supervisor.click("#export")
+        data = Path(await (await download_info.value).path()).read_bytes()
+    sheet = load_workbook(io.BytesIO(data))["各办理单位评价"]
+    header, *rows = sheet.iter_rows(values_only=True)
+    assert header[:4] == ("办理单位", "代码", "层级", "评价数")
+    by_office = {(row[1], row[2]): dict(zip(header, row, strict=True)) for row in rows}
+    township = by_office[TOWNSHIP, "乡镇便民服务中心"]
+    assert township["不满意"] >= 1 and township["差评"] >= 1
+    assert all(row["差评"] == row["不满意"] + row["非常不满意"] for row in by_office.values())
 
 
 async def test_the_agent_confirms_a_rating_with_the_texted_code(

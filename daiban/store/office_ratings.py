@@ -1,0 +1,105 @@
+"""The residents' ratings per office that served them (好差评 "谁办理、谁负责"): each village proxy
+room, township center and city center, with the scores residents gave that office.
+
+A resident rates the service as a whole and may rate each tier that handled the request. An
+office's score on a request is its tier's score where the resident gave one; otherwise the
+overall score counts for the office that decided the request (the office a bad overall rating
+goes to), and for no other. So a township rated bad under a good overall score counts bad for
+that township, and a village proxy room is rated only where the resident rated it.
+
+The ratings counted are those of the per-township statistics (``daiban.store.rollup``): the
+resident's own act and defaults, not the agent's unconfirmed word, and none whose appeal was
+upheld. Requests are those created in [from, to), in the caller's scope (and a township's, or a
+community service center's villages', when given). Read from ``ratings``
+joined to ``requests`` (the rollup does not know tiers), one grouped query per tier.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlmodel import Session, col, select
+
+from daiban.domain.scope import Principal
+from daiban.store import readmodel
+from daiban.store.rollup import BAD_SCORE, UNCONFIRMED
+from models.contracts import RATED_TIERS
+from models.db import Office, RatingRow, RequestRow
+
+
+def office_score(tier: str) -> ColumnElement[Any]:
+    """The score of the ``tier`` office on one request: its tier score, else the overall score
+    when that office decided the request, else NULL (not rated)."""
+    office = col(getattr(RequestRow, tier))
+    given = col(RatingRow.tiers)[tier].as_integer()
+    decided_here = col(RatingRow.office) == office
+    return func.coalesce(given, case((decided_here, col(RatingRow.score)), else_=None))
+
+
+def _counted() -> ColumnElement[bool]:
+    channel = col(RequestRow.rating_channel)
+    return and_(
+        or_(channel.is_(None), channel != UNCONFIRMED),
+        or_(col(RequestRow.appeal_upheld).is_(None), col(RequestRow.appeal_upheld).is_(False)),
+    )
+
+
+def office_ratings(
+    session: Session,
+    principal: Principal,
+    township: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    community: str | None = None,
+) -> list[dict[str, Any]]:
+    """Per office rated, city centers first, then townships, then villages (each by code):
+    ``office``, ``name``, ``tier``, ``rated``, ``ratings`` (counts of "1".."5"), ``bad``,
+    ``satisfaction_rate`` (3–5 over rated) and ``bad_rate`` (1–2 over rated)."""
+    scores: dict[tuple[str, str], dict[int, int]] = {}
+    for tier in reversed(RATED_TIERS):
+        office, score = col(getattr(RequestRow, tier)), office_score(tier)
+        query = (
+            select(office, score, func.count())
+            .join(RatingRow, col(RatingRow.request_id) == col(RequestRow.id))
+            .where(readmodel.scope_clause(principal), _counted(), score.is_not(None))
+            .group_by(office, score)
+        )
+        if township is not None:
+            query = query.where(col(RequestRow.township) == township)
+        if community is not None:  # the villages of one community service center
+            query = query.where(readmodel.villages_of(community))
+        if created_from is not None:
+            query = query.where(col(RequestRow.created_at) >= created_from)
+        if created_to is not None:
+            query = query.where(col(RequestRow.created_at) < created_to)
+        for code, given, n in session.exec(query).all():
+            counts = scores.setdefault((tier, code), {})
+            counts[int(given)] = counts.get(int(given), 0) + int(n)
+    codes = sorted({code for _, code in scores})
+    names: dict[str, str] = {}
+    if codes:
+        offices = select(Office.code, Office.name).where(col(Office.code).in_(codes))
+        names = dict(session.exec(offices).all())
+    order = {tier: n for n, tier in enumerate(reversed(RATED_TIERS))}
+    return [
+        _row(tier, code, names.get(code), scores[tier, code])
+        for tier, code in sorted(scores, key=lambda key: (order[key[0]], key[1]))
+    ]
+
+
+def _row(tier: str, office: str, name: str | None, counts: dict[int, int]) -> dict[str, Any]:
+    ratings = {str(n): counts.get(n, 0) for n in range(1, 6)}
+    rated = sum(ratings.values())
+    bad = sum(counts.get(n, 0) for n in range(1, BAD_SCORE + 1))
+    return {
+        "office": office,
+        "name": name,
+        "tier": tier,
+        "rated": rated,
+        "ratings": ratings,
+        "bad": bad,
+        "satisfaction_rate": round((rated - bad) / rated, 4) if rated else None,
+        "bad_rate": round(bad / rated, 4) if rated else None,
+    }
