@@ -18,6 +18,7 @@ to that person and every form meets the API's validation.
 - ``resident``  the rating page behind a rating link (texted, or its QR code);
 - ``confirm``   the agent's screen for a rating confirmed with a code texted to the resident;
 - ``progress``  the resident's progress lookup by number and ID digits;
+- ``publicity`` the monthly figures a county publishes (评价公示), without login;
 - ``admin``     the catalog and the offices;
 - ``docs``      Swagger UI from vendored assets.
 """
@@ -36,13 +37,15 @@ from daiban.console import (
     login,
     oidc,
     progress,
+    publicity,
     resident,
     work,
 )
 from daiban.console.web import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
-for _module in (login, oidc, work, agent, board, resident, confirm, progress, admin, docs):
+_PAGES = (login, oidc, work, agent, board, resident, confirm, progress, publicity, admin, docs)
+for _module in _PAGES:
     router.include_router(_module.router)
 
 

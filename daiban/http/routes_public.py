@@ -181,7 +181,8 @@ def _published(row: dict[str, Any], month: str) -> PublicOfficeStats:
     )
 
 
-async def _public_stats(services: Services, month: str | None) -> PublicStats:
+async def published_figures(services: Services, month: str | None) -> PublicStats:
+    """The month's published figures (this month when None): what ``/v1/public/stats`` answers."""
     month, start, end = _month_bounds(month, services)
     rows = await services.db(
         readmodel.township_stats, PUBLIC_READER, services.tz, None, start, end, None
@@ -202,7 +203,7 @@ MonthQuery = Annotated[
 @router.get("/stats", response_model=PublicStats, responses=responses(422))
 async def public_stats(services: ServicesDep, month: MonthQuery = None) -> PublicStats:
     """The month's published figures per office: counts and rates only."""
-    return await _public_stats(services, month)
+    return await published_figures(services, month)
 
 
 @router.get(
@@ -212,7 +213,7 @@ async def public_stats(services: ServicesDep, month: MonthQuery = None) -> Publi
 )
 async def public_stats_csv(services: ServicesDep, month: MonthQuery = None) -> Response:
     """The same figures as CSV (UTF-8 with a byte-order mark, so that Excel reads the names)."""
-    stats = await _public_stats(services, month)
+    stats = await published_figures(services, month)
     rows = [office.model_dump() for office in stats.offices]
     return _csv(COLUMNS, rows, f"daiban-stats-{stats.month}.csv")
 
@@ -225,7 +226,7 @@ async def public_stats_csv(services: ServicesDep, month: MonthQuery = None) -> R
 async def public_ratings_csv(services: ServicesDep, month: MonthQuery = None) -> Response:
     """The month's ratings per office served (``rated_offices`` of ``/v1/public/stats``) as CSV,
     one column per score."""
-    stats = await _public_stats(services, month)
+    stats = await published_figures(services, month)
     rows = [
         {"month": stats.month, **office.model_dump(), **{
             f"rating_{n}": office.ratings[str(n)] for n in range(1, 6)}}
