@@ -7,8 +7,8 @@ outcome (a scheduled fix is a clock of its own until its due date), and may appe
 appeal window to the supervisor of the tier above. A settled rectification leaves the resident a
 window to rate the fix.
 
-A mixin of the workflow class (``workflows.transition`` says how): its methods change the state
-and collect what the transition writes, under the workflow's lock, like the workflow's own.
+``RatingSteps`` is a mixin of the workflow class (``workflows.transition`` says how): the rating
+actions and the default rating at the window's end run its methods under the workflow's lock.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from models.contracts import (
     Stage,
 )
 from workflows import clocks
-from workflows.transition import RequestWorkflow, Tx
+from workflows.transition import Transitions, Tx
 
 # Patch: the resident's own voice (docs/design.md §4): delivery sends the resident a rating link;
 # every rating records its channel and the tiers the resident rated; a bad tier's rectification
@@ -40,7 +40,7 @@ RATING_CHANNELS = "rating-channels"
 BAD_SCORE = 2
 
 
-class RatingSteps(RequestWorkflow):
+class RatingSteps(Transitions):
     """The rating and rectification steps of the request workflow."""
 
     # --- actions -------------------------------------------------------------------------------

@@ -7,11 +7,12 @@ write goes through the ``record_transition`` activity.
 
 One workflow class whose handlers share a lock, a transaction and the patch markers that running
 workflows depend on. This module holds its Temporal surface, the request's path from registration
-to delivery, the clocks and the recording of each transition; the steps that answer a rating live
-in ``workflows.rating``, the ladder's cards and the supervision orders in
-``workflows.supervision`` (mixins of this class, typed by ``workflows.transition``). Its pure
-parts live apart too (``models.actions`` for the rules, ``workflows.clocks`` for the ladder,
-``workflows.gap`` for accept-with-gap, ``workflows.notice`` for the resident's text).
+to delivery, its clocks and the recording of each transition. Its other steps are mixins of it:
+``workflows.rating`` answers a rating, ``workflows.supervision`` raises the ladder's cards and the
+supervision orders, ``workflows.transition`` writes a transition's history, ledger events and
+notifications. Its pure parts live apart (``models.actions`` for the rules, ``workflows.clocks``
+for the ladder, ``workflows.gap`` for accept-with-gap, ``workflows.notice`` for the resident's
+text).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from models import search_attributes as sa
 from models.contracts import (
     RESIDENT_RECIPIENT,
     ActionCommand,
-    Actor,
     Clock,
     ClockName,
     ClockQuery,
@@ -40,18 +40,13 @@ from models.contracts import (
     DeadlineResult,
     Expiry,
     ExtensionInfo,
-    HistoryEntry,
-    LedgerEvent,
     Level,
     LimitSpec,
-    NoticeRequest,
-    Notification,
     PauseInfo,
     RatingChannel,
     RatingInfo,
     RequestInput,
     RequestState,
-    Role,
     Stage,
     TransitionRecord,
 )
@@ -842,130 +837,6 @@ class ResidentRequestWorkflow(RatingSteps, SupervisionSteps):
         self._state.expected_at = result.clocks[0].deadline
         # From now on the promise follows the (extended) official deadline.
         self._expected = replace(expected, after=ClockName.OFFICIAL)
-
-    # --- state changes, history and ledger -----------------------------------------------------
-
-    def _move(
-        self,
-        tx: Tx,
-        cmd: ActionCommand,
-        to: str,
-        office: str | None = None,
-        *,
-        note: str | None = None,
-        kind: str = "action",
-    ) -> None:
-        s = self._state
-        before = s.stage
-        text = note if note is not None else cmd.note
-        self._history(tx, cmd.actor, cmd.action, before, to, text)
-        self._event(tx, cmd.actor, kind, cmd.action, from_stage=before, to_stage=to, note=text)
-        s.stage = to
-        if office is not None and office != s.responsible_office:
-            s.responsible_office = office
-            if to not in (Stage.AWAITING_RATING,):
-                self._notify(
-                    tx,
-                    office,
-                    "staff" if office != s.village else "agent",
-                    f"{s.item_name} 待办：{to}",
-                )
-
-    def _arrive(self, tx: Tx, cmd: ActionCommand, stage: str, office: str) -> None:
-        self._state.arrived_at = tx.now
-        self._move(tx, cmd, stage, office)
-
-    def _close(self, tx: Tx, cmd: ActionCommand, stage: str, *, kind: str = "action") -> None:
-        gaps.end(self._state, gaps.CLOSED)
-        self._state.clocks = []
-        self._state.paused = None
-        self._move(tx, cmd, stage, kind=kind)
-        self._state.status = "closed"
-
-    def _history(
-        self,
-        tx: Tx,
-        actor: Actor,
-        action: str,
-        before: str | None,
-        to: str | None,
-        note: str | None,
-    ) -> None:
-        self._state.history.append(
-            HistoryEntry(
-                at=tx.now,
-                actor=actor.sub,
-                role=actor.role,
-                action=action,
-                from_stage=before,
-                to_stage=to,
-                note=note,
-            )
-        )
-
-    def _event(
-        self,
-        tx: Tx,
-        actor: Actor,
-        kind: str,
-        action: str | None,
-        *,
-        level: str | None = None,
-        clock: str | None = None,
-        from_stage: str | None = None,
-        to_stage: str | None = None,
-        deadline: datetime | None = None,
-        office: str | None = None,
-        note: str | None = None,
-    ) -> None:
-        s = self._state
-        # Deterministic idempotency key: the state version this transition will get, and the
-        # position of the event within it. A retried record activity sees the same keys.
-        key = f"{s.id}:{s.version + 1}:{len(tx.events)}"
-        tx.events.append(
-            LedgerEvent(
-                key=key,
-                at=tx.now,
-                kind=kind,
-                actor=actor.sub,
-                role=actor.role,
-                office=office
-                or (actor.office if actor.role != Role.SYSTEM else s.responsible_office),
-                action=action,
-                level=level,
-                clock=clock,
-                from_stage=from_stage,
-                to_stage=to_stage,
-                deadline=deadline or s.deadline,
-                note=note,
-            )
-        )
-
-    def _notice(self, tx: Tx, kind: str, office: str, **fields: object) -> None:
-        """The written notice (文书) of the action just recorded, issued in its recording under the
-        key of its ledger event, so that a retried recording never takes a second number."""
-        if not self._notices:
-            return
-        s = self._state
-        content: dict[str, object] = {"item": s.item, "item_name": s.item_name, **fields}
-        if kind != "supervision":  # handed to the resident
-            content["resident_name"] = s.resident.name
-        key = f"{tx.events[-1].key}:notice"
-        tx.notices.append(NoticeRequest(key=key, office=office, kind=kind, fields=content))
-
-    def _notify(
-        self, tx: Tx, office: str, role: str, message: str, level: str | None = None
-    ) -> None:
-        key = f"{self._state.id}:{self._state.version + 1}:n{len(tx.notifications)}"
-        tx.notifications.append(
-            Notification(
-                key=key, recipient_office=office, recipient_role=role, message=message, level=level
-            )
-        )
-
-    def _scope_supervisor(self) -> str:
-        s = self._state
-        return s.city if s.responsible_office == s.city else s.township
 
     def _refresh_derived(self) -> None:
         s = self._state

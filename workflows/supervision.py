@@ -7,8 +7,8 @@ at its response deadline raises the red card. A supervisor issues an order by ha
 office replies, the issuing office accepts the reply or returns it with a new response deadline.
 The orders themselves are pure helpers in ``workflows.orders``.
 
-A mixin of the workflow class (``workflows.transition`` says how): its methods change the state
-and collect what the transition writes, under the workflow's lock, like the workflow's own.
+``SupervisionSteps`` is a mixin of the workflow class (``workflows.transition`` says how): the
+rungs the ladder fires and the order actions run its methods under the workflow's lock.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from models.contracts import (
 )
 from workflows import clocks, orders
 from workflows.notice import CST, local_time
-from workflows.transition import SYSTEM, RequestWorkflow, Tx
+from workflows.transition import SYSTEM, Transitions, Tx
 
 # What a yellow card's supervision order says was missed, by clock (the rest: 办理期限).
 OVERDUE_LIMITS: dict[str, str] = {
@@ -39,7 +39,7 @@ OVERDUE_LIMITS: dict[str, str] = {
 }
 
 
-class SupervisionSteps(RequestWorkflow):
+class SupervisionSteps(Transitions):
     """The escalation and supervision-order steps of the request workflow."""
 
     # --- the ladder's cards --------------------------------------------------------------------
