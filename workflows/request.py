@@ -5,10 +5,14 @@ Determinism: this module imports only the stdlib, ``temporalio`` and the contrac
 ``compute_deadlines`` local activity (the calendar data may change, the history must not), and every
 write goes through the ``record_transition`` activity.
 
-The longest module of the product, on purpose: one workflow class whose handlers share a lock, a
-transaction and the patch markers that running workflows depend on. Its pure parts already live
-apart (``models.actions`` for the rules, ``workflows.clocks`` for the ladder, ``workflows.notice``
-for the resident's text); what is left must be read together to reason about replay.
+One workflow class whose handlers share a lock, a transaction and the patch markers that running
+workflows depend on. This module holds its Temporal surface, the request's path from registration
+to delivery, its clocks and the recording of each transition. Its other steps are mixins of it:
+``workflows.rating`` answers a rating, ``workflows.supervision`` raises the ladder's cards and the
+supervision orders, ``workflows.transition`` writes a transition's history, ledger events and
+notifications. Its pure parts live apart (``models.actions`` for the rules, ``workflows.clocks``
+for the ladder, ``workflows.gap`` for accept-with-gap, ``workflows.notice`` for the resident's
+text).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -29,39 +33,29 @@ from models import search_attributes as sa
 from models.contracts import (
     RESIDENT_RECIPIENT,
     ActionCommand,
-    Actor,
-    CallbackInfo,
     Clock,
     ClockName,
     ClockQuery,
     DeadlineBatch,
     DeadlineResult,
-    Escalation,
     Expiry,
     ExtensionInfo,
-    HistoryEntry,
-    LadderPolicy,
-    LedgerEvent,
     Level,
     LimitSpec,
-    NoticeRequest,
-    Notification,
-    OrderQuery,
     PauseInfo,
     RatingChannel,
     RatingInfo,
-    RectificationInfo,
     RequestInput,
     RequestState,
-    Role,
     Stage,
-    SupervisionOrder,
     TransitionRecord,
 )
 from workflows import clocks, orders
 from workflows import gap as gaps
 from workflows.notice import CST, local_time, service_notice
+from workflows.rating import RATING_CHANNELS, RatingSteps
 from workflows.recorder import Recorder
+from workflows.supervision import SupervisionSteps
 from workflows.timeouts import (
     COMPUTE_RETRY,
     COMPUTE_TIMEOUT,
@@ -71,8 +65,8 @@ from workflows.timeouts import (
     SYSTEM_RETRY_FIRST,
     SYSTEM_RETRY_MAX,
 )
+from workflows.transition import SYSTEM, Tx
 
-SYSTEM = Actor(sub="system", role=Role.SYSTEM, office="system")
 INVALID_ACTION = "InvalidAction"
 # Patch: record transitions with a regular activity, after the deciding task is committed.
 RECORD_AFTER_COMMIT = "record-transition-after-commit"
@@ -126,36 +120,12 @@ GAP_RULES = "gap-rules"
 # of the tier above. Before it, one ``rectify`` completed the rectification.
 RECTIFICATION_CALLBACK = "rectification-callback"
 
-
-# What a yellow card's supervision order says was missed, by clock (the rest: 办理期限).
-OVERDUE_LIMITS: dict[str, str] = {
-    ClockName.CALLBACK: "差评回访期限",
-    ClockName.RECTIFICATION: "差评整改期限",
-    ClockName.RECTIFY_DUE: "限期整改期限",
-}
-# Patch: the resident's own voice (docs/design.md §4): delivery sends the resident a rating link;
-# every rating records its channel and the tiers the resident rated; a bad tier's rectification
-# goes to that tier's office (``_rated_office``). Before it, every bad rating went to the
-# deciding office.
-RATING_CHANNELS = "rating-channels"
-# A bad rating (差评): 1 非常不满意 or 2 不满意.
-BAD_SCORE = 2
 # The workflow's text of the rating invitation; the recording sends the county's, with the link.
 RATING_INVITATION = "请对本次办事服务进行评价"
 
 
-@dataclass
-class _Tx:
-    """What one transition writes: collected while the state changes, recorded once."""
-
-    now: datetime
-    events: list[LedgerEvent] = field(default_factory=list)
-    notifications: list[Notification] = field(default_factory=list)
-    notices: list[NoticeRequest] = field(default_factory=list)
-
-
 @workflow.defn(name="ResidentRequest")
-class ResidentRequestWorkflow:
+class ResidentRequestWorkflow(RatingSteps, SupervisionSteps):
     """One resident request, from registration by the village agent to the archived rating.
 
     Input: ``RequestInput`` (the item and the policy are snapshots taken at submission).
@@ -260,7 +230,7 @@ class ResidentRequestWorkflow:
             # Another update may have changed the state while this one waited for the lock: check
             # again, so that two racing actions can never both apply.
             self._check(cmd, local_dates=workflow.patched(LOCAL_DATES), pause_days=self._notices)
-            tx = _Tx(workflow.now())
+            tx = Tx(workflow.now())
             if not await self._atomically(lambda: self._apply(cmd, tx)):
                 raise ApplicationError(
                     "the deadlines cannot be computed now; nothing was changed, retry later",
@@ -335,7 +305,7 @@ class ResidentRequestWorkflow:
             message, {"stage": self._state.stage}, type="Forbidden", non_retryable=True
         )
 
-    async def _apply(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _apply(self, cmd: ActionCommand, tx: Tx) -> None:
         handler = getattr(self, f"_do_{cmd.action}")
         await handler(cmd, tx)
 
@@ -376,7 +346,7 @@ class ResidentRequestWorkflow:
 
     async def _register(self) -> None:
         inp = self._inp
-        tx = _Tx(workflow.now())
+        tx = Tx(workflow.now())
         await self._start_clocks(
             tx,
             [clocks.query(ClockName.HANDOFF, tx.now, [clocks.wd(self._policy.agent_handoff_days)])],
@@ -389,7 +359,7 @@ class ResidentRequestWorkflow:
         await self._commit(tx)
 
     async def _recompute_after_calendar_change(self) -> None:
-        tx = _Tx(workflow.now())
+        tx = Tx(workflow.now())
         if await self._recompute_clocks():
             self._history(tx, SYSTEM, "recompute_deadlines", None, None, "calendar changed")
             self._event(tx, SYSTEM, "action", "recompute_deadlines", note="calendar changed")
@@ -397,18 +367,18 @@ class ResidentRequestWorkflow:
 
     # --- actions -------------------------------------------------------------------------------
 
-    async def _do_handoff(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _do_handoff(self, cmd: ActionCommand, tx: Tx) -> None:
         clocks.drop_clocks(self._state, ClockName.HANDOFF)
         self._arrive(tx, cmd, Stage.TOWNSHIP_REVIEW, self._state.township)
         await self._start_acceptance(tx)
 
-    async def _do_accept(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _do_accept(self, cmd: ActionCommand, tx: Tx) -> None:
         s = self._state
         self._move(tx, cmd, s.stage)
         await self._accept(tx, as_of=tx.now)
         self._notice(tx, "acceptance", s.responsible_office, promised_date=local_day(s.expected_at))
 
-    async def _do_accept_with_gap(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _do_accept_with_gap(self, cmd: ActionCommand, tx: Tx) -> None:
         assert cmd.due is not None and cmd.missing_materials is not None
         s = self._state
         s.missing_materials = list(cmd.missing_materials)
@@ -435,7 +405,7 @@ class ResidentRequestWorkflow:
         if s.gap_rules:
             self._open_gap(cmd, tx)
 
-    def _open_gap(self, cmd: ActionCommand, tx: _Tx) -> None:
+    def _open_gap(self, cmd: ActionCommand, tx: Tx) -> None:
         """Record the gap and its commitment; refuse (nothing applies) a due date later than the
         promised deadline the acceptance just started: no decision may wait for it."""
         s = self._state
@@ -460,7 +430,7 @@ class ResidentRequestWorkflow:
             )
         gaps.open_gap(s, cmd, tx.now)
 
-    async def _do_supply_gap(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _do_supply_gap(self, cmd: ActionCommand, tx: Tx) -> None:
         s = self._state
         gaps.supply(s, cmd.actor.sub, tx.now)
         s.missing_materials = []
@@ -473,7 +443,7 @@ class ResidentRequestWorkflow:
             f"“{s.item_name}”容缺材料已补齐（{gaps.materials_text(s)}），可以作出决定",
         )
 
-    async def _do_request_supplement(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _do_request_supplement(self, cmd: ActionCommand, tx: Tx) -> None:
         assert cmd.missing_materials is not None
         s = self._state
         s.supplement_return = s.stage
@@ -500,7 +470,7 @@ class ResidentRequestWorkflow:
             tx, "supplement", asking, missing_materials=list(s.missing_materials), due_date=due
         )
 
-    async def _do_supplement(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _do_supplement(self, cmd: ActionCommand, tx: Tx) -> None:
         s = self._state
         back = Stage(s.supplement_return or Stage.TOWNSHIP_REVIEW)
         office = s.city if back == Stage.CITY_REVIEW else s.township
@@ -515,12 +485,12 @@ class ResidentRequestWorkflow:
         else:
             await self._start_acceptance(tx)
 
-    async def _do_refuse(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _do_refuse(self, cmd: ActionCommand, tx: Tx) -> None:
         self._close(tx, cmd, Stage.REFUSED)
         self._notice(tx, "refusal", self._state.responsible_office, reason=cmd.note)
         self._notify(tx, self._state.village, "agent", "申请不予受理：" + (cmd.note or ""))
 
-    async def _do_forward(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _do_forward(self, cmd: ActionCommand, tx: Tx) -> None:
         s = self._state
         clocks.drop_clocks(self._state, ClockName.STEP, ClockName.GAP)
         s.accepted_at = None  # the city center accepts on its own
@@ -528,15 +498,15 @@ class ResidentRequestWorkflow:
         self._arrive(tx, cmd, Stage.CITY_REVIEW, s.city)
         await self._start_acceptance(tx)
 
-    async def _do_approve(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _do_approve(self, cmd: ActionCommand, tx: Tx) -> None:
         await self._decide(cmd, tx, "approved")
 
-    async def _do_deny(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _do_deny(self, cmd: ActionCommand, tx: Tx) -> None:
         await self._decide(cmd, tx, "denied")
         s = self._state
         self._notice(tx, "denial", s.handling_office or s.responsible_office, reason=cmd.note)
 
-    async def _do_pause(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _do_pause(self, cmd: ActionCommand, tx: Tx) -> None:
         assert cmd.reason is not None
         self._state.paused = PauseInfo(
             reason=cmd.reason, since=tx.now, note=cmd.note, expected_days=cmd.expected_days
@@ -550,7 +520,7 @@ class ResidentRequestWorkflow:
             expected_days=cmd.expected_days,
         )
 
-    async def _do_resume(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _do_resume(self, cmd: ActionCommand, tx: Tx) -> None:
         s = self._state
         assert s.paused is not None
         since, s.paused = s.paused.since, None
@@ -569,7 +539,7 @@ class ResidentRequestWorkflow:
             self._expected.paused_days += result.shifted_working_days
         self._move(tx, cmd, s.stage, note=f"paused {result.shifted_working_days} working days")
 
-    async def _do_request_extension(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _do_request_extension(self, cmd: ActionCommand, tx: Tx) -> None:
         assert cmd.days is not None and cmd.note is not None
         self._state.extension = ExtensionInfo(
             days=cmd.days, reason=cmd.note, requested_by=cmd.actor.sub, requested_at=tx.now
@@ -577,7 +547,7 @@ class ResidentRequestWorkflow:
         self._move(tx, cmd, self._state.stage)
         self._notify(tx, self._scope_supervisor(), "supervisor", "延期申请待审批")
 
-    async def _do_approve_extension(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _do_approve_extension(self, cmd: ActionCommand, tx: Tx) -> None:
         s = self._state
         ext = s.extension
         official = clocks.find_clock(self._state, ClockName.OFFICIAL)
@@ -610,7 +580,7 @@ class ResidentRequestWorkflow:
             new_date=local_day(official.deadline),
         )
 
-    async def _do_deliver(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _do_deliver(self, cmd: ActionCommand, tx: Tx) -> None:
         s = self._state
         clocks.drop_clocks(self._state, ClockName.DELIVERY)
         self._move(tx, cmd, Stage.AWAITING_RATING, s.village)
@@ -626,99 +596,8 @@ class ResidentRequestWorkflow:
             # (a random code, kept hashed) and sends it; the workflow never sees the link.
             self._notify(tx, s.village, RESIDENT_RECIPIENT, RATING_INVITATION)
 
-    async def _do_withdraw(self, cmd: ActionCommand, tx: _Tx) -> None:
+    async def _do_withdraw(self, cmd: ActionCommand, tx: Tx) -> None:
         self._close(tx, cmd, Stage.WITHDRAWN)
-
-    async def _do_rate(self, cmd: ActionCommand, tx: _Tx) -> None:
-        assert cmd.score is not None
-        s = self._state
-        if s.stage == Stage.COMPLETED and s.rating is not None:
-            s.rating.fix_score = cmd.score
-            clocks.drop_clocks(self._state, ClockName.FIX_RATING)
-            self._history(tx, cmd.actor, "rate", s.stage, s.stage, f"fix score {cmd.score}")
-            self._event(tx, cmd.actor, "rating", "rate", note=f"fix score {cmd.score}")
-            return
-        s.rating = RatingInfo(score=cmd.score, at=tx.now, comment=cmd.comment)
-        if workflow.patched(RATING_CHANNELS):
-            # Without a proof the API verified, a rating is the agent's own word.
-            s.rating.channel = cmd.rating_channel or RatingChannel.AGENT_UNCONFIRMED
-            s.rating.tiers = dict(cmd.tiers or {})
-            if cmd.rating_proof is not None:
-                s.rating_proofs.append(cmd.rating_proof)
-        await self._after_rating(tx, cmd.actor)
-
-    async def _do_callback(self, cmd: ActionCommand, tx: _Tx) -> None:
-        s = self._state
-        assert s.rectification is not None and cmd.reached is not None
-        s.rectification.callbacks.append(
-            CallbackInfo(at=tx.now, by=cmd.actor.sub, reached=cmd.reached, note=cmd.note)
-        )
-        if cmd.reached:
-            # Reached: the callback limit is met. Not reached, the office calls again and the
-            # limit still counts (its ladder climbs on).
-            clocks.drop_clocks(s, ClockName.CALLBACK)
-        reached = "reached" if cmd.reached else "not reached"
-        self._move(tx, cmd, s.stage, kind="rectification", note=f"{reached}: {cmd.note}")
-
-    async def _do_rectify(self, cmd: ActionCommand, tx: _Tx) -> None:
-        s = self._state
-        rect = s.rectification
-        if rect is not None:
-            rect.outcome = cmd.outcome
-            if cmd.outcome == "scheduled":
-                await self._schedule_fix(cmd, tx, rect)
-                return
-            clocks.drop_clocks(s, ClockName.CALLBACK, ClockName.RECTIFY_DUE, ClockName.APPEAL)
-        s.rectified = True
-        clocks.drop_clocks(self._state, ClockName.RECTIFICATION)
-        note = f"{cmd.outcome}: {cmd.note}" if rect is not None else None
-        self._move(tx, cmd, Stage.COMPLETED, kind="rectification", note=note)
-        s.status = "closed"
-        # The resident may now rate the fix, within the rating window.
-        window = LimitSpec(self._policy.rating_window_natural_days, "natural")
-        await self._start_clocks(
-            tx,
-            [clocks.query(ClockName.FIX_RATING, tx.now, [window], ladder=False)],
-            offices={ClockName.FIX_RATING: s.village},
-            expiry={ClockName.FIX_RATING: Expiry.CLOSE},
-        )
-
-    async def _schedule_fix(self, cmd: ActionCommand, tx: _Tx, rect: RectificationInfo) -> None:
-        """限期整改: settled within the rectification limit by a promise; the due date is a clock
-        of its own on the ladder, until a later ``rectify`` with ``fixed``."""
-        assert cmd.due is not None
-        rect.due = cmd.due
-        clocks.drop_clocks(self._state, ClockName.RECTIFICATION)
-        due = clocks.query(ClockName.RECTIFY_DUE, tx.now, [])
-        due.until = cmd.due
-        await self._start_clocks(tx, [due], offices={ClockName.RECTIFY_DUE: rect.office})
-        note = f"scheduled by {cmd.due}: {cmd.note}"
-        self._move(tx, cmd, self._state.stage, kind="rectification", note=note)
-
-    async def _do_appeal_rating(self, cmd: ActionCommand, tx: _Tx) -> None:
-        s = self._state
-        assert s.rating is not None
-        s.rating.appeal = "pending"
-        reviewer = self._scope_supervisor()
-        if s.rectification is not None:
-            reviewer = s.rectification.appeal_reviewer or reviewer
-            clocks.drop_clocks(s, ClockName.APPEAL)  # the window is used
-        self._move(tx, cmd, s.stage, kind="rectification")
-        self._notify(tx, reviewer, "supervisor", "差评申诉待复核")
-
-    async def _do_review_appeal(self, cmd: ActionCommand, tx: _Tx) -> None:
-        s = self._state
-        assert s.rating is not None and cmd.upheld is not None
-        s.rating.appeal = "upheld" if cmd.upheld else "rejected"
-        if cmd.upheld:
-            clocks.drop_clocks(self._state, ClockName.RECTIFICATION)
-            self._close(tx, cmd, Stage.COMPLETED, kind="rectification")
-        else:
-            self._move(tx, cmd, s.stage, kind="rectification")
-        rect = s.rectification
-        if rect is not None:
-            verdict = "申诉成立，该评价不计入统计" if cmd.upheld else "申诉不成立，请继续整改"
-            self._notify(tx, rect.office, self._role_of(rect.office), f"差评申诉复核：{verdict}")
 
     async def _recompute_clocks(self) -> bool:
         running = [c for c in self._state.clocks if c.query is not None]
@@ -767,7 +646,7 @@ class ResidentRequestWorkflow:
 
     # --- transitions shared by several actions ------------------------------------------------
 
-    async def _start_acceptance(self, tx: _Tx) -> None:
+    async def _start_acceptance(self, tx: Tx) -> None:
         """The dossier arrived at an office: the acceptance window (Licensing Law art. 32) runs."""
         s = self._state
         days = self._policy.acceptance_window_days
@@ -778,7 +657,7 @@ class ResidentRequestWorkflow:
             expiry={ClockName.ACCEPTANCE: Expiry.DEEM_ACCEPTED},
         )
 
-    async def _accept(self, tx: _Tx, *, as_of: datetime) -> None:
+    async def _accept(self, tx: Tx, *, as_of: datetime) -> None:
         """Start the office's clock from ``as_of``: the step clock for a city item still at the
         township, the official clock otherwise."""
         s = self._state
@@ -803,7 +682,7 @@ class ResidentRequestWorkflow:
             expected_from=as_of,
         )
 
-    async def _decide(self, cmd: ActionCommand, tx: _Tx, decision: str) -> None:
+    async def _decide(self, cmd: ActionCommand, tx: Tx, decision: str) -> None:
         s = self._state
         gaps.end(s, gaps.CLOSED)  # only a denial is issued while a gap is open
         official = clocks.find_clock(self._state, ClockName.OFFICIAL)
@@ -819,98 +698,6 @@ class ResidentRequestWorkflow:
             offices={ClockName.DELIVERY: s.village},
         )
         self._expected = None  # decided: the delivery clock holds the promise now
-
-    async def _after_rating(self, tx: _Tx, actor: Actor) -> None:
-        s = self._state
-        assert s.rating is not None
-        clocks.drop_clocks(self._state, ClockName.RATING)
-        note = f"score {s.rating.score}" + (" (default)" if s.rating.is_default else "")
-        channels = workflow.patched(RATING_CHANNELS)
-        if channels:
-            note += "".join(f", {tier} {score}" for tier, score in s.rating.tiers.items())
-            note += f" [{s.rating.channel}]"
-        if s.rating.score <= BAD_SCORE or (channels and self._bad_tiers()):
-            office = self._rated_office() if channels else self._deciding_office()
-            self._history(tx, actor, "rate", s.stage, Stage.RECTIFICATION, note)
-            self._event(tx, actor, "rating", "rate", to_stage=Stage.RECTIFICATION, note=note)
-            s.stage, s.responsible_office = Stage.RECTIFICATION, office
-            self._notify(tx, office, self._role_of(office), "收到差评，请在期限内回访整改")
-            if channels:
-                self._notify_other_bad_tiers(tx, office)
-            days = self._policy.rectification_days
-            queries = [clocks.query(ClockName.RECTIFICATION, tx.now, [clocks.wd(days)])]
-            if self._callbacks:
-                queries += self._rectification_clocks(tx)
-            await self._start_clocks(
-                tx,
-                queries,
-                offices={q.name: office for q in queries},
-                expiry={ClockName.APPEAL: Expiry.CLOSE},
-            )
-            if self._callbacks:
-                self._open_rectification(tx, office)
-        else:
-            self._history(tx, actor, "rate", s.stage, Stage.COMPLETED, note)
-            self._event(tx, actor, "rating", "rate", to_stage=Stage.COMPLETED, note=note)
-            s.stage, s.status = Stage.COMPLETED, "closed"
-
-    def _rectification_clocks(self, tx: _Tx) -> list[ClockQuery]:
-        """The callback limit (on the ladder) and the appeal window (not: it only closes)."""
-        policy = self._policy
-        return [
-            clocks.query(ClockName.CALLBACK, tx.now, [clocks.wd(policy.callback_days)]),
-            clocks.query(ClockName.APPEAL, tx.now, [clocks.wd(policy.appeal_days)], ladder=False),
-        ]
-
-    def _open_rectification(self, tx: _Tx, office: str) -> None:
-        callback = clocks.find_clock(self._state, ClockName.CALLBACK)
-        appeal = clocks.find_clock(self._state, ClockName.APPEAL)
-        self._state.rectification = RectificationInfo(
-            office=office,
-            opened_at=tx.now,
-            callback_by=callback.deadline if callback else None,
-            appeal_by=appeal.deadline if appeal else None,
-            appeal_reviewer=clocks.tier_above(self._state, office),
-        )
-
-    def _role_of(self, office: str) -> str:
-        """Who reads a notification to ``office``: the agent of the village, staff elsewhere."""
-        return "agent" if office == self._state.village else "staff"
-
-    def _deciding_office(self) -> str:
-        s = self._state
-        return s.handling_office or s.responsible_office
-
-    def _tier_office(self, tier: str) -> str:
-        s = self._state
-        return {"village": s.village, "township": s.township, "city": s.city}[tier]
-
-    def _bad_tiers(self) -> dict[str, int]:
-        rating = self._state.rating
-        tiers = rating.tiers if rating is not None else {}
-        return {tier: score for tier, score in tiers.items() if score <= BAD_SCORE}
-
-    def _rated_office(self) -> str:
-        """The office a bad rating is rectified by (谁办理、谁负责, docs/design.md §4): the one
-        place that decides it, for the rectification stage to use.
-
-        The tier rated worst, when it alone is worst; two tiers rated equally badly go to the
-        deciding office (it answers for the service as a whole), and so does a bad overall
-        rating that names no bad tier. The other bad tiers' offices are told
-        (``_notify_other_bad_tiers``)."""
-        bad = self._bad_tiers()
-        if not bad:
-            return self._deciding_office()
-        worst = min(bad.values())
-        tiers = [tier for tier, score in bad.items() if score == worst]
-        return self._tier_office(tiers[0]) if len(tiers) == 1 else self._deciding_office()
-
-    def _notify_other_bad_tiers(self, tx: _Tx, rated: str) -> None:
-        for tier in self._bad_tiers():
-            office = self._tier_office(tier)
-            if office != rated:
-                text = "本级服务收到差评，整改由被评单位牵头，请配合"
-                self._notify(tx, office, self._role_of(office), text)
 
     # --- the escalation ladder -----------------------------------------------------------------
 
@@ -932,7 +719,7 @@ class ResidentRequestWorkflow:
     async def _fire_due(self) -> None:
         if self._state.paused is not None:
             return
-        tx = _Tx(workflow.now())
+        tx = Tx(workflow.now())
         for clock in list(self._state.clocks):
             for level, at in clocks.pending_rungs(clock):
                 if at > tx.now or not any(c is clock for c in self._state.clocks):
@@ -950,192 +737,7 @@ class ResidentRequestWorkflow:
         if tx.events:
             await self._commit(tx)
 
-    def _escalate(self, clock: Clock, level: str, at: datetime, tx: _Tx) -> None:
-        s = self._state
-        deadline = (
-            clock.statutory if level == Level.STATUTORY and clock.statutory else clock.deadline
-        )
-        s.escalations.append(
-            Escalation(
-                at=tx.now, clock=clock.name, level=level, deadline=deadline, office=clock.office
-            )
-        )
-        if level in (Level.RED, Level.STATUTORY):
-            s.red_flag = True
-        self._event(
-            tx,
-            SYSTEM,
-            "escalation",
-            None,
-            level=level,
-            clock=clock.name,
-            deadline=deadline,
-            office=clock.office,
-            note=f"rung due {at.isoformat()}",
-        )
-        message = f"【{level}】{s.item_name} {clock.name} 期限 {deadline.isoformat()}"
-        for office, role in clocks.recipients(s, clock.office, level):
-            self._notify(tx, office, role, message, level=level)
-
-    # --- supervision orders (督办单) -----------------------------------------------------------
-
-    async def _issue_order(
-        self,
-        tx: _Tx,
-        actor: Actor,
-        *,
-        issuing_office: str,
-        office: str,
-        reason: str,
-        days: int | None,
-        clock: str | None = None,
-        since: datetime | None = None,
-    ) -> SupervisionOrder:
-        """``since``: the instant the response time counts from (the yellow card's rung, which
-        the timer fires a little after), by default now."""
-        ladder = self._policy_ladder()
-        respond_by = await self._respond_by(since or tx.now, days or ladder.order_response_days)
-        order = orders.new_order(
-            self._state,
-            issuing_office=issuing_office,
-            office=office,
-            reason=reason,
-            issued_at=tx.now,
-            issued_by=actor.sub,
-            respond_by=respond_by,
-            clock=clock,
-        )
-        role = "agent" if office == self._state.village else "staff"
-        self._notify(
-            tx,
-            office,
-            role,
-            f"督办单：“{self._state.item_name}”{reason}，请于{local_time(respond_by)}前答复。",
-        )
-        return order
-
-    def _order_notice(self, tx: _Tx, order: SupervisionOrder) -> None:
-        """The supervision notice (督办通知书) of an order, issued with the event that records it;
-        the recording puts the addressed office's name in it."""
-        self._notice(
-            tx,
-            "supervision",
-            order.issuing_office,
-            to_office=order.office,
-            reason=order.reason,
-            response_due=order.respond_by.astimezone(CST).date().isoformat(),
-        )
-
-    async def _respond_by(self, since: datetime, days: int) -> datetime:
-        result = await self._compute(DeadlineBatch(orders=[OrderQuery(since, days)]))
-        return result.respond_by[0]
-
-    async def _order_from_yellow(self, clock: Clock, at: datetime, tx: _Tx) -> None:
-        """The yellow card is an order from the office above to finish by a date."""
-        s = self._state
-        # Requests rated before callbacks keep the words their orders always had.
-        limit = (OVERDUE_LIMITS.get(clock.name) if self._callbacks else None) or "办理期限"
-        reason = f"已超过{limit}（{local_time(clock.deadline)}），限期办结"
-        order = await self._issue_order(
-            tx,
-            SYSTEM,
-            issuing_office=clocks.tier_above(s, clock.office),
-            office=clock.office,
-            reason=reason,
-            days=None,
-            clock=clock.name,
-            since=at,
-        )
-        note = f"{orders.label(order)} to {order.office}: {reason}"
-        self._history(tx, SYSTEM, "issue_order", s.stage, s.stage, note)
-        self._event(
-            tx,
-            SYSTEM,
-            "action",
-            "issue_order",
-            office=order.issuing_office,
-            deadline=order.respond_by,
-            note=note,
-        )
-        self._order_notice(tx, order)
-
-    def _order_overdue(self, order: SupervisionOrder, tx: _Tx) -> None:
-        """An order still open at its response deadline: the red card, and accountability."""
-        s = self._state
-        order.overdue = True
-        s.red_flag = True
-        s.escalations.append(
-            Escalation(
-                at=tx.now,
-                clock="order",
-                level=Level.RED,
-                deadline=order.respond_by,
-                office=order.office,
-            )
-        )
-        self._event(
-            tx,
-            SYSTEM,
-            "escalation",
-            None,
-            level=Level.RED,
-            clock="order",
-            deadline=order.respond_by,
-            office=order.office,
-            note=f"supervision order {orders.label(order)} unanswered (问责)",
-        )
-        message = f"【red】{s.item_name} 督办单 {orders.label(order)} 逾期未答复"
-        for office, role in clocks.recipients(s, order.office, Level.RED):
-            self._notify(tx, office, role, message, level=Level.RED)
-
-    async def _do_issue_order(self, cmd: ActionCommand, tx: _Tx) -> None:
-        assert cmd.note is not None
-        s = self._state
-        order = await self._issue_order(
-            tx,
-            cmd.actor,
-            issuing_office=cmd.actor.office,
-            office=s.responsible_office,
-            reason=cmd.note,
-            days=cmd.days,
-        )
-        self._move(tx, cmd, s.stage, note=f"{orders.label(order)} to {order.office}: {cmd.note}")
-        self._order_notice(tx, order)
-
-    async def _do_reply_order(self, cmd: ActionCommand, tx: _Tx) -> None:
-        assert cmd.note is not None
-        order = orders.by_number(self._state, cmd.order)
-        order.status, order.reply = "replied", cmd.note
-        order.replied_at, order.replied_by = tx.now, cmd.actor.sub
-        self._move(tx, cmd, self._state.stage, note=f"{order.number}: {cmd.note}")
-        self._notify(
-            tx, order.issuing_office, "supervisor", f"督办单 {order.number} 已答复，请审核"
-        )
-
-    async def _do_review_order(self, cmd: ActionCommand, tx: _Tx) -> None:
-        order = orders.by_number(self._state, cmd.order)
-        if cmd.accepted:
-            order.status, order.outcome, order.closed_at = "closed", orders.ACCEPTED, tx.now
-            note, message = f"{order.number}: accepted", f"督办单 {order.number} 已办结"
-        else:
-            order.respond_by = await self._respond_by(
-                tx.now, cmd.days or self._policy_ladder().order_response_days
-            )
-            # Open again with a new response deadline, which raises its own red card if missed.
-            order.status, order.returned, order.overdue = "open", order.returned + 1, False
-            when = order.respond_by.isoformat()
-            note = f"{order.number}: returned, respond by {when}"
-            message = f"督办单 {order.number} 答复被退回，请于 {when} 前重新答复"
-        self._move(tx, cmd, self._state.stage, note=note + (f" ({cmd.note})" if cmd.note else ""))
-        role = "agent" if order.office == self._state.village else "staff"
-        self._notify(tx, order.office, role, message)
-
-    def _policy_ladder(self) -> LadderPolicy:
-        ladder = self._policy.ladder
-        assert ladder is not None  # orders exist under the county ladder only
-        return ladder
-
-    async def _expire(self, clock: Clock, tx: _Tx) -> None:
+    async def _expire(self, clock: Clock, tx: Tx) -> None:
         s = self._state
         if clock.expiry == Expiry.DEEM_ACCEPTED:
             # Deemed accepted as of arrival (Licensing Law art. 32); a red card for the office.
@@ -1172,7 +774,7 @@ class ResidentRequestWorkflow:
             closed = "appeal window" if clock.name == ClockName.APPEAL else "fix rating window"
             self._event(tx, SYSTEM, "stage", None, clock=clock.name, note=f"{closed} closed")
 
-    def _lapse_gap(self, clock: Clock, tx: _Tx) -> None:
+    def _lapse_gap(self, clock: Clock, tx: Tx) -> None:
         """The gap's due date passed without ``supply_gap``: the request closes as lapsed, and
         the agent tells the resident (the service notice says it too)."""
         s = self._state
@@ -1191,7 +793,7 @@ class ResidentRequestWorkflow:
 
     async def _start_clocks(
         self,
-        tx: _Tx,
+        tx: Tx,
         queries: list[ClockQuery],
         *,
         offices: dict[str, str],
@@ -1227,7 +829,7 @@ class ResidentRequestWorkflow:
                 )
             )
 
-    async def _project_expected(self, tx: _Tx, official_deadline: datetime) -> None:
+    async def _project_expected(self, tx: Tx, official_deadline: datetime) -> None:
         expected = clocks.query(
             "expected", official_deadline, [clocks.wd(self._policy.delivery_days)], ladder=False
         )
@@ -1235,130 +837,6 @@ class ResidentRequestWorkflow:
         self._state.expected_at = result.clocks[0].deadline
         # From now on the promise follows the (extended) official deadline.
         self._expected = replace(expected, after=ClockName.OFFICIAL)
-
-    # --- state changes, history and ledger -----------------------------------------------------
-
-    def _move(
-        self,
-        tx: _Tx,
-        cmd: ActionCommand,
-        to: str,
-        office: str | None = None,
-        *,
-        note: str | None = None,
-        kind: str = "action",
-    ) -> None:
-        s = self._state
-        before = s.stage
-        text = note if note is not None else cmd.note
-        self._history(tx, cmd.actor, cmd.action, before, to, text)
-        self._event(tx, cmd.actor, kind, cmd.action, from_stage=before, to_stage=to, note=text)
-        s.stage = to
-        if office is not None and office != s.responsible_office:
-            s.responsible_office = office
-            if to not in (Stage.AWAITING_RATING,):
-                self._notify(
-                    tx,
-                    office,
-                    "staff" if office != s.village else "agent",
-                    f"{s.item_name} 待办：{to}",
-                )
-
-    def _arrive(self, tx: _Tx, cmd: ActionCommand, stage: str, office: str) -> None:
-        self._state.arrived_at = tx.now
-        self._move(tx, cmd, stage, office)
-
-    def _close(self, tx: _Tx, cmd: ActionCommand, stage: str, *, kind: str = "action") -> None:
-        gaps.end(self._state, gaps.CLOSED)
-        self._state.clocks = []
-        self._state.paused = None
-        self._move(tx, cmd, stage, kind=kind)
-        self._state.status = "closed"
-
-    def _history(
-        self,
-        tx: _Tx,
-        actor: Actor,
-        action: str,
-        before: str | None,
-        to: str | None,
-        note: str | None,
-    ) -> None:
-        self._state.history.append(
-            HistoryEntry(
-                at=tx.now,
-                actor=actor.sub,
-                role=actor.role,
-                action=action,
-                from_stage=before,
-                to_stage=to,
-                note=note,
-            )
-        )
-
-    def _event(
-        self,
-        tx: _Tx,
-        actor: Actor,
-        kind: str,
-        action: str | None,
-        *,
-        level: str | None = None,
-        clock: str | None = None,
-        from_stage: str | None = None,
-        to_stage: str | None = None,
-        deadline: datetime | None = None,
-        office: str | None = None,
-        note: str | None = None,
-    ) -> None:
-        s = self._state
-        # Deterministic idempotency key: the state version this transition will get, and the
-        # position of the event within it. A retried record activity sees the same keys.
-        key = f"{s.id}:{s.version + 1}:{len(tx.events)}"
-        tx.events.append(
-            LedgerEvent(
-                key=key,
-                at=tx.now,
-                kind=kind,
-                actor=actor.sub,
-                role=actor.role,
-                office=office
-                or (actor.office if actor.role != Role.SYSTEM else s.responsible_office),
-                action=action,
-                level=level,
-                clock=clock,
-                from_stage=from_stage,
-                to_stage=to_stage,
-                deadline=deadline or s.deadline,
-                note=note,
-            )
-        )
-
-    def _notice(self, tx: _Tx, kind: str, office: str, **fields: object) -> None:
-        """The written notice (文书) of the action just recorded, issued in its recording under the
-        key of its ledger event, so that a retried recording never takes a second number."""
-        if not self._notices:
-            return
-        s = self._state
-        content: dict[str, object] = {"item": s.item, "item_name": s.item_name, **fields}
-        if kind != "supervision":  # handed to the resident
-            content["resident_name"] = s.resident.name
-        key = f"{tx.events[-1].key}:notice"
-        tx.notices.append(NoticeRequest(key=key, office=office, kind=kind, fields=content))
-
-    def _notify(
-        self, tx: _Tx, office: str, role: str, message: str, level: str | None = None
-    ) -> None:
-        key = f"{self._state.id}:{self._state.version + 1}:n{len(tx.notifications)}"
-        tx.notifications.append(
-            Notification(
-                key=key, recipient_office=office, recipient_role=role, message=message, level=level
-            )
-        )
-
-    def _scope_supervisor(self) -> str:
-        s = self._state
-        return s.city if s.responsible_office == s.city else s.township
 
     def _refresh_derived(self) -> None:
         s = self._state
@@ -1382,7 +860,7 @@ class ResidentRequestWorkflow:
         if isinstance(recorded, dict):
             orders.assign_numbers(self._state, dict(recorded.get("order_numbers") or {}))
 
-    async def _commit(self, tx: _Tx) -> None:
+    async def _commit(self, tx: Tx) -> None:
         s = self._state
         if s.status == "closed":
             for order in orders.close_open(s, tx.now):
