@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Engine, case
 from sqlmodel import Session, col, select, update
 
 from daiban.core.logs import get_logger
@@ -282,6 +282,9 @@ class Relay(ABC, Generic[Row]):
         return 1.0
 
     def _claim(self, row_id: int, attempts: int) -> Row | None:
+        """Move the row's attempt count on if it still stands at ``attempts`` (a committed
+        compare-and-set), and read it back in the same statement; None when another courier
+        moved it first or it is no longer pending."""
         table = self.table
         with session_scope(self._engine) as session:
             claimed = session.exec(
@@ -292,26 +295,24 @@ class Relay(ABC, Generic[Row]):
                     col(table.attempts) == attempts,
                 )
                 .values(attempts=attempts + 1)
-            )
-            if claimed.rowcount != 1:
-                return None
-            row: Row | None = session.get(table, row_id)  # type: ignore[assignment]
+                .returning(table)
+            ).first()
+            row: Row | None = None if claimed is None else claimed[0]
             if row is not None:
                 session.expunge(row)
             return row
 
     def _settle(self, row_id: int, *, error: str | None = None) -> None:
+        """Mark a send's outcome in one statement: sent, or its error (and failed once it has
+        had its attempts)."""
+        table = self.table
+        values: dict[str, Any] = {"status": "sent", "sent_at": utc_now(), "last_error": None}
+        if error is not None:
+            tried_out = col(table.attempts) >= self._max_attempts
+            status = case((tried_out, "failed"), else_=col(table.status))
+            values = {"last_error": error, "status": status}
         with session_scope(self._engine) as session:
-            row: Row | None = session.get(self.table, row_id)  # type: ignore[assignment]
-            if row is None:
-                return
-            if error is None:
-                row.status, row.sent_at, row.last_error = "sent", utc_now(), None
-            else:
-                row.last_error = error
-                if row.attempts >= self._max_attempts:
-                    row.status = "failed"  # for an operator to look at
-            session.add(row)
+            session.exec(update(table).where(col(table.id) == row_id).values(**values))
 
 
 class Courier(Relay[OutboxRow]):
