@@ -142,6 +142,9 @@ class System:
                 # The escalation section moves the closing time to whatever hour the run is at:
                 # the offices open at midnight, so its rungs fall within office hours.
                 "DAIBAN_OPENING_TIME": "00:00",
+                # The run's records for the province stay with the run: its database gives the
+                # same request numbers as the last run's, whose keys a shared file already holds.
+                "DAIBAN_EXPORT_FILE": str(self.run_dir / "export" / "ratings.jsonl"),
                 "PYTHONUNBUFFERED": "1",
             },
         )

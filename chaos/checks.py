@@ -10,11 +10,13 @@ asserted after a fixed sleep).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, SQLModel
@@ -59,6 +61,13 @@ class Verdict:
     # Outbox rows not sent yet (the last checkpoint waits for none) and given up on.
     notifications_pending: int = 0
     notifications_failed: int = 0
+    # Records for the province: queued ones missing from the exported file (lost), keys the file
+    # holds twice, and rows not sent yet (the last checkpoint waits for none) or given up on.
+    exports_lost: list[str] = field(default_factory=list)
+    exports_twice: list[str] = field(default_factory=list)
+    exports_pending: int = 0
+    exports_failed: int = 0
+    exports_in_file: int = 0
     # Informational: same version, different timestamps (a transition recorded by an attempt of
     # the workflow task that was not the one that completed).
     time_drift: list[str] = field(default_factory=list)
@@ -80,6 +89,10 @@ class Verdict:
             or self.notifications_twice
             or self.notifications_failed
             or (self.final and self.notifications_pending)
+            or self.exports_lost
+            or self.exports_twice
+            or self.exports_failed
+            or (self.final and self.exports_pending)
             or self.chains_verified != self.chains
         )
 
@@ -98,6 +111,8 @@ class Verdict:
             "read model differs from workflow": self.readmodel_mismatches,
             "workflows failed": self.failed_workflows,
             "notifications sent twice": self.notifications_twice,
+            "export records lost": self.exports_lost,
+            "export records in the file twice": self.exports_twice,
         }
         lines = []
         for name, examples in named.items():
@@ -110,6 +125,10 @@ class Verdict:
             lines.append(f"notifications given up: {self.notifications_failed}")
         if self.final and self.notifications_pending:
             lines.append(f"notifications never sent: {self.notifications_pending}")
+        if self.exports_failed:
+            lines.append(f"export records given up: {self.exports_failed}")
+        if self.final and self.exports_pending:
+            lines.append(f"export records never sent: {self.exports_pending}")
         return lines
 
 
@@ -138,6 +157,7 @@ class DatabaseView:
     ledger_rows: int
     keys: dict[tuple[str, str], str]  # (agent, Idempotency-Key) → the request id it names
     outbox: Counter[str]  # notification rows by status
+    exports: dict[str, str]  # export record key → its status in the export outbox
 
 
 def read_database(engine: Engine) -> DatabaseView:
@@ -145,6 +165,7 @@ def read_database(engine: Engine) -> DatabaseView:
     ledger_table = SQLModel.metadata.tables["supervision_ledger"]
     key_table = SQLModel.metadata.tables["idempotency_keys"]
     outbox_table = SQLModel.metadata.tables["notification_outbox"]
+    export_table = SQLModel.metadata.tables["export_outbox"]
     rows: dict[str, tuple[str, str, int, datetime]] = {}
     ledger: dict[str, list[LedgerEntry]] = defaultdict(list)
     total = 0
@@ -167,6 +188,8 @@ def read_database(engine: Engine) -> DatabaseView:
                 )
             }
         )
+        e_ = export_table.c
+        exports = {x.key: x.status for x in connection.execute(select(e_.key, e_.status))}
         l_ = ledger_table.c
         ordered = select(
             l_.id, l_.request_id, l_.seq, l_.event_key, l_.action, l_.at, l_.kind
@@ -178,7 +201,17 @@ def read_database(engine: Engine) -> DatabaseView:
             total += 1
     with Session(engine) as session:
         verification = verify(session)
-    return DatabaseView(rows, dict(ledger), list(verification.broken), total, keys, outbox)
+    return DatabaseView(rows, dict(ledger), list(verification.broken), total, keys, outbox, exports)
+
+
+def exported_keys(path: Path) -> Counter[str]:
+    """How often each record key stands in the exported JSON-lines file (none: no file yet)."""
+    if not path.exists():
+        return Counter()
+    keys: Counter[str] = Counter()
+    for line in path.read_bytes().splitlines():
+        keys[json.loads(line)["key"]] += 1
+    return keys
 
 
 ENDED_BADLY = (
@@ -224,6 +257,7 @@ async def inspect(
     phase: int,
     name: str,
     sent_twice: Callable[[], list[str]] | None = None,
+    export_file: Path | None = None,
 ) -> Verdict:
     verdict = Verdict(checkpoint=name)
     executions, ended_badly = await workflow_executions(client)
@@ -236,6 +270,8 @@ async def inspect(
     verdict.ledger_rows = db.ledger_rows
     verdict.notifications_pending = db.outbox.get("pending", 0)
     verdict.notifications_failed = db.outbox.get("failed", 0)
+    statuses = Counter(db.exports.values())
+    verdict.exports_pending, verdict.exports_failed = statuses["pending"], statuses["failed"]
     counts: Counter[str] = Counter()
 
     def fail(bucket: list[str], name: str, example: str) -> None:
@@ -340,6 +376,17 @@ async def inspect(
             broken_requests.add(request_id)
     verdict.chains = len(db.ledger)
     verdict.chains_verified = verdict.chains - len(broken_requests)
+    if export_file is not None:
+        in_file = await asyncio.to_thread(exported_keys, export_file)
+        verdict.exports_in_file = len(in_file)
+        for key, status in sorted(db.exports.items()):
+            if status == "sent" and key not in in_file:
+                fail(verdict.exports_lost, "export records lost", f"{key}: sent, not in the file")
+        for key in sorted(set(in_file) - set(db.exports)):
+            fail(verdict.exports_lost, "export records lost", f"{key}: in the file, not queued")
+        for key, n in sorted(in_file.items()):
+            if n > 1:
+                fail(verdict.exports_twice, "export records in the file twice", f"{key}: {n}×")
     verdict.counts = dict(counts)
     return verdict
 
@@ -353,6 +400,7 @@ async def converge(
     timeout: float,
     stuck_after: float = STUCK_AFTER,
     sent_twice: Callable[[], list[str]] | None = None,
+    export_file: Path | None = None,
 ) -> Verdict:
     """``inspect`` until every invariant holds, ``timeout`` seconds pass, or the same failures
     have stood unchanged for ``stuck_after`` seconds (nothing is converging); the last verdict."""
@@ -363,7 +411,7 @@ async def converge(
     while True:
         rounds += 1
         try:
-            verdict = await inspect(client, engine, cases, phase, name, sent_twice)
+            verdict = await inspect(client, engine, cases, phase, name, sent_twice, export_file)
         except Exception as error:  # a source unreadable for now: the checkpoint polls again
             verdict = Verdict(checkpoint=name, lost=[f"inspection failed: {error}"[:300]])
         now = time.monotonic()

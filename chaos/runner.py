@@ -94,6 +94,8 @@ class ChaosRun:
         self.rng = random.Random(seed)
         self.webhook = Webhook()
         self.system = System(root)
+        # The records for the province stay with the run (its numbers start afresh).
+        self.export_file = self.system.root / "export" / "ratings.jsonl"
         self.result = Result(profile, seed, root, datetime.now().astimezone().isoformat())
         self.phase = "start"
         self._t0 = time.monotonic()
@@ -124,8 +126,7 @@ class ChaosRun:
         self.system.extra_env.update(
             DAIBAN_NOTIFY_WEBHOOK_URL=self.webhook.url,
             DAIBAN_NOTIFY_RELAY_SECONDS=str(NOTIFY_RELAY_SECONDS),
-            # The run's records for the province stay with the run (its numbers start afresh).
-            DAIBAN_EXPORT_FILE=str(self.system.root / "export" / "ratings.jsonl"),
+            DAIBAN_EXPORT_FILE=str(self.export_file),
         )
         await self.system.start()
         self.say(
@@ -165,6 +166,7 @@ class ChaosRun:
                     name,
                     p.converge_timeout,
                     sent_twice=self.webhook.sent_twice,
+                    export_file=self.export_file,
                 )
                 self.result.verdicts.append(verdict)
                 state = "ok" if verdict.ok else "FAILED"
@@ -182,6 +184,7 @@ class ChaosRun:
                 "accepted": sum(self.webhook.accepted.values()),
                 "held_without_answer": self.webhook.hung,
                 "repeats_of_previous_release": self.webhook.repeats_of_previous_release(),
+                "repeats_after_worker_kill": self.webhook.repeats_after_kill(),
             }
         finally:
             watchdog.cancel()
@@ -458,6 +461,7 @@ class ChaosRun:
             worker = self.rng.choice(self.system.worker_procs)
             injection = self._record(f"SIGKILL {worker.name}", await self._when_busy(driver))
             start = time.monotonic()
+            self.webhook.kills.append(start)
             await worker.kill()
             worker.start()
             await self.system.wait_worker(worker)

@@ -14,6 +14,9 @@ import contextlib
 import time
 from collections import Counter, defaultdict
 
+# How long after the gateway's answer a killed worker's courier may not have marked its send yet.
+KILL_MARGIN = 1.0
+
 
 class Webhook:
     def __init__(self) -> None:
@@ -27,6 +30,10 @@ class Webhook:
         # row right after a send and before its "sent" mark, and a stopping worker did not mark
         # its send in flight. A notification it posted first is told apart, not counted.
         self.previous_release: tuple[float, float] | None = None
+        # Instants a worker was SIGKILLed. A notification its courier had posted and not yet
+        # marked sent (a few milliseconds) is posted again by the next courier, with the same
+        # Idempotency-Key, by which the gateway makes it one text. Told apart, not counted.
+        self.kills: list[float] = []
         self._in_flight: Counter[str] = Counter()
         self._answering = asyncio.Event()
         self._answering.set()
@@ -61,7 +68,9 @@ class Webhook:
         twice = [
             f"{key}: accepted {n} times (at {self._times(key)})"
             for key, n in self.accepted.items()
-            if n > 1 and not self._repeat_of_previous_release(key)
+            if n > 1
+            and not self._repeat_of_previous_release(key)
+            and not self._repeat_after_kill(key)
         ]
         return twice + [f"{key}: posted again while in flight" for key in self.overlapping]
 
@@ -74,6 +83,17 @@ class Webhook:
             for key, n in self.accepted.items()
             if n > 1 and self._repeat_of_previous_release(key)
         ]
+
+    def repeats_after_kill(self) -> list[str]:
+        return [key for key, n in self.accepted.items() if n > 1 and self._repeat_after_kill(key)]
+
+    def _repeat_after_kill(self, key: str) -> bool:
+        """Accepted twice exactly, the first time just before a worker was killed (within
+        ``KILL_MARGIN``: a courier marks a send as soon as the gateway answers)."""
+        times = self.accepted_at[key]
+        return len(times) == 2 and any(
+            times[0] <= kill <= times[1] and kill - times[0] <= KILL_MARGIN for kill in self.kills
+        )
 
     def _repeat_of_previous_release(self, key: str) -> bool:
         """Accepted twice exactly, first while the previous release's workers ran."""

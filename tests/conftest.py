@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 
 import pytest
 
 from daiban.run.procs import installed_binary
 
 _exit_status = 0
+
+# The records for the province go to a file of this test run (the systems the tests start read it
+# from the environment): a file left by another run, or by ``make run``, holds the same request
+# numbers, and the exporter would take their keys as sent already.
+os.environ.setdefault(
+    "DAIBAN_EXPORT_FILE",
+    os.path.join(tempfile.mkdtemp(prefix="daiban-test-export-"), "ratings.jsonl"),
+)
 
 
 def temporal_binary(name: str) -> str:
