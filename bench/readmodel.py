@@ -46,6 +46,7 @@ from daiban.domain.offices import demo_city, demo_offices, demo_tree
 from daiban.domain.scope import Principal
 from daiban.store import readmodel, rollup
 from daiban.store.db import make_engine, session_scope, upgrade
+from daiban.store.office_ratings import office_ratings
 from models.contracts import Role
 
 YEARS = 4
@@ -143,6 +144,22 @@ def synthetic_values(
         yield values
 
 
+# Each rated request's row in ``ratings``: the office that decided it (the city center for the
+# catalog's city items), and a third of them a tier score of the township or the village.
+CITY_ITEMS = [i.code for i in load_catalog().items if i.deciding_tier == "city"]
+RATINGS_SQL = """
+INSERT INTO ratings (request_id, score, is_default, rated_at, office, township, appeal, channel,
+                     tiers)
+SELECT id, rating_score, false, updated_at,
+       CASE WHEN item = ANY(%(city_items)s) THEN city ELSE township END, township, 'none', 'link',
+       CASE WHEN random() < 0.2 THEN json_build_object('township', 1 + floor(random() * 5)::int)
+            WHEN random() < 0.15 THEN json_build_object('village', 1 + floor(random() * 5)::int)
+       END
+FROM requests WHERE rating_score IS NOT NULL
+ON CONFLICT (request_id) DO NOTHING
+"""
+
+
 def bulk_load(url: str, total: int, already: int, now: datetime, tz: ZoneInfo) -> JSON:
     """Grow the requests table to ``total`` rows: drop the secondary indexes, COPY, rebuild them,
     rebuild the statistics rollup, VACUUM ANALYZE. Returns the seconds of each step."""
@@ -168,6 +185,9 @@ def bulk_load(url: str, total: int, already: int, now: datetime, tz: ZoneInfo) -
             copy.write(buffer.getvalue())
         timings["copy"] = round(time.monotonic() - start, 1)
         start = time.monotonic()
+        conn.execute(RATINGS_SQL, {"city_items": CITY_ITEMS})
+        timings["ratings"] = round(time.monotonic() - start, 1)
+        start = time.monotonic()
         conn.execute("SET maintenance_work_mem = '256MB'")
         for _, definition in indexes:
             conn.execute(definition)
@@ -183,6 +203,7 @@ def bulk_load(url: str, total: int, already: int, now: datetime, tz: ZoneInfo) -
         start = time.monotonic()
         conn.execute("VACUUM ANALYZE requests")
         conn.execute("VACUUM ANALYZE request_stats_daily")
+        conn.execute("VACUUM ANALYZE ratings")
         timings["vacuum_analyze"] = round(time.monotonic() - start, 1)
     return {"rows": total, "seconds": timings}
 
@@ -317,6 +338,11 @@ def queries(now: datetime, tz: ZoneInfo) -> dict[str, Callable[[Session], object
         "stats_month": stats(month, False),
         "stats_township_year": stats(now - timedelta(days=365), True),
         "stats_all_time": stats(None, False),
+        # The ratings per office served (GET /v1/stats/ratings, the published month's figures).
+        "ratings_by_office_month": lambda s: office_ratings(s, supervisor, None, month),
+        "ratings_by_office_year": lambda s: office_ratings(
+            s, supervisor, None, now - timedelta(days=365)
+        ),
     }
 
 

@@ -114,8 +114,13 @@ async def export(console: ConsoleDep) -> Response:
     months = await console.services.db(board_data.trend_stats, me, console.services.tz, today)
     for month in _trends(months):
         trends.append([month["label"], month["total"], month["on_time"], month["satisfaction"]])
-    rated = await routes_supervision.rated_offices(StatsQuery(), me, console.services)
-    offices = book.create_sheet("各办理单位评价")
+    # The ratings of each office served over the twelve months to this one (they are read from
+    # the ratings themselves, so the sheet keeps to a year, as a county reviews them).
+    year_ago = board_data.month_starts(today, 12)[0]
+    rated = await routes_supervision.rated_offices(
+        StatsQuery.model_validate({"from": year_ago}), me, console.services
+    )
+    offices = book.create_sheet("各办理单位评价（近12个月）")
     offices.append(["办理单位", "代码", "层级", "评价数", "非常满意", "满意", "基本满意", "不满意"]
                    + ["非常不满意", "差评", "满意率", "差评率"])  # fmt: skip
     for r in rated.offices:

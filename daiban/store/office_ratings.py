@@ -11,7 +11,8 @@ The ratings counted are those of the per-township statistics (``daiban.store.rol
 resident's own act and defaults, not the agent's unconfirmed word, and none whose appeal was
 upheld. Requests are those created in [from, to), in the caller's scope (and a township's, or a
 community service center's villages', when given). Read from ``ratings``
-joined to ``requests`` (the rollup does not know tiers), one grouped query per tier.
+joined to ``requests`` (the rollup does not know tiers): a month's figures take milliseconds, a
+year's of a county grow with its ratings (BENCHMARKS.md, section 4).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, union_all
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from daiban.domain.scope import Principal
@@ -29,13 +31,13 @@ from models.contracts import RATED_TIERS
 from models.db import Office, RatingRow, RequestRow
 
 
-def office_score(tier: str) -> ColumnElement[Any]:
-    """The score of the ``tier`` office on one request: its tier score, else the overall score
-    when that office decided the request, else NULL (not rated)."""
-    office = col(getattr(RequestRow, tier))
-    given = col(RatingRow.tiers)[tier].as_integer()
-    decided_here = col(RatingRow.office) == office
-    return func.coalesce(given, case((decided_here, col(RatingRow.score)), else_=None))
+def office_score(rated: Any, tier: str) -> ColumnElement[Any]:
+    """The score of the ``tier`` office on one request of ``rated`` (the columns of the rated
+    requests): its tier score, else the overall score when that office decided the request, else
+    NULL (not rated)."""
+    office = rated.c[tier]
+    given = rated.c.tiers[tier].as_integer()
+    return func.coalesce(given, case((rated.c.office == office, rated.c.score), else_=None))
 
 
 def _counted() -> ColumnElement[bool]:
@@ -56,27 +58,37 @@ def office_ratings(
 ) -> list[dict[str, Any]]:
     """Per office rated, city centers first, then townships, then villages (each by code):
     ``office``, ``name``, ``tier``, ``rated``, ``ratings`` (counts of "1".."5"), ``bad``,
-    ``satisfaction_rate`` (3–5 over rated) and ``bad_rate`` (1–2 over rated)."""
-    scores: dict[tuple[str, str], dict[int, int]] = {}
-    for tier in reversed(RATED_TIERS):
-        office, score = col(getattr(RequestRow, tier)), office_score(tier)
-        query = (
-            select(office, score, func.count())
-            .join(RatingRow, col(RatingRow.request_id) == col(RequestRow.id))
-            .where(readmodel.scope_clause(principal), _counted(), score.is_not(None))
+    ``satisfaction_rate`` (3–5 over rated) and ``bad_rate`` (1–2 over rated).
+
+    One statement: the rated requests are joined to their ratings once (a common table
+    expression), and each tier's offices are counted from them."""
+    r = RequestRow
+    query = (
+        sa_select(col(r.village), col(r.township), col(r.city), col(RatingRow.tiers),
+               col(RatingRow.office), col(RatingRow.score))
+        .join(RatingRow, col(RatingRow.request_id) == col(r.id))
+        .where(readmodel.scope_clause(principal), _counted())
+    )  # fmt: skip
+    if township is not None:
+        query = query.where(col(r.township) == township)
+    if community is not None:  # the villages of one community service center
+        query = query.where(readmodel.villages_of(community))
+    if created_from is not None:
+        query = query.where(col(r.created_at) >= created_from)
+    if created_to is not None:
+        query = query.where(col(r.created_at) < created_to)
+    rated = query.cte("rated")
+    per_tier = []
+    for tier in RATED_TIERS:
+        office, score = rated.c[tier], office_score(rated, tier)
+        per_tier.append(
+            sa_select(literal(tier), office, score, func.count())
+            .where(score.is_not(None))
             .group_by(office, score)
         )
-        if township is not None:
-            query = query.where(col(RequestRow.township) == township)
-        if community is not None:  # the villages of one community service center
-            query = query.where(readmodel.villages_of(community))
-        if created_from is not None:
-            query = query.where(col(RequestRow.created_at) >= created_from)
-        if created_to is not None:
-            query = query.where(col(RequestRow.created_at) < created_to)
-        for code, given, n in session.exec(query).all():
-            counts = scores.setdefault((tier, code), {})
-            counts[int(given)] = counts.get(int(given), 0) + int(n)
+    scores: dict[tuple[str, str], dict[int, int]] = {}
+    for tier, code, given, n in session.execute(union_all(*per_tier)).all():
+        scores.setdefault((tier, code), {})[int(given)] = int(n)
     codes = sorted({code for _, code in scores})
     names: dict[str, str] = {}
     if codes:

@@ -90,7 +90,7 @@ async def test_the_texted_link_rates_overall_and_by_tier(
         async with supervisor.expect_download() as download_info:
             await supervisor.click("#export")
         data = Path(await (await download_info.value).path()).read_bytes()
-    sheet = load_workbook(io.BytesIO(data))["各办理单位评价"]
+    sheet = load_workbook(io.BytesIO(data))["各办理单位评价（近12个月）"]
     header, *rows = sheet.iter_rows(values_only=True)
     assert header[:4] == ("办理单位", "代码", "层级", "评价数")
     by_office = {(row[1], row[2]): dict(zip(header, row, strict=True)) for row in rows}
