@@ -287,6 +287,7 @@ def queries(now: datetime, tz: ZoneInfo) -> dict[str, Callable[[Session], object
     townships = [o.code for o in demo_offices() if o.tier == "township"]
     rng = random.Random(3)
     month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last_month = (month - timedelta(days=1)).replace(day=1)
 
     def listing(overdue: str, second_page: bool) -> Callable[[Session], object]:
         def run(session: Session) -> object:
@@ -338,8 +339,9 @@ def queries(now: datetime, tz: ZoneInfo) -> dict[str, Callable[[Session], object
         "stats_month": stats(month, False),
         "stats_township_year": stats(now - timedelta(days=365), True),
         "stats_all_time": stats(None, False),
-        # The ratings per office served (GET /v1/stats/ratings, the published month's figures).
-        "ratings_by_office_month": lambda s: office_ratings(s, supervisor, None, month),
+        # The ratings per office served (GET /v1/stats/ratings): the last whole month, as the
+        # published figures give it, and a year.
+        "ratings_by_office_month": lambda s: office_ratings(s, supervisor, None, last_month, month),
         "ratings_by_office_year": lambda s: office_ratings(
             s, supervisor, None, now - timedelta(days=365)
         ),

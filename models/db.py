@@ -337,6 +337,7 @@ class RatingRow(SQLModel, table=True):
         ),
         Index("ix_ratings_office_rated", "office", "rated_at"),
         Index("ix_ratings_township_rated", "township", "rated_at"),
+        Index("ix_ratings_rated_at", "rated_at"),
     )
 
     request_id: str = Field(primary_key=True)

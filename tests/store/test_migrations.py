@@ -114,7 +114,7 @@ def test_upgrade_is_idempotent_and_reaches_head(db_url: str) -> None:
     assert upgrade(db_url) == head_revision()
     engine = make_engine(db_url)
     try:
-        assert current_revision(engine) == head_revision() == "0012"
+        assert current_revision(engine) == head_revision() == "0013"
         check_schema(engine)
     finally:
         engine.dispose()
