@@ -104,6 +104,9 @@ async def test_every_answer_tells_its_server_time(stack: Stack, agent: Caller) -
         assert timing is not None, response.headers["Server-Timing"]
         # The server's part of the answer, measured inside it: never more than the whole.
         assert 0 <= float(timing[1]) <= elapsed_ms
+    # Not where anyone may try numbers or codes without login: the round trip's noise stays.
+    for path in ("/v1/public/progress?number=370285-20261201-0001&id_last4=0024", "/progress"):
+        assert "Server-Timing" not in (await stack.http.get(path)).headers, path
 
 
 async def test_the_api_shortens_the_gil_switch_interval(stack: Stack) -> None:
