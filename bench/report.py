@@ -57,12 +57,11 @@ def _iter_targets(doc: JSON) -> Iterator[JSON]:
         # The pages are held to their server time (runs before it was measured: end to end).
         server = doc["latency"].get("server_ms") or {}
         for kind in ("page_queue", "page_request", "page_board"):
+            page = kind.removeprefix("page_")
             if kind in server:
-                page = kind.removeprefix("page_")
                 p95 = server[kind]["p95"]
                 yield _target(f"{page} page p95 server time at offered load", p95, 100, True, " ms")
             elif kind in lat:  # runs recorded before the console was measured have none
-                page = kind.removeprefix("page_")
                 yield _target(
                     f"{page} page p95 at offered load", lat[kind]["p95"], 100, True, " ms"
                 )

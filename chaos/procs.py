@@ -272,9 +272,10 @@ class System:
 
     async def start(self) -> None:
         # Settings the runner added after the system was built (the gateway's address, the
-        # export file) reach the workers and the API from their first start.
+        # export file) reach the workers and the API from their first start, as they do after a
+        # deploy or a restart.
         for proc in (*self.worker_procs, self.api):
-            proc.child.env = {**proc.child.env, **self.extra_env}
+            proc.child.env = self._child_env()
         self._init_postgres()
         await self.start_postgres()
         self._prepare_database()

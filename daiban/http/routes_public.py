@@ -181,18 +181,23 @@ def _published(row: dict[str, Any], month: str) -> PublicOfficeStats:
     )
 
 
-async def published_figures(services: Services, month: str | None) -> PublicStats:
-    """The month's published figures (this month when None): what ``/v1/public/stats`` answers."""
+async def published_figures(
+    services: Services, month: str | None, *, townships: bool = True, offices: bool = True
+) -> PublicStats:
+    """The month's published figures (this month when None): what ``/v1/public/stats`` answers.
+    Each CSV asks for its own part only (the figures per township, or the ratings per office
+    served), so neither pays for the other's query."""
     month, start, end = _month_bounds(month, services)
-    rows = await services.db(
-        readmodel.township_stats, PUBLIC_READER, services.tz, None, start, end, None
-    )
-    rated = await services.db(office_ratings.office_ratings, PUBLIC_READER, None, start, end)
-    return PublicStats(
-        month=month,
-        offices=[_published(row, month) for row in rows],
-        rated_offices=[RatedOfficeStats(**row) for row in rated],
-    )
+    figures = PublicStats(month=month, offices=[])
+    if townships:
+        rows = await services.db(
+            readmodel.township_stats, PUBLIC_READER, services.tz, None, start, end, None
+        )
+        figures.offices = [_published(row, month) for row in rows]
+    if offices:
+        rated = await services.db(office_ratings.office_ratings, PUBLIC_READER, None, start, end)
+        figures.rated_offices = [RatedOfficeStats(**row) for row in rated]
+    return figures
 
 
 MonthQuery = Annotated[
@@ -213,7 +218,7 @@ async def public_stats(services: ServicesDep, month: MonthQuery = None) -> Publi
 )
 async def public_stats_csv(services: ServicesDep, month: MonthQuery = None) -> Response:
     """The same figures as CSV (UTF-8 with a byte-order mark, so that Excel reads the names)."""
-    stats = await published_figures(services, month)
+    stats = await published_figures(services, month, offices=False)
     rows = [office.model_dump() for office in stats.offices]
     return _csv(COLUMNS, rows, f"daiban-stats-{stats.month}.csv")
 
@@ -226,7 +231,7 @@ async def public_stats_csv(services: ServicesDep, month: MonthQuery = None) -> R
 async def public_ratings_csv(services: ServicesDep, month: MonthQuery = None) -> Response:
     """The month's ratings per office served (``rated_offices`` of ``/v1/public/stats``) as CSV,
     one column per score."""
-    stats = await published_figures(services, month)
+    stats = await published_figures(services, month, townships=False)
     rows = [
         {"month": stats.month, **office.model_dump(), **{
             f"rating_{n}": office.ratings[str(n)] for n in range(1, 6)}}

@@ -20,13 +20,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, union_all
+from sqlalchemy import ColumnElement, case, func, literal, union_all
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from daiban.domain.scope import Principal
-from daiban.store import readmodel
-from daiban.store.rollup import BAD_SCORE, UNCONFIRMED
+from daiban.store import readmodel, rollup
+from daiban.store.rollup import BAD_SCORE
 from models.contracts import RATED_TIERS
 from models.db import Office, RatingRow, RequestRow
 
@@ -38,14 +38,6 @@ def office_score(rated: Any, tier: str) -> ColumnElement[Any]:
     office = rated.c[tier]
     given = rated.c.tiers[tier].as_integer()
     return func.coalesce(given, case((rated.c.office == office, rated.c.score), else_=None))
-
-
-def _counted() -> ColumnElement[bool]:
-    channel = col(RequestRow.rating_channel)
-    return and_(
-        or_(channel.is_(None), channel != UNCONFIRMED),
-        or_(col(RequestRow.appeal_upheld).is_(None), col(RequestRow.appeal_upheld).is_(False)),
-    )
 
 
 def office_ratings(
@@ -67,19 +59,16 @@ def office_ratings(
         sa_select(col(r.village), col(r.township), col(r.city), col(RatingRow.tiers),
                col(RatingRow.office), col(RatingRow.score))
         .join(RatingRow, col(RatingRow.request_id) == col(r.id))
-        .where(readmodel.scope_clause(principal), _counted())
+        .where(
+            *readmodel.stats_requests(principal, township, created_from, created_to, community),
+            rollup.counted_rating(r),
+            col(r.appeal_upheld).is_not(True),
+        )
     )  # fmt: skip
-    if township is not None:
-        query = query.where(col(r.township) == township)
-    if community is not None:  # the villages of one community service center
-        query = query.where(readmodel.villages_of(community))
     if created_from is not None:
         # Every rating is given after its request was created: the ratings given since the start
         # hold all those asked for, and their index reads only them (migration 0013).
-        query = query.where(col(r.created_at) >= created_from)
         query = query.where(col(RatingRow.rated_at) >= created_from)
-    if created_to is not None:
-        query = query.where(col(r.created_at) < created_to)
     rated = query.cte("rated")
     per_tier = []
     for tier in RATED_TIERS:

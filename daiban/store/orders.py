@@ -155,16 +155,8 @@ def order_counts(
     query = (
         select(col(r.township), func.count(), overdue)
         .join(r, col(r.id) == col(OrderRow.request_id))
-        .where(readmodel.scope_clause(principal))
+        .where(*readmodel.stats_requests(principal, township, created_from, created_to, community))
     )
-    if township is not None:
-        query = query.where(col(r.township) == township)
-    if community is not None:
-        query = query.where(readmodel.villages_of(community))
-    if created_from is not None:
-        query = query.where(col(r.created_at) >= created_from)
-    if created_to is not None:
-        query = query.where(col(r.created_at) < created_to)
     rows = session.exec(query.group_by(col(r.township))).all()
     return {community or office: (int(issued), int(late or 0)) for office, issued, late in rows}
 

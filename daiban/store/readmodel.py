@@ -282,6 +282,28 @@ def rollup_scope(principal: Principal) -> ColumnElement[bool] | None:
     return None
 
 
+def stats_requests(
+    principal: Principal,
+    township: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    community: str | None = None,
+) -> list[ColumnElement[bool]]:
+    """The requests the statistics count: in the caller's scope, of one township or one
+    community service center's villages when given, created in [from, to)."""
+    r = RequestRow
+    clauses = [scope_clause(principal)]
+    if township is not None:
+        clauses.append(col(r.township) == township)
+    if community is not None:
+        clauses.append(villages_of(community))
+    if created_from is not None:
+        clauses.append(col(r.created_at) >= created_from)
+    if created_to is not None:
+        clauses.append(col(r.created_at) < created_to)
+    return clauses
+
+
 def _direct_sums(
     session: Session,
     principal: Principal,

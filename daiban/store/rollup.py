@@ -223,13 +223,13 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
 
 def counts_in_rate(channel: str | None) -> bool:
     """Whether a rating given through ``channel`` counts in ratings and rates: the resident's own
-    act (link, confirmation code) and defaults, not the agent's unconfirmed word (``_counted``
+    act (link, confirmation code) and defaults, not the agent's unconfirmed word (``counted_rating``
     below is its SQL twin). Ratings taken out by an upheld appeal stay in the counts of scores,
     as given; the rates leave them out through ``appeal_upheld``."""
     return channel != UNCONFIRMED
 
 
-def _counted(c: Any) -> ColumnElement[bool]:
+def counted_rating(c: Any) -> ColumnElement[bool]:
     """``counts_in_rate`` as SQL over the read model's columns."""
     channel = c.rating_channel
     return or_(channel.is_(None), channel != UNCONFIRMED)
@@ -238,10 +238,10 @@ def _counted(c: Any) -> ColumnElement[bool]:
 def sum_columns(c: Any) -> list[ColumnElement[Any]]:
     """The sums of ``STATS`` over read-model rows; ``c`` is the ``requests`` table's columns or a
     subquery's with the same names. Ratings (counts, ``rated``) are those that count
-    (``_counted``); ``agent_unconfirmed`` counts the others, whose rectifications are left out
+    (``counted_rating``); ``agent_unconfirmed`` counts the others, whose rectifications are left out
     of ``rectified_true`` too."""
-    score = case((_counted(c), c.rating_score), else_=None)
-    unconfirmed = and_(c.rating_score.is_not(None), not_(_counted(c)))
+    score = case((counted_rating(c), c.rating_score), else_=None)
+    unconfirmed = and_(c.rating_score.is_not(None), not_(counted_rating(c)))
     bad = score <= BAD_SCORE  # NULL (no counted rating): not bad
     counted = and_(bad, c.appeal_upheld.is_not(True))
     return [

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from daiban.domain.offices import demo_offices
+from daiban.domain.offices import demo_offices, demo_tree
 from daiban.domain.scope import Principal
 from daiban.store.db import load_offices, session_scope
 from daiban.store.office_ratings import office_ratings
@@ -29,18 +29,8 @@ def county() -> Principal:
 
 def _villages() -> list[tuple[str, str]]:
     """(village, township) of the seed county."""
-    offices = demo_offices()
-    parent = {o.code: o.parent for o in offices}
-    tier = {o.code: o.tier for o in offices}
-    found = []
-    for o in offices:
-        if o.tier == "village":
-            up = o.parent
-            while up is not None and tier[up] != "township":
-                up = parent[up]
-            assert up is not None
-            found.append((o.code, up))
-    return found
+    tree = demo_tree()
+    return [(o.code, tree.township_of(o.code) or "") for o in demo_offices() if o.tier == "village"]
 
 
 def _rated(n: int, rng: random.Random, villages: list[tuple[str, str]]) -> dict[str, Any]:
