@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
+import random
 import shutil
 import signal
 import socket
@@ -141,14 +142,41 @@ class Child:
         return text.rstrip().splitlines()[-lines:]
 
 
-def free_ports(count: int) -> list[int]:
-    """Distinct TCP ports on 127.0.0.1 that nobody listens on now (all held open until every one
-    is chosen, so that the OS cannot hand out one twice)."""
-    sockets = [socket.socket() for _ in range(count)]
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST_FREE_PORT = 10000
+
+
+def _ephemeral_ports() -> range:
+    """The ports the kernel hands out as the local end of outgoing connections."""
     try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
+        low, high = (int(part) for part in EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux's default
+    return range(low, high + 1)
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct TCP ports on 127.0.0.1 that nobody listens on now, outside the kernel's ephemeral
+    range. A port the OS picked for ``bind(0)`` comes from that range, so once released it can
+    become the local end of any outgoing connection (a worker's to Temporal, say) before the child
+    it was meant for binds it, or binds it again after a restart. Every port is held open until
+    all are chosen, so none is handed out twice."""
+    ephemeral = _ephemeral_ports()
+    pool = [port for port in range(LOWEST_FREE_PORT, 65536) if port not in ephemeral]
+    random.shuffle(pool)
+    sockets: list[socket.socket] = []
+    try:
+        for port in pool:
+            sock = socket.socket()
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                sock.close()
+                continue
+            sockets.append(sock)
+            if len(sockets) == count:
+                return [int(sock.getsockname()[1]) for sock in sockets]
+        raise OSError(f"fewer than {count} free ports outside {ephemeral}")
     finally:
         for sock in sockets:
             sock.close()

@@ -4,7 +4,6 @@ and the one way out of the process."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,15 +14,13 @@ from typer.testing import CliRunner, Result
 
 from daiban.cli.main import NO_HARD_EXIT, app, main
 from daiban.core.settings import Settings
+from daiban.run.procs import free_port
 from tests.cli.conftest import SECRET, TOWNSHIP, VILLAGE
 
 
 def dead_url() -> str:
     """A local port nobody listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def run(runner: CliRunner, *args: str) -> Result:

@@ -9,7 +9,6 @@ import asyncio
 import base64
 import secrets
 import shutil
-import socket
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,17 +21,11 @@ from pydantic import SecretStr
 from api import create_app
 from daiban.console.oidc import Oidc, OidcSettings
 from daiban.core.settings import Settings
+from daiban.run.procs import free_port
 from tests.api.conftest import serve
 from tests.console.conftest import DESK, ConsoleStack, shoot
 
 PROVIDER = Path(__file__).parent / "oidc"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _node_modules() -> None:
@@ -59,7 +52,7 @@ async def sso(stack: ConsoleStack) -> AsyncIterator[str]:
     )
     app = create_app(settings, client=stack.client, engine=stack.engine)
     async with serve(app) as base_url:
-        port = _free_port()
+        port = free_port()
         provider = await asyncio.create_subprocess_exec(
             "node", str(PROVIDER / "provider.mjs"), str(port), f"{base_url}/login/oidc/callback",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,

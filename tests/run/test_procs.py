@@ -230,6 +230,9 @@ def test_a_child_dies_when_its_parent_dies(tmp_path: Path) -> None:
 def test_free_ports_are_distinct_and_free() -> None:
     ports = free_ports(5)
     assert len(set(ports)) == 5
+    # Outside the kernel's range for outgoing connections, whose local end could take one.
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    assert not [port for port in ports if low <= port <= high]
     for port in ports:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", port))
