@@ -140,7 +140,7 @@ async def rating_qr(console: ConsoleDep, request_id: str) -> Response:
     """The QR code the resident scans to rate on their own phone (a single-request rating link)."""
     me = console.person(Role.AGENT)
     s = console.services
-    state = await routes_requests.get_request(request_id, me, s)
+    state = await routes_requests.recorded_request(request_id, me, s)
     link = await routes_rating.rating_link(request_id, me, s, s.settings)
     url = str(console.request.base_url).rstrip("/") + f"/rate/{link.token}"
     return console.render("qr.html", r=state, url=url, qr=qr_svg(url))

@@ -38,7 +38,7 @@ async def _page(
     values: dict[str, Any] | None = None,
 ) -> Response:
     me = console.person(Role.AGENT)
-    state = await routes_requests.get_request(request_id, me, console.services)
+    state = await routes_requests.recorded_request(request_id, me, console.services)
     return console.render(
         "confirm.html",
         status=problem.status if problem else 200,

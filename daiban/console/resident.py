@@ -75,7 +75,7 @@ async def _page(
 ) -> Response:
     link = await _link(console, token)
     assert link.request is not None
-    state = await routes_requests.get_request(link.request, link, console.services)
+    state = await routes_requests.recorded_request(link.request, link, console.services)
     return console.render(
         "rate.html",
         status=problem.status if problem else 200,

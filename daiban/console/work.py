@@ -2,7 +2,8 @@
 
 The queue, the request and each action go through the API's own route functions with the
 session's principal: the same scope (404 outside it), the same allowed actions, the same 409 and
-422 — only put into words here.
+422 — only put into words here. A request page shows the request as recorded (the read model's
+copy, which every action's answer waits for), so that it never waits for a busy worker.
 """
 
 from __future__ import annotations
@@ -111,15 +112,15 @@ async def _ledger(console: ConsoleDep, me: Principal, request_id: str) -> list[A
 async def _request_parts(
     console: ConsoleDep, me: Principal, request_id: str
 ) -> tuple[RequestOut, list[Any], list[Any]]:
-    """The request (``GET /v1/requests/{id}``), its ledger and its notices, asked at once: the
-    page waits for the slowest of the three (the workflow query, under load) instead of their
-    sum. Each applies the caller's scope itself; when the request is out of scope its 404 is the
+    """The request as recorded (``routes_requests.recorded_request``), its ledger and its
+    notices, asked at once: the page waits for the slowest of the three instead of their sum.
+    Each applies the caller's scope itself; when the request is out of scope its 404 is the
     page's answer and the other two are dropped."""
     s = console.services
     ledger = asyncio.ensure_future(_ledger(console, me, request_id))
     notices = asyncio.ensure_future(routes_notices.list_notices(request_id, me, s))
     try:
-        state: RequestOut = await routes_requests.get_request(request_id, me, s)
+        state: RequestOut = await routes_requests.recorded_request(request_id, me, s)
     except BaseException:
         for task in (ledger, notices):
             task.cancel()

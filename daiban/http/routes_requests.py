@@ -281,6 +281,21 @@ async def get_request(id: RequestId, principal: PrincipalDep, services: Services
     return await present(services, principal, state, "request")
 
 
+async def recorded_request(request_id: str, principal: Principal, services: Services) -> RequestOut:
+    """The request as recorded: the read model's copy, presented as ``GET /v1/requests/{id}``
+    presents the live state (same scope, same masking, same allowed actions). The console's pages
+    read this: every action's answer waits until its transition is recorded, so after an action
+    the copy is the state it made, and a page never waits for the worker, however busy. Only when
+    the database is away is the live state asked for, with the same scope rules."""
+    try:
+        row = await scoped_row(services, principal, request_id)
+    except Unavailable:
+        query = asyncio.ensure_future(_query_state(services, request_id))
+        live = await _live_state_in_scope(query, principal)
+        return await present(services, principal, live, "request")
+    return await present(services, principal, residents.state_of(row, services.sealer), "request")
+
+
 async def _query_state(services: Services, request_id: str) -> RequestState:
     client = await services.temporal()
     handle = client.get_workflow_handle(workflow_id(request_id))
