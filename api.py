@@ -86,7 +86,9 @@ def create_app(
         # Database reads run in worker threads beside the event loop; each round trip hands the
         # GIL back. At the default 5 ms interval a busy loop kept every handback waiting up to
         # 5 ms, so a page of a dozen queries waited longer for the GIL than for the database
-        # (BENCHMARKS.md, "Pages at the offered load").
+        # (BENCHMARKS.md, "Pages at the offered load"). A process that embeds the app (a test,
+        # another server) gets its own interval back when the app stops.
+        switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         own_engine = engine is None
         services = Services(
@@ -105,6 +107,7 @@ def create_app(
         try:
             yield
         finally:
+            sys.setswitchinterval(switch_interval)
             if own_engine:
                 services.engine.dispose()
 

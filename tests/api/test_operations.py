@@ -110,13 +110,15 @@ async def test_every_answer_tells_its_server_time(stack: Stack, agent: Caller) -
 
 
 async def test_the_api_shortens_the_gil_switch_interval(stack: Stack) -> None:
-    """Its database reads run in threads beside a busy event loop (api.SWITCH_INTERVAL_SECONDS)."""
+    """Its database reads run in threads beside a busy event loop (api.SWITCH_INTERVAL_SECONDS);
+    a process that embeds the app gets its own interval back when the app stops."""
     before = sys.getswitchinterval()
     sys.setswitchinterval(0.005)  # the interpreter's default, whatever ran before in this process
     try:
         app = create_app(stack.settings, engine=stack.engine, client=stack.client)
         async with serve(app):
             assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_SECONDS)
+        assert sys.getswitchinterval() == pytest.approx(0.005)
     finally:
         sys.setswitchinterval(before)
 
