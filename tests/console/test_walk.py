@@ -58,7 +58,12 @@ async def test_three_tiers_by_clicking(browser: Browser, stack: ConsoleStack) ->
         # The number for the registration slip, and where the resident looks progress up.
         await expect(agent.locator(".summary")).to_contain_text("办件编号")
         await expect(agent.locator(".summary")).to_contain_text("progress 查询进度")
+        # On the phone the clocks fit the screen: the deadline and what is left, no sideways scroll.
+        clocks = agent.locator("table.clock-table")
+        await expect(clocks).to_contain_text("还剩")
         await shoot(agent, "agent-request")
+        widths = await clocks.evaluate("t => [t.scrollWidth, t.clientWidth]")
+        assert widths[0] <= widths[1], f"the clocks table scrolls sideways at 360 px: {widths}"
         await agent.goto("/agent")
         tile = agent.locator(".tile", has=agent.locator(f'a[href="/r/{request_id}"]'))
         await expect(tile).to_contain_text("下一步：把材料送到乡镇便民服务中心")
