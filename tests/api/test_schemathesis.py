@@ -44,6 +44,8 @@ from schemathesis.specs.openapi.checks import (
 from daiban.domain.privacy import ID_CHECK_CHARS, ID_WEIGHTS
 from tests.api.conftest import CITY, RESIDENT, TOWNSHIP, VILLAGE, Stack
 
+DEFAULT_SWITCH_INTERVAL = 0.005  # the interpreter's own, in seconds
+
 ROLES = (
     ("agent", VILLAGE),
     ("township_staff", TOWNSHIP),
@@ -189,17 +191,23 @@ def fuzz(base_url: str, tokens: dict[str, str], request_ids: list[str]) -> Repor
 
 
 @pytest.fixture(autouse=True)
-def recursion_headroom() -> Iterator[None]:
+def ast_conversion_headroom() -> Iterator[None]:
     """Hypothesis parses source (``ast.parse``) to describe strategies, from deep in its own
-    stack. Near the recursion limit, CPython 3.11.7's AST conversion fails with "AST constructor
-    recursion depth mismatch" instead of a RecursionError (fixed in 3.11.8); late in a long test
-    session the stack is deep enough for that. Headroom for this test, restored after it."""
-    before = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(before, 10_000))
+    stack, in the fuzzing's thread; the event loop's thread parses source too (a traceback's
+    carets). CPython 3.11.7's AST conversion fails with "AST constructor recursion depth
+    mismatch" instead of a RecursionError near the recursion limit, and when two threads convert
+    at once, since they share its depth counter (both fixed in 3.11.8). For this test: headroom
+    under the limit, and the interpreter's default switch interval instead of the API's shorter
+    one (``api.SWITCH_INTERVAL_SECONDS``), under which the threads interleave inside a conversion
+    ten times as often. Both restored after it."""
+    limit, interval = sys.getrecursionlimit(), sys.getswitchinterval()
+    sys.setrecursionlimit(max(limit, 10_000))
+    sys.setswitchinterval(DEFAULT_SWITCH_INTERVAL)
     try:
         yield
     finally:
-        sys.setrecursionlimit(before)
+        sys.setrecursionlimit(limit)
+        sys.setswitchinterval(interval)
 
 
 async def test_schemathesis_finds_nothing(stack: Stack) -> None:
