@@ -32,6 +32,8 @@ from models.db import LedgerRow, RequestRow
 TREND_MONTHS: Final = 6
 DUE_TODAY_LIMIT: Final = 50
 RED_LIMIT: Final = 20
+# The rungs the board lists as red cards: red, and the statutory limit passed.
+RED_LEVELS: Final = (Level.RED, Level.STATUTORY)
 ORDERS_LIMIT: Final = 50
 
 
@@ -117,9 +119,19 @@ def due_today(
 
 
 def red_cards(session: Session, principal: Principal) -> readmodel.Page:
-    """The newest requests with a red card: the API's list with ``overdue=red``."""
-    filters = readmodel.RequestFilters(overdue=Level.RED.value)
-    return readmodel.list_requests(session, principal, filters, RED_LIMIT)
+    """The newest requests with a red card, or past their statutory limit (the rung above red,
+    which counts as red in the statistics): the API's list with ``overdue=red`` and with
+    ``overdue=statutory``, each read newest first from its index, merged, the newest
+    ``RED_LIMIT`` kept."""
+    rows = [
+        row
+        for level in RED_LEVELS
+        for row in readmodel.list_requests(
+            session, principal, readmodel.RequestFilters(overdue=level.value), RED_LIMIT
+        ).rows
+    ]
+    rows.sort(key=lambda row: (row.created_at, row.id), reverse=True)
+    return readmodel.Page(rows[:RED_LIMIT], None)
 
 
 def open_orders(session: Session, principal: Principal, status: str) -> readmodel.Page:

@@ -87,6 +87,10 @@ async def test_a_passed_deadline_appears_on_the_board_by_itself(
         await expect(card).to_contain_text("在办 1", timeout=30_000)
         await expect(card).to_have_class(re.compile(r"\bworst-statutory\b"), timeout=150_000)
         await expect(card).to_contain_text("法定逾期 1")
+        # Past its statutory limit, it is listed with the red cards (the rung above red).
+        listed = board.locator("#red-list tr.row-statutory")
+        await expect(listed).to_contain_text("城乡居民养老保险参保登记")
+        await expect(listed.locator(f'a[href="/r/{state["id"]}"]')).to_have_count(1)
         assert await board.evaluate("window.notReloaded") is True
         await shoot(board, "board-statutory")
 

@@ -191,6 +191,24 @@ def test_the_cards_count_the_open_requests_of_each_rung(board_engine: Engine) ->
                 assert getattr(card, level) == sum(1 for r in mine if r.overdue == level)
 
 
+def test_the_red_cards_are_the_newest_red_and_statutory_requests(board_engine: Engine) -> None:
+    """Red and past the statutory limit (the rung above red), newest first, in scope; a
+    yellow or lower card never."""
+    with Session(board_engine) as session:
+        for p in supervisors():
+            visible = readmodel.list_requests(session, p, readmodel.RequestFilters(), 10_000).rows
+            wanted = sorted(
+                (r for r in visible if r.overdue in ("red", "statutory")),
+                key=lambda r: (r.created_at, r.id),
+                reverse=True,
+            )[: board_data.RED_LIMIT]
+            got = board_data.red_cards(session, p).rows
+            assert [r.id for r in got] == [r.id for r in wanted], p.office
+        county_red = board_data.red_cards(session, county()).rows
+        assert {r.overdue for r in county_red} == {"red", "statutory"}
+        assert len(county_red) == board_data.RED_LIMIT  # more than fit: the newest kept
+
+
 def test_the_trends_are_the_statistics_of_each_whole_month(board_engine: Engine) -> None:
     """What ``/v1/stats?from=<first>&to=<last day>`` answers for each of the last six months."""
     today = NOW.astimezone(TZ).date()
