@@ -73,7 +73,20 @@ async def test_anyone_reads_the_months_figures_without_login(
         await expect(
             page.locator(f'a[href="/v1/public/ratings.csv?month={month}"]')
         ).to_be_visible()
+        # The townships' table is wider than a phone: it says it scrolls sideways, and the
+        # township's name stays in place while the figures move under it.
+        await expect(page.locator(".swipe-hint")).to_be_visible()
+        table = page.locator("#townships")
+        name = table.locator("tbody tr td").first
+        before = await name.bounding_box()
+        assert await table.evaluate("t => t.scrollWidth > t.clientWidth")
+        await table.evaluate("t => { t.scrollLeft = t.scrollWidth; }")
+        after = await name.bounding_box()
+        assert before is not None and after is not None
+        assert abs(after["x"] - before["x"]) < 1, (before, after)
+        await expect(name).to_be_visible()
         await shoot(page, "publicity")
+        await page.evaluate("document.querySelector('#townships').scrollLeft = 0")
         # An earlier month with nothing registered says so; a month that is not one, in words.
         await page.select_option("#month", index=11)
         await page.click("text=查看")
