@@ -9,14 +9,15 @@ and the page says how many were.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import date
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from daiban.console.schedule import year_schedule
 from daiban.console.web import Console, ConsoleDep, ConsoleRoute
 from daiban.http import routes_supervision
 from daiban.store.calendar import (
@@ -24,7 +25,6 @@ from daiban.store.calendar import (
     list_calendar_years,
     list_overrides,
     load_calendar_year,
-    parse_calendar_year,
     remove_override,
     set_override,
 )
@@ -58,8 +58,14 @@ def _calendar(session: Session) -> tuple[list[object], list[object]]:
 
 
 async def _calendar_page(
-    console: Console, *, status: int = 200, error: str | None = None, done: str | None = None
+    console: Console,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    done: str | None = None,
+    values: dict[str, Any] | None = None,
 ) -> Response:
+    """The calendar page; after a refused schedule, its form keeps what was typed (``values``)."""
     overrides, years = await console.services.db(_calendar)
     today = console.now.astimezone(console.services.tz).date()
     return console.render(
@@ -71,6 +77,7 @@ async def _calendar_page(
         error=error,
         done=done,
         next_year=today.year + 1,
+        values=values or {},
     )
 
 
@@ -122,12 +129,11 @@ async def calendar_year(console: ConsoleDep) -> Response:
     except ValueError:
         return await _calendar_page(console, status=422, error="请填写年份")
     try:
-        holidays, workdays = parse_calendar_year(json.loads(str(form.get("schedule") or "")), year)
-    except json.JSONDecodeError:
-        return await _calendar_page(console, status=422, error="节假日安排不是有效的JSON")
-    except ValueError as error:
-        # parse_calendar_year names the date or key at fault, in one line.
-        return await _calendar_page(console, status=422, error=f"节假日安排有误：{error}")
+        holidays, workdays = year_schedule(
+            str(form.get("holidays") or ""), str(form.get("workdays") or ""), year
+        )
+    except ValueError as error:  # one sentence naming what was typed
+        return await _calendar_page(console, status=422, error=str(error), values=form)
     note = str(form.get("note") or "")[:200] or "在管理页面载入"
     try:
         await console.services.db(load_calendar_year, year, holidays, workdays, note)

@@ -48,23 +48,27 @@ async def test_admin_changes_the_calendar_and_running_deadlines_are_recomputed(
 ) -> None:
     async with person(browser, stack, "admin") as page:
         await page.goto("/admin/calendar")
-        # A schedule that is not JSON, or names a day outside its year, writes nothing.
+        # A schedule typed from the notice: a day it cannot read, or one outside the year, is
+        # refused in words, writes nothing, and what was typed stays in the form.
         await page.fill("#year", "2031")
-        await page.fill("#schedule", '{"holidays": ["2031-01-01"')
+        await page.fill("#holidays", "1月1日\n2月10日至16日\n春节")
+        await page.fill("#workdays", "2月8日")
         await page.click("#year-form button")
-        await expect(page.locator(".error-summary")).to_contain_text("不是有效的JSON")
-        await page.fill("#year", "2031")
-        await page.fill("#schedule", '{"holidays": ["2032-01-01"], "workdays": []}')
+        await expect(page.locator(".error-summary")).to_contain_text("放假日期“春节”看不懂")
+        await expect(page.locator("#holidays")).to_have_value("1月1日\n2月10日至16日\n春节")
+        await expect(page.locator("#workdays")).to_have_value("2月8日")
+        await page.fill("#holidays", "1月1日\n2032-02-10")
         await page.click("#year-form button")
-        await expect(page.locator(".error-summary")).to_contain_text("2032-01-01 is not in 2031")
+        await expect(page.locator(".error-summary")).to_contain_text("“2032-02-10”：不在2031年")
         await expect(page.locator("body")).not_to_contain_text("2031年（")
 
-        await page.fill("#year", "2031")
-        await page.fill("#schedule", '{"holidays": ["2031-01-01", "2031-01-02"], "workdays": []}')
+        await page.fill("#holidays", "1月1日\n2月10日至16日")
+        await page.fill("#workdays", "2月8日")
         await page.click("#year-form button")
         done = page.locator("#calendar-done")
-        await expect(done).to_contain_text("2031年已载入：放假2天，调休上班0天")
+        await expect(done).to_contain_text("2031年已载入：放假8天，调休上班1天")
         await expect(done).to_contain_text("件在办件的期限")
+        await expect(page.locator("body")).to_contain_text("2031年（在管理页面载入）")
 
         await page.fill("#day", "2030-06-14")
         await page.check("input[name=kind][value=holiday]")
