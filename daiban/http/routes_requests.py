@@ -235,11 +235,17 @@ async def _start(
         rpc_timeout=TEMPORAL_CALL_TIMEOUT,
     )
     try:
-        state: RequestState = await asyncio.wait_for(call, TEMPORAL_CALL_TIMEOUT.total_seconds())
+        try:
+            state: RequestState = await asyncio.wait_for(
+                call, TEMPORAL_CALL_TIMEOUT.total_seconds()
+            )
+        except BaseException:
+            # The SDK settles the start's handle with how the call failed (timed out, refused as
+            # already started, …); read it, or asyncio logs "exception was never retrieved",
+            # with a traceback, for every such submission.
+            asyncio.ensure_future(start.workflow_handle()).add_done_callback(_settled)
+            raise
     except TimeoutError:
-        # The SDK settles the start's handle with the cancellation; read it, or asyncio logs
-        # "exception was never retrieved" for every submission that timed out.
-        asyncio.ensure_future(start.workflow_handle()).add_done_callback(_settled)
         raise Unavailable(
             "the request is not registered yet; retry with the same Idempotency-Key",
             headers=RETRY_LATER,
