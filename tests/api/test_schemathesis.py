@@ -12,6 +12,7 @@ right check digit). Generation is derandomized: a run is reproducible.
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import time
 import uuid
@@ -43,8 +44,6 @@ from schemathesis.specs.openapi.checks import (
 
 from daiban.domain.privacy import ID_CHECK_CHARS, ID_WEIGHTS
 from tests.api.conftest import CITY, RESIDENT, TOWNSHIP, VILLAGE, Stack
-
-DEFAULT_SWITCH_INTERVAL = 0.005  # the interpreter's own, in seconds
 
 ROLES = (
     ("agent", VILLAGE),
@@ -191,23 +190,25 @@ def fuzz(base_url: str, tokens: dict[str, str], request_ids: list[str]) -> Repor
 
 
 @pytest.fixture(autouse=True)
-def ast_conversion_headroom() -> Iterator[None]:
+def ast_conversion_alone() -> Iterator[None]:
     """Hypothesis parses source (``ast.parse``) to describe strategies, from deep in its own
-    stack, in the fuzzing's thread; the event loop's thread parses source too (a traceback's
-    carets). CPython 3.11.7's AST conversion fails with "AST constructor recursion depth
-    mismatch" instead of a RecursionError near the recursion limit, and when two threads convert
-    at once, since they share its depth counter (both fixed in 3.11.8). For this test: headroom
-    under the limit, and the interpreter's default switch interval instead of the API's shorter
-    one (``api.SWITCH_INTERVAL_SECONDS``), under which the threads interleave inside a conversion
-    ten times as often. Both restored after it."""
-    limit, interval = sys.getrecursionlimit(), sys.getswitchinterval()
+    stack. CPython 3.11.7's AST conversion fails with "AST constructor recursion depth mismatch"
+    near the recursion limit, and whenever a conversion runs inside another: the cyclic garbage
+    collector, started by the outer conversion's allocations, runs a finalizer that parses too
+    (an unretrieved future's finalizer logs its traceback, and a traceback's carets are found
+    with ``ast.parse``). Both fixed in 3.11.8. For this test: headroom under the recursion limit,
+    and no cyclic collection while it fuzzes (one full collection after); restored after it."""
+    limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 10_000))
-    sys.setswitchinterval(DEFAULT_SWITCH_INTERVAL)
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
+        if collecting:
+            gc.enable()
+        gc.collect()
         sys.setrecursionlimit(limit)
-        sys.setswitchinterval(interval)
 
 
 async def test_schemathesis_finds_nothing(stack: Stack) -> None:
