@@ -9,6 +9,10 @@ county at 17:00, the county ladder gives each its yellow card with a supervision
 numbered in the recording transaction) and, the item's two limits being equal, its statutory rung.
 The drain is over when every request has its yellow card and its numbered order.
 
+From the closing time, for BURST_PAGE_SECONDS, the console's pages are asked for at the bench's
+page rate (a clerk's queue, the page of a request whose rungs are firing, the supervisor's board):
+what the people at their screens get while the worker and Temporal take every rung at once.
+
 Setting up is time-boxed to SETUP_SHARE of the lead, so that every request is accepted well
 before its rungs: when the system cannot accept R requests in that time, fewer are used, and the
 figures say how many (``requests`` and ``requested``).
@@ -29,13 +33,15 @@ from typing import Any
 from sqlalchemy import text
 
 from bench.config import Sizes
-from bench.load import JSON, Api, closed_loop, summary
-from bench.system import System, township_of_village
+from bench.load import JSON, Api, Arrival, Latencies, closed_loop, evenly, open_loop, summary
+from bench.system import System, Token, township_of_village
 
 ITEM = "yanglao-dengji"  # township-decided, on the spot: due today at closing time
 SETUP_CONCURRENCY = 32
 SETUP_SHARE = 0.55
 DRAIN_TIMEOUT_SECONDS = 240.0
+BURST_PAGE_SECONDS = 15.0
+BURST_PAGE_KINDS = ("page_queue", "page_request", "page_board")
 
 
 async def run(system: System, sizes: Sizes, api: Api) -> JSON:
@@ -46,6 +52,7 @@ async def run(system: System, sizes: Sizes, api: Api) -> JSON:
         return {"skipped": "the closing time would fall after midnight; run again after 00:05"}
     await system.restart_worker(closing.timetz().replace(tzinfo=None))
     ids: list[str] = []
+    readers: list[tuple[str, Token]] = []  # each request and its township's staff
     accepted_at: list[float] = []
     # Setting up may take at most this share of the lead, so that the rungs fall after it.
     setup_deadline = time.monotonic() + sizes.closing_lead_seconds * SETUP_SHARE
@@ -61,6 +68,7 @@ async def run(system: System, sizes: Sizes, api: Api) -> JSON:
         if not state.get("deadline", "").startswith(closing.date().isoformat()):
             raise RuntimeError(f"{rid}: deadline {state.get('deadline')}, expected today")
         ids.append(rid)
+        readers.append((rid, staff))
         accepted_at.append(time.time())
 
     setup_start = time.monotonic()
@@ -71,8 +79,10 @@ async def run(system: System, sizes: Sizes, api: Api) -> JSON:
         raise RuntimeError(
             f"accepting {len(ids)} requests took {setup_seconds:.0f} s, past the closing time"
         )
+    until_closing = (closing - datetime.now(tz)).total_seconds()
+    pages = asyncio.create_task(_pages_during_burst(system, api, readers, until_closing, sizes))
     # Until every request has its yellow card and its numbered order, or the drain times out.
-    deadline = time.monotonic() + (closing - datetime.now(tz)).total_seconds()
+    deadline = time.monotonic() + until_closing
     deadline += DRAIN_TIMEOUT_SECONDS
     while True:
         rows = await asyncio.to_thread(_ledger_rows, system, ids)
@@ -83,7 +93,45 @@ async def run(system: System, sizes: Sizes, api: Api) -> JSON:
         system.children.check()
         await asyncio.sleep(1.0)
     figures = _figures(rows, ids, sizes.escalation_requests, closing, last_accept, setup_seconds)
-    return {**figures, **_order_figures(orders, ids, closing)}
+    return {**figures, **_order_figures(orders, ids, closing), **await pages}
+
+
+async def _pages_during_burst(
+    system: System, api: Api, readers: list[tuple[str, Token]], delay: float, sizes: Sizes
+) -> JSON:
+    """The console's pages at the bench's page rate for BURST_PAGE_SECONDS from the closing
+    instant (``delay`` seconds from now), their server time (``Server-Timing``) and latency."""
+    pages = Api(api.http, system.people)
+    pages.latencies = measured = Latencies()
+    share = sizes.pages_per_s / len(BURST_PAGE_KINDS)
+    arrivals = []
+    for n, kind in enumerate(BURST_PAGE_KINDS):
+        arrivals += evenly(kind, share, BURST_PAGE_SECONDS, phase=(n + 1) / 4)
+    turn = 0
+
+    async def handle(arrival: Arrival, due: float) -> None:
+        nonlocal turn
+        turn += 1
+        rid, staff = readers[turn % len(readers)]
+        if arrival.kind == "page_queue":
+            await pages.page(arrival.kind, "/queue", staff, started=due)
+        elif arrival.kind == "page_request":
+            await pages.page(arrival.kind, f"/r/{rid}", staff, started=due)
+        else:
+            await pages.page(arrival.kind, "/board", system.people.supervisor, started=due)
+
+    await asyncio.sleep(max(0.0, delay))
+    _, failures = await open_loop(arrivals, handle)
+    return {
+        "burst_pages": {
+            "seconds": BURST_PAGE_SECONDS,
+            "errors_by_kind": dict(measured.errors),
+            "pages_per_s": sizes.pages_per_s,
+            "failures": failures,
+            "latency_ms": measured.report(),
+            "server_ms": measured.server_report(),
+        }
+    }
 
 
 def _order_rows(system: System, ids: list[str]) -> list[dict[str, Any]]:

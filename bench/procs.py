@@ -89,8 +89,16 @@ class Children:
     env: dict[str, str]
     started: list[Child] = field(default_factory=list)
 
-    def spawn(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> Child:
-        child = Child(name, argv, self.log_dir / f"{name}.log", {**self.env, **(extra_env or {})})
+    def spawn(
+        self,
+        name: str,
+        argv: list[str],
+        extra_env: dict[str, str] | None = None,
+        *,
+        niceness: int = 0,
+    ) -> Child:
+        env = {**self.env, **(extra_env or {})}
+        child = Child(name, argv, self.log_dir / f"{name}.log", env, niceness=niceness)
         self.started.append(child)
         child.start()
         return child

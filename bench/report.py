@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -148,9 +148,15 @@ def latency_table(lat: JSON) -> Table:
         "call", "count", "p50 ms", "p95 ms", "p99 ms", "max ms", "server p50 ms", "server p95 ms",
     )  # fmt: skip
     kinds = ("submit", "action", "get", "list", "queue", "stats")
-    server = lat.get("server_ms") or {}
-    for kind in (*kinds, "page_queue", "page_request", "page_board"):
-        s = lat["latency_ms"].get(kind)
+    _add_latencies(t, lat, (*kinds, "page_queue", "page_request", "page_board"))
+    return t
+
+
+def _add_latencies(t: Table, measured: JSON, kinds: Iterable[str]) -> None:
+    """A row per kind of call: its latency (count, p50, p95, p99, max) and its server time."""
+    server = measured.get("server_ms") or {}
+    for kind in kinds:
+        s = measured["latency_ms"].get(kind)
         if s:
             own = server.get(kind, {})
             t.add_row(
@@ -159,7 +165,6 @@ def latency_table(lat: JSON) -> Table:
                 _fmt(own.get("p50")),
                 _fmt(own.get("p95")),
             )
-    return t
 
 
 def open_work_table(work: JSON) -> Table:
@@ -219,6 +224,19 @@ def escalation_table(esc: JSON) -> Table:
     return t
 
 
+def burst_pages_table(esc: JSON) -> Table | None:
+    burst = esc.get("burst_pages")
+    if not burst:
+        return None
+    t = _table(
+        f"5b. Console pages during the escalation burst ({burst['pages_per_s']:g} pages/s for "
+        f"{burst['seconds']:g} s from {esc['closing_time'][11:19]})",
+        "page", "count", "p50 ms", "p95 ms", "p99 ms", "max ms", "server p50 ms", "server p95 ms",
+    )  # fmt: skip
+    _add_latencies(t, burst, burst["latency_ms"])
+    return t
+
+
 def board_table(board: JSON) -> Table:
     quick = " (the quick run's size)" if board["rows"] < 1_000_000 else ""
     t = _table(
@@ -249,6 +267,7 @@ def print_tables(console: Console, doc: JSON) -> None:
         ("open_work", open_work_table),
         ("read_model", read_model_table),
         ("escalation", escalation_table),
+        ("escalation", burst_pages_table),
         ("board", board_table),
     )
     for key, build in builders:
@@ -258,7 +277,9 @@ def print_tables(console: Console, doc: JSON) -> None:
         if "skipped" in section:
             console.print(f"\n{key}: skipped: {section['skipped']}", highlight=False)
             continue
-        _print(console, build(section))
+        table = build(section)
+        if table is not None:
+            _print(console, table)
     _print(console, targets_table(doc["targets"]))
 
 

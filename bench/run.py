@@ -35,6 +35,7 @@ from bench import board, escalation, latency, lifecycle, openwork, readmodel, re
 from bench.config import MODES, Mode, Sizes
 from bench.load import JSON, Api, http_client
 from bench.system import System
+from daiban.run.procs import BACKGROUND_NICENESS
 
 SECTIONS = ("lifecycle", "latency", "open_work", "read_model", "escalation", "board")
 OUT_DIR = Path("var/bench")
@@ -55,6 +56,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--keep", action="store_true", help="keep the run directory (logs, temporal.db)"
     )
     parser.add_argument("--log-level", default="INFO", help="log level of the worker and the API")
+    parser.add_argument(
+        "--background-niceness",
+        type=int,
+        default=BACKGROUND_NICENESS,
+        help="niceness of the worker and the Temporal dev server, as `daiban run` starts them "
+        f"(default {BACKGROUND_NICENESS}; 0 runs them at the API's priority)",
+    )
     return parser.parse_args(argv)
 
 
@@ -121,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     run_dir = Path(tempfile.mkdtemp(prefix="daiban-bench-"))
     started = datetime.now().astimezone()
-    system = System(run_dir, log_level=args.log_level)
+    system = System(run_dir, log_level=args.log_level, background_niceness=args.background_niceness)
     code = 1
     try:
         console.print(f"daiban bench ({mode}); logs in {run_dir / 'log'}", highlight=False)
@@ -133,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
             "mode": mode,
             "sizes": vars(sizes) | {"readmodel_rows": list(sizes.readmodel_rows)},
             "machine": report.machine(),
+            "background_niceness": args.background_niceness,
             **results,
             "wall_seconds": round(time.monotonic() - begin, 1),
         }

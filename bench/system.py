@@ -29,7 +29,7 @@ from daiban.domain.offices import demo_city, demo_offices, demo_tree
 from daiban.domain.scope import Principal
 from daiban.domain.workdays import WorkdayCalendar
 from daiban.http.auth import mint_token
-from daiban.run.procs import Child, free_port
+from daiban.run.procs import BACKGROUND_NICENESS, Child, free_port
 from daiban.store.calendar import set_override
 from daiban.store.db import load_offices, make_engine, session_scope, upgrade
 from tests.pg import create_database, drop_database
@@ -100,6 +100,8 @@ def township_of_village(village: str) -> str:
 class System:
     run_dir: Path
     log_level: str = "INFO"
+    # As ``daiban run`` starts them: the worker and the dev server nicer than the API.
+    background_niceness: int = BACKGROUND_NICENESS
     # The worker's command line; another one lets a profiling session try a variant of it.
     worker_argv: list[str] = field(
         default_factory=lambda: [sys.executable, "-m", "daiban.cli", "worker"]
@@ -166,7 +168,9 @@ class System:
 
     async def start(self) -> None:
         self.temporal = self.children.spawn(
-            "temporal", temporal_argv(self.run_dir / "temporal.db", self.temporal_port)
+            "temporal",
+            temporal_argv(self.run_dir / "temporal.db", self.temporal_port),
+            niceness=self.background_niceness,
         )
         self.database_url = create_database()
         self._databases.append(self.database_url)
@@ -199,7 +203,7 @@ class System:
         # A poller's last access time is when its (long) poll began: only polls that began after
         # this instant prove that this worker is up.
         self._worker_spawned = datetime.now().astimezone()
-        return self.children.spawn(name, self.worker_argv, extra)
+        return self.children.spawn(name, self.worker_argv, extra, niceness=self.background_niceness)
 
     async def restart_worker(self, closing: clock_time | None = None) -> None:
         if self.worker is not None:
@@ -209,7 +213,9 @@ class System:
 
     def start_bare_worker(self) -> Child:
         self.bare_worker = self.children.spawn(
-            "bare-worker", [sys.executable, "-m", "bench.bare", self.address, BARE_TASK_QUEUE]
+            "bare-worker",
+            [sys.executable, "-m", "bench.bare", self.address, BARE_TASK_QUEUE],
+            niceness=self.background_niceness,
         )
         return self.bare_worker
 

@@ -74,6 +74,16 @@ def run(
     stop_timeout: Annotated[
         float, typer.Option(help="Seconds each child gets to stop before SIGKILL.", min=0)
     ] = 20.0,
+    background_niceness: Annotated[
+        int | None,
+        typer.Option(
+            help="Niceness added to the worker and the Temporal dev server, so that on a busy "
+            "machine the API answers first; 0 runs them all alike [default: 10].",
+            min=0,
+            max=19,
+            show_default=False,
+        ),
+    ] = None,
     url: UrlOption = None,
 ) -> None:
     """Run the whole system: Temporal dev server, migrations, demo offices, worker and API.
@@ -82,6 +92,7 @@ def run(
     """
     from rich.console import Console
 
+    from daiban.run.procs import BACKGROUND_NICENESS
     from daiban.run.stack import Stack, StackConfig
     from daiban.run.startup import check_configuration, clear_startup_errors
 
@@ -99,6 +110,9 @@ def run(
         api_host=api_host or settings.api_host,
         api_port=api_port or settings.api_port,
         stop_timeout=stop_timeout,
+        background_niceness=(
+            BACKGROUND_NICENESS if background_niceness is None else background_niceness
+        ),
     )
     raise typer.Exit(Stack(config, settings, Console(soft_wrap=True)).run())
 

@@ -36,23 +36,38 @@ _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 
 
-def _die_with_parent(signum: int) -> Callable[[], None] | None:
-    """The function to run in the child before exec, or None where prctl does not exist."""
+def _before_exec(signum: int, niceness: int) -> Callable[[], None] | None:
+    """The function to run in the child before exec (the death signal where prctl exists, and
+    the niceness), or None when there is nothing to do."""
     libc = _LIBC
-    if libc is None:
+    if libc is None and niceness == 0:
         return None
 
-    def set_death_signal() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signum)
+    def prepare() -> None:
+        if libc is not None:
+            libc.prctl(_PR_SET_PDEATHSIG, signum)
+        if niceness:
+            os.nice(niceness)  # every thread the program starts after exec inherits it
 
-    return set_death_signal
+    return prepare
+
+
+# On one machine the people come first: the worker and the Temporal dev server run this much nicer
+# than the API, so that when the machine is short of CPU (a county's rungs all falling due at the
+# closing time, a calendar change passed to every open request, a slow hour of the host) the kernel
+# gives the API what it asks for first, and the console's pages, lists and queues stay quick. What
+# waits is the work behind an answer: a submission or an action needs the worker, so on a saturated
+# machine it answers later, and the rungs are recorded a little later. With CPU to spare the
+# scheduler gives every idle cycle to the background, and nothing is slower. 0 runs them alike.
+BACKGROUND_NICENESS = 10
 
 
 class Child:
     """One child process, its output appended to ``log_path``; it may be started again.
 
     ``death_signal`` is what it gets when the supervisor dies (PostgreSQL wants SIGQUIT: an
-    immediate shutdown that waits for no client).
+    immediate shutdown that waits for no client). ``niceness`` is added to the supervisor's (see
+    ``BACKGROUND_NICENESS``).
     """
 
     def __init__(
@@ -65,6 +80,7 @@ class Child:
         cwd: Path | None = None,
         user: str | None = None,
         death_signal: int = signal.SIGTERM,
+        niceness: int = 0,
     ) -> None:
         self.name = name
         self.argv = argv
@@ -73,6 +89,7 @@ class Child:
         self.cwd = cwd
         self.user = user
         self.death_signal = death_signal
+        self.niceness = niceness
         self.process: subprocess.Popen[bytes] | None = None
         # Where the output of the latest start begins in the log (after its header line).
         self.log_offset = 0
@@ -92,7 +109,7 @@ class Child:
                 cwd=self.cwd,
                 process_group=0,
                 user=self.user,
-                preexec_fn=_die_with_parent(self.death_signal),
+                preexec_fn=_before_exec(self.death_signal, self.niceness),
             )
 
     @property

@@ -37,7 +37,7 @@ from daiban.core.temporal import connect
 from daiban.domain.offices import demo_offices, demo_tree
 from daiban.http.auth import mint_token
 from daiban.run import addresses
-from daiban.run.procs import Child, dev_server_argv, temporal_not_ready
+from daiban.run.procs import BACKGROUND_NICENESS, Child, dev_server_argv, temporal_not_ready
 from daiban.store.db import display_url, load_offices, make_engine, upgrade
 from daiban.store.recompute import signal_open_requests
 
@@ -72,6 +72,8 @@ class StackConfig:
     api_port: int = 8000
     startup_timeout: float = 60.0
     stop_timeout: float = 20.0
+    # Added to the niceness of the worker and the dev server (daiban.run.procs).
+    background_niceness: int = BACKGROUND_NICENESS
 
     @property
     def temporal_address(self) -> str:
@@ -133,11 +135,12 @@ class Stack:
         c = self.config
         self._check_ports()
         if c.external_temporal is None:
-            self._spawn("temporal", self._temporal_argv())
+            self._spawn("temporal", self._temporal_argv(), c.background_niceness)
         self.console.print(f"Waiting for Temporal at {c.temporal_address} …", highlight=False)
         self._wait_until(f"Temporal at {c.temporal_address}", self._temporal_ready)
         self._prepare_database()
-        self._spawn("worker", [sys.executable, "-m", "daiban.cli", "worker"])
+        worker = [sys.executable, "-m", "daiban.cli", "worker"]
+        self._spawn("worker", worker, c.background_niceness)
         serve = ["serve", "--host", c.api_host, "--port", str(c.api_port)]
         self._spawn("api", [sys.executable, "-m", "daiban.cli", *serve])
         self.console.print(f"Waiting for the worker and the API at {c.api_url} …", highlight=False)
@@ -198,8 +201,9 @@ class Stack:
         env.setdefault("DAIBAN_EXPORT_FILE", str(c.var_dir / "export" / "ratings.jsonl"))
         return env
 
-    def _spawn(self, name: str, argv: list[str]) -> None:
-        child = Child(name, argv, self.config.log_dir / f"{name}.log", self._child_env())
+    def _spawn(self, name: str, argv: list[str], niceness: int = 0) -> None:
+        log = self.config.log_dir / f"{name}.log"
+        child = Child(name, argv, log, self._child_env(), niceness=niceness)
         self.children.append(child)
         child.start()
 

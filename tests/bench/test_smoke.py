@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from daiban.run.procs import BACKGROUND_NICENESS
+
 SECTIONS = ("lifecycle", "latency", "open_work", "read_model", "escalation", "board")
 
 
@@ -49,6 +51,12 @@ def test_smoke_run_writes_every_section(tmp_path: Path) -> None:
     assert document["open_work"]["full"]["open_requests"] >= document["open_work"]["n"]
     assert all(size["queries"] for size in document["read_model"]["sizes"])
     assert document["escalation"]["rows"] > 0
+    # The pages asked for while the rungs fire: each was HTML, 200, and told its server time.
+    burst = document["escalation"]["burst_pages"]
+    assert burst["failures"] == 0 and not burst["errors_by_kind"]
+    assert all(burst["server_ms"][page]["count"] == burst["latency_ms"][page]["count"] > 0
+               for page in pages)  # fmt: skip
+    assert document["background_niceness"] == BACKGROUND_NICENESS
     board = document["board"]["queries"]
     for scope in ("county", "township"):
         assert board[f"whole_render ({scope})"]["runs"] > 0

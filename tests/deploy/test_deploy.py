@@ -338,6 +338,13 @@ def test_compose_workers_are_several_and_stop_gracefully() -> None:
     assert worker["stop_grace_period"] == "60s"
 
 
+def test_compose_serves_the_api_first_when_the_host_is_short_of_cpu() -> None:
+    # Docker's default weight is 1024: the API (and PostgreSQL, which its pages read) keep it.
+    assert "cpu_shares" not in service("api") and "cpu_shares" not in service("postgresql")
+    for name in ("worker", "temporal"):
+        assert service(name)["cpu_shares"] < 1024
+
+
 def published(svc: dict[str, Any], target: int) -> int:
     for mapping in svc.get("ports", []):
         parts = str(mapping).split(":")

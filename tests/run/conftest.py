@@ -50,9 +50,10 @@ class StackRun:
     def output(self) -> Path:
         return self.root / f"run-{self.runs}.out"
 
-    def start(self, **env_extra: str) -> None:
+    def start(self, *options: str, **env_extra: str) -> None:
         self.runs += 1
         argv = [sys.executable, "-m", "daiban.cli", "run", "--var-dir", str(self.root / "var")]
+        argv += options
         argv += ["--temporal-port", str(self.temporal_port), "--ui-port", str(self.ui_port)]
         argv += ["--api-port", str(self.api_port), "--stop-timeout", "15"]
         env = os.environ | {
@@ -95,6 +96,39 @@ class StackRun:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def niceness(pid: int) -> set[int]:
+    """The niceness of every thread of a process (field 19 of /proc/<pid>/task/<tid>/stat)."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        stat = (task / "stat").read_text()
+        found.add(int(stat.rpartition(")")[2].split()[16]))
+    return found
+
+
+def children_by_name(pid: int) -> dict[str, int]:
+    """The pids of the children of ``daiban run`` (process ``pid``): api, worker, temporal."""
+    names = {
+        "daiban.cli serve": "api",
+        "daiban.cli worker": "worker",
+        "server start-dev": "temporal",
+    }
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rpartition(")")[2].split()[1]) != pid:
+            continue
+        for marker, name in names.items():
+            if marker in command:
+                found[name] = int(entry.name)
+    return found
 
 
 @pytest.fixture

@@ -132,6 +132,18 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_timeout(
     assert 0.5 <= time.monotonic() - started < 5
 
 
+def test_a_child_runs_at_the_niceness_it_is_given(children: list[Child], tmp_path: Path) -> None:
+    mine = os.nice(0)
+    for niceness in (0, 3):
+        child = Child(f"n{niceness}", ["sleep", "60"], tmp_path / "n.log", {}, niceness=niceness)
+        children.append(child)
+        child.start()
+        stat = Path(f"/proc/{child.pid}/stat").read_text()
+        # Set between fork and exec: what the program runs at from its first instruction.
+        assert int(stat.rpartition(")")[2].split()[16]) == mine + niceness
+        assert os.getpriority(os.PRIO_PROCESS, child.pid) == mine + niceness
+
+
 def test_exit_codes(children: list[Child], tmp_path: Path) -> None:
     child = Child("never", ["true"], tmp_path / "never.log", {})
     assert child.exit_code() is None and not child.running()
