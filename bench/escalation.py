@@ -84,14 +84,19 @@ async def run(system: System, sizes: Sizes, api: Api) -> JSON:
     # Until every request has its yellow card and its numbered order, or the drain times out.
     deadline = time.monotonic() + until_closing
     deadline += DRAIN_TIMEOUT_SECONDS
-    while True:
-        rows = await asyncio.to_thread(_ledger_rows, system, ids)
-        orders = await asyncio.to_thread(_order_rows, system, ids)
-        yellows = {r["request_id"] for r in rows if r["level"] == "yellow"}
-        if (len(yellows) >= len(ids) and len(orders) >= len(ids)) or time.monotonic() > deadline:
-            break
-        system.children.check()
-        await asyncio.sleep(1.0)
+    try:
+        while True:
+            rows = await asyncio.to_thread(_ledger_rows, system, ids)
+            orders = await asyncio.to_thread(_order_rows, system, ids)
+            yellows = {r["request_id"] for r in rows if r["level"] == "yellow"}
+            done = len(yellows) >= len(ids) and len(orders) >= len(ids)
+            if done or time.monotonic() > deadline:
+                break
+            system.children.check()
+            await asyncio.sleep(1.0)
+    except BaseException:
+        pages.cancel()  # a dead child or Ctrl-C: the pages stop with the drain
+        raise
     figures = _figures(rows, ids, sizes.escalation_requests, closing, last_accept, setup_seconds)
     return {**figures, **_order_figures(orders, ids, closing), **await pages}
 
