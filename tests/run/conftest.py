@@ -98,13 +98,15 @@ class StackRun:
                 self.process.kill()
 
 
+def stat_fields(stat: Path) -> list[str]:
+    """The fields of a /proc ``stat`` file after the command name (which may hold spaces and
+    parentheses): [0] is field 3, the state."""
+    return stat.read_text().rpartition(")")[2].split()
+
+
 def niceness(pid: int) -> set[int]:
     """The niceness of every thread of a process (field 19 of /proc/<pid>/task/<tid>/stat)."""
-    found = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        stat = (task / "stat").read_text()
-        found.add(int(stat.rpartition(")")[2].split()[16]))
-    return found
+    return {int(stat_fields(task / "stat")[16]) for task in Path(f"/proc/{pid}/task").iterdir()}
 
 
 def children_by_name(pid: int) -> dict[str, int]:
@@ -119,11 +121,11 @@ def children_by_name(pid: int) -> dict[str, int]:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            parent = int(stat_fields(entry / "stat")[1])  # field 4
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if int(stat.rpartition(")")[2].split()[1]) != pid:
+        if parent != pid:
             continue
         for marker, name in names.items():
             if marker in command:

@@ -27,6 +27,8 @@ from daiban.run.procs import (
 )
 from daiban.run.stack import Stack, StackConfig
 from models.search_attributes import cli_flags
+from tests.run.conftest import niceness as thread_niceness
+from tests.run.conftest import stat_fields
 
 TEMPORAL = installed_binary("temporal")
 SEARCH_ATTRIBUTES = {("--search-attribute", flag) for flag in cli_flags()}
@@ -80,10 +82,9 @@ def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 def alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie nobody reaped yet has finished)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat_fields(Path(f"/proc/{pid}/stat"))[0] != "Z"
     except OSError:
         return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 @pytest.fixture
@@ -138,9 +139,8 @@ def test_a_child_runs_at_the_niceness_it_is_given(children: list[Child], tmp_pat
         child = Child(f"n{niceness}", ["sleep", "60"], tmp_path / "n.log", {}, niceness=niceness)
         children.append(child)
         child.start()
-        stat = Path(f"/proc/{child.pid}/stat").read_text()
         # Set between fork and exec: what the program runs at from its first instruction.
-        assert int(stat.rpartition(")")[2].split()[16]) == mine + niceness
+        assert thread_niceness(child.pid) == {mine + niceness}
         assert os.getpriority(os.PRIO_PROCESS, child.pid) == mine + niceness
 
 
