@@ -35,7 +35,7 @@ from bench import board, escalation, latency, lifecycle, openwork, readmodel, re
 from bench.config import MODES, Mode, Sizes
 from bench.load import JSON, Api, http_client
 from bench.system import System
-from daiban.run.procs import BACKGROUND_NICENESS
+from daiban.run.priority import BACKGROUND_NICENESS
 
 SECTIONS = ("lifecycle", "latency", "open_work", "read_model", "escalation", "board")
 OUT_DIR = Path("var/bench")

@@ -29,7 +29,8 @@ from daiban.domain.offices import demo_city, demo_offices, demo_tree
 from daiban.domain.scope import Principal
 from daiban.domain.workdays import WorkdayCalendar
 from daiban.http.auth import mint_token
-from daiban.run.procs import BACKGROUND_NICENESS, Child, free_port
+from daiban.run.priority import BACKGROUND_NICENESS
+from daiban.run.procs import Child, free_port
 from daiban.store.calendar import set_override
 from daiban.store.db import load_offices, make_engine, session_scope, upgrade
 from tests.pg import create_database, drop_database

@@ -20,6 +20,7 @@ from daiban.cli.common import (
     url_or_default,
 )
 from daiban.run.addresses import var_dir as default_var_dir
+from daiban.run.priority import BACKGROUND_NICENESS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -75,15 +76,14 @@ def run(
         float, typer.Option(help="Seconds each child gets to stop before SIGKILL.", min=0)
     ] = 20.0,
     background_niceness: Annotated[
-        int | None,
+        int,
         typer.Option(
             help="Niceness added to the worker and the Temporal dev server, so that on a busy "
-            "machine the API answers first; 0 runs them all alike [default: 10].",
+            "machine the API answers first; 0 runs them all alike.",
             min=0,
             max=19,
-            show_default=False,
         ),
-    ] = None,
+    ] = BACKGROUND_NICENESS,
     url: UrlOption = None,
 ) -> None:
     """Run the whole system: Temporal dev server, migrations, demo offices, worker and API.
@@ -92,7 +92,6 @@ def run(
     """
     from rich.console import Console
 
-    from daiban.run.procs import BACKGROUND_NICENESS
     from daiban.run.stack import Stack, StackConfig
     from daiban.run.startup import check_configuration, clear_startup_errors
 
@@ -110,9 +109,7 @@ def run(
         api_host=api_host or settings.api_host,
         api_port=api_port or settings.api_port,
         stop_timeout=stop_timeout,
-        background_niceness=(
-            BACKGROUND_NICENESS if background_niceness is None else background_niceness
-        ),
+        background_niceness=background_niceness,
     )
     raise typer.Exit(Stack(config, settings, Console(soft_wrap=True)).run())
 

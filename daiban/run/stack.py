@@ -37,7 +37,8 @@ from daiban.core.temporal import connect
 from daiban.domain.offices import demo_offices, demo_tree
 from daiban.http.auth import mint_token
 from daiban.run import addresses
-from daiban.run.procs import BACKGROUND_NICENESS, Child, dev_server_argv, temporal_not_ready
+from daiban.run.priority import BACKGROUND_NICENESS
+from daiban.run.procs import Child, dev_server_argv, temporal_not_ready
 from daiban.store.db import display_url, load_offices, make_engine, upgrade
 from daiban.store.recompute import signal_open_requests
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from daiban.run.procs import BACKGROUND_NICENESS
+from daiban.run.priority import BACKGROUND_NICENESS
 
 SECTIONS = ("lifecycle", "latency", "open_work", "read_model", "escalation", "board")
 

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from daiban.run.procs import BACKGROUND_NICENESS, free_port
+from daiban.run.priority import BACKGROUND_NICENESS
+from daiban.run.procs import free_port
 from tests.conftest import temporal_binary
 from tests.run.conftest import (
     RESIDENT,
